@@ -1,0 +1,140 @@
+import keras
+import numpy as np
+import pytest
+
+from tests.harness import run_layer_test
+from tfgen.layers import (
+    GLU,
+    NoiseInjection,
+    SkipLayerExcitation,
+    SpectralConv2D,
+    SpectralLatentProjection,
+    adaptive_avg_pool,
+)
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def test_glu_matches_numpy():
+    x = np.random.default_rng(0).normal(size=(2, 3, 3, 8)).astype("float32")
+    out = keras.ops.convert_to_numpy(GLU()(x))
+    np.testing.assert_allclose(out, x[..., :4] * _sigmoid(x[..., 4:]), rtol=1e-5, atol=1e-6)
+
+
+def test_adaptive_avg_pool_matches_numpy():
+    x = np.random.default_rng(1).normal(size=(2, 16, 16, 3)).astype("float32")
+    out = keras.ops.convert_to_numpy(adaptive_avg_pool(x, 4))
+    expected = x.reshape(2, 4, 4, 4, 4, 3).mean(axis=(2, 4))
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="divisible"):
+        adaptive_avg_pool(np.zeros((1, 6, 6, 1), "float32"), 4)
+
+
+def _numpy_conv_valid(x, kernel):
+    """Plain 'valid' convolution, NHWC, for checking the SLE gate."""
+    k = kernel.shape[0]
+    b, h, w, _ = x.shape
+    out = np.zeros((b, h - k + 1, w - k + 1, kernel.shape[-1]), "float64")
+    for i in range(h - k + 1):
+        for j in range(w - k + 1):
+            out[:, i, j] = np.einsum("bhwc,hwco->bo", x[:, i : i + k, j : j + k], kernel)
+    return out
+
+
+def _sigma(kernel, u):
+    matrix = kernel.reshape(-1, kernel.shape[-1])
+    return np.linalg.norm(matrix @ u)
+
+
+def test_skip_layer_excitation_matches_numpy():
+    rng = np.random.default_rng(2)
+    source = rng.normal(size=(2, 8, 8, 4)).astype("float32")
+    target = rng.normal(size=(2, 16, 16, 6)).astype("float32")
+    sle = SkipLayerExcitation(target_channels=6)
+    out = keras.ops.convert_to_numpy(sle([source, target]))  # inference: sigma = ||W u||
+
+    k1 = keras.ops.convert_to_numpy(sle.conv_pool.kernel)
+    u1 = keras.ops.convert_to_numpy(sle.conv_pool.u)
+    k2 = keras.ops.convert_to_numpy(sle.conv_gate.kernel)
+    u2 = keras.ops.convert_to_numpy(sle.conv_gate.u)
+    pooled = source.reshape(2, 4, 2, 4, 2, 4).mean(axis=(2, 4))
+    h = _numpy_conv_valid(pooled, k1 / _sigma(k1, u1))  # [2, 1, 1, 6]
+    h = h * _sigmoid(h)  # swish
+    gate = _sigmoid(_numpy_conv_valid(h, k2 / _sigma(k2, u2)))
+    np.testing.assert_allclose(out, target * gate, rtol=1e-4, atol=1e-5)
+
+
+def test_spectral_norm_converges_to_unit_largest_singular_value():
+    conv = SpectralConv2D(filters=5, kernel_size=3)
+    x = np.random.default_rng(3).normal(size=(1, 8, 8, 4)).astype("float32")
+    for _ in range(200):  # each training call is one power iteration
+        conv(x, training=True)
+    normalized = keras.ops.convert_to_numpy(conv.normalized_kernel(training=False))
+    top = np.linalg.svd(normalized.reshape(-1, 5), compute_uv=False)[0]
+    assert abs(top - 1.0) < 5e-3
+    raw = keras.ops.convert_to_numpy(conv.kernel).reshape(-1, 5)
+    assert np.linalg.svd(raw, compute_uv=False)[0] != pytest.approx(1.0, abs=1e-2)
+
+
+def test_spectral_norm_gradient_flows_through_sigma():
+    import tensorflow as tf
+
+    conv = SpectralConv2D(filters=3, kernel_size=1)
+    x = np.ones((1, 1, 1, 2), "float32")
+    conv(x)
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(conv(x, training=True))
+    grad = tape.gradient(y, conv.kernel)
+    assert grad is not None and np.all(np.isfinite(grad.numpy()))
+
+
+def test_spectral_conv_padding_matches_pytorch_sizes():
+    x = np.zeros((1, 16, 16, 2), "float32")
+    assert SpectralConv2D(filters=3, kernel_size=4, strides=2)(x).shape == (1, 8, 8, 3)
+    assert SpectralConv2D(filters=3, kernel_size=3)(x).shape == (1, 16, 16, 3)
+    assert SpectralConv2D(filters=3, kernel_size=4, padding="valid")(x).shape == (1, 13, 13, 3)
+    with pytest.raises(ValueError, match="padding"):
+        SpectralConv2D(filters=3, kernel_size=3, padding="reflect")
+
+
+def test_latent_projection_equals_transposed_conv_on_1x1():
+    proj = SpectralLatentProjection(filters=6)
+    z = np.random.default_rng(4).normal(size=(2, 5)).astype("float32")
+    out = keras.ops.convert_to_numpy(proj(z))
+    kernel = keras.ops.convert_to_numpy(proj.normalized_kernel())  # [nz, 4, 4, C]
+    # A 4x4 stride-1 transposed conv of a 1x1 map places z @ W at every tap.
+    expected = np.einsum("bn,nhwc->bhwc", z, kernel)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_noise_injection_starts_as_identity_and_uses_noise():
+    layer = NoiseInjection(seed=1)
+    x = np.ones((2, 4, 4, 3), "float32")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x)), x)
+    layer.weight.assign(1.0)
+    out = keras.ops.convert_to_numpy(layer(x))
+    noise = out - x
+    # One noise map per pixel, shared across channels.
+    np.testing.assert_allclose(noise[..., 0], noise[..., 2])
+    assert noise.std() > 0.5
+
+
+@pytest.mark.parametrize(
+    "make, inputs, shape",
+    [
+        (lambda: SpectralConv2D(filters=4, kernel_size=3), np.ones((2, 8, 8, 3), "float32"), (2, 8, 8, 4)),
+        (lambda: SpectralLatentProjection(filters=4), np.ones((2, 7), "float32"), (2, 4, 4, 4)),
+        (lambda: GLU(), np.ones((2, 4, 4, 6), "float32"), (2, 4, 4, 3)),
+        (lambda: NoiseInjection(seed=3), np.ones((2, 4, 4, 2), "float32"), (2, 4, 4, 2)),
+    ],
+)
+def test_layer_harness(tmp_path, make, inputs, shape):
+    run_layer_test(tmp_path, make, inputs, expected_shape=shape)
+
+
+def test_sle_harness(tmp_path):
+    rng = np.random.default_rng(5)
+    inputs = [rng.normal(size=(2, 8, 8, 4)).astype("float32"), rng.normal(size=(2, 16, 16, 6)).astype("float32")]
+    run_layer_test(tmp_path, lambda: SkipLayerExcitation(target_channels=6), inputs, expected_shape=(2, 16, 16, 6))
