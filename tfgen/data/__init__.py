@@ -1,0 +1,24 @@
+"""Image data for training: folders of images and bundled offline datasets.
+
+    from tfgen.data import load_image_dataset
+    data = load_image_dataset("path/to/images", resolution=256, batch_size=8)
+    for batch in data.dataset.take(10):  # float32 [8, 256, 256, 3] in [-1, 1]
+        ...
+
+Bundled datasets (``list_builtin_datasets()``) are usable wherever a folder is:
+``digits``, ``fashion_mnist:ankle_boot:100``, ``faces``, ``glyphs:greek``,
+``tfds:oxford_flowers102``; see ``tfgen.data.builtin`` for the syntax.
+"""
+
+from tfgen.data.builtin import LabelledImages, builtin_dataset_help, list_builtin_datasets
+from tfgen.data.images import ImageDataset, load_image_dataset, load_images, load_labelled
+
+__all__ = [
+    "ImageDataset",
+    "LabelledImages",
+    "builtin_dataset_help",
+    "list_builtin_datasets",
+    "load_image_dataset",
+    "load_images",
+    "load_labelled",
+]
