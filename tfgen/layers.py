@@ -202,8 +202,9 @@ class GLU(keras.layers.Layer):
 class NoiseInjection(keras.layers.Layer):
     """Adds per-pixel Gaussian noise scaled by a learned scalar (init 0).
 
-    The noise comes from the layer's own ``SeedGenerator``, whose state is
-    saved with the weights, so a reloaded model reproduces its images.
+    The noise comes from the layer's own ``SeedGenerator``. Its state is not
+    part of ``.weights.h5``; ``tfgen.sampling.generate`` sets it from the
+    generation seed so that generated images are reproducible.
     """
 
     def __init__(self, *, seed=None, **kwargs):

@@ -1,0 +1,190 @@
+"""Saving and loading ``.weights.h5`` files safely.
+
+Keras 3 ``load_weights`` is not a reliable guard against loading the wrong
+file: on shape mismatches it raises, but only after it has assigned every
+variable that did fit (the model is left half loaded), and when the file's
+layer layout differs from the model's (another model class, renamed
+attributes) it can skip the unknown groups and load *nothing*, silently.
+
+:func:`load_weights_checked` therefore compares the file's layout with the
+model's own layout first. The model's layout is obtained by saving the model
+to a temporary ``.weights.h5`` file with the same Keras version, so both sides
+follow exactly the same naming rules; every variable path and shape must
+match before anything is assigned.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+
+import h5py
+
+WEIGHTS_SUFFIX = ".weights.h5"
+
+# Top-level groups that hold training state rather than model variables: a
+# file saved from a compiled model carries its optimizer, which the
+# inference-only model we load into does not have (and does not need).
+_IGNORED_TOP_LEVEL_GROUPS = ("optimizer",)
+
+# How many differing entries an error message lists before summarising.
+_MAX_LISTED = 3
+
+
+def _check_suffix(path: str) -> None:
+    if not str(path).endswith(WEIGHTS_SUFFIX):
+        raise ValueError(
+            f"Weights files must end in {WEIGHTS_SUFFIX!r} (the Keras 3 weights format). "
+            f"Received: path={str(path)!r}"
+        )
+
+
+def save_weights_atomic(model, path: str) -> None:
+    """Save ``model``'s weights to ``path`` so that readers never see half a file.
+
+    Keras writes to ``path + ".tmp.weights.h5"`` (it insists on the
+    ``.weights.h5`` suffix), which then replaces ``path`` in one
+    ``os.replace``; parent folders are created as needed.
+    """
+    path = os.fspath(path)
+    _check_suffix(path)
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    tmp = path + ".tmp" + WEIGHTS_SUFFIX
+    try:
+        model.save_weights(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def read_weights_layout(path: str) -> dict[str, tuple[int, ...]]:
+    """Map every variable stored in a ``.weights.h5`` file to its shape.
+
+    Keys are the HDF5 dataset paths Keras writes, e.g.
+    ``"layers/dense/vars/0"``; optimizer state is left out.
+    """
+    layout: dict[str, tuple[int, ...]] = {}
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset) and name.split("/", 1)[0] not in _IGNORED_TOP_LEVEL_GROUPS:
+            layout[name] = tuple(int(d) for d in obj.shape)
+
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(visit)
+    except OSError as e:
+        raise ValueError(
+            f"{path!r} is not a readable HDF5 weights file ({e}). Pass a "
+            f"{WEIGHTS_SUFFIX} file written by model.save_weights()."
+        ) from None
+    return layout
+
+
+def saved_model_name(path: str) -> str | None:
+    """The name of the model that wrote a ``.weights.h5`` file, when Keras recorded it."""
+    try:
+        with h5py.File(path, "r") as f:
+            group = f.get("vars")
+            name = group.attrs.get("name") if group is not None else None
+    except OSError:
+        return None
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", "replace")
+    return str(name) if name is not None else None
+
+
+def model_weights_layout(model) -> dict[str, tuple[int, ...]]:
+    """The layout :func:`read_weights_layout` would return for ``model``'s own weights.
+
+    The model must be built (its variables created).
+    """
+    if not model.built:
+        raise ValueError(
+            f"Model {model.name!r} is not built, so its weights cannot be compared or "
+            "loaded. Call it once on a batch (or use a builder that returns built "
+            "models) first."
+        )
+    with tempfile.TemporaryDirectory(prefix="tfgen_weights_") as tmp_dir:
+        tmp = os.path.join(tmp_dir, "model" + WEIGHTS_SUFFIX)
+        model.save_weights(tmp)
+        return read_weights_layout(tmp)
+
+
+def _list(items) -> str:
+    items = list(items)
+    shown = ", ".join(items[:_MAX_LISTED])
+    if len(items) > _MAX_LISTED:
+        shown += f", ... ({len(items)} in all)"
+    return shown
+
+
+def describe_layout_mismatch(
+    expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]]
+) -> str | None:
+    """Say how ``found`` (a file) differs from ``expected`` (a model), or None if equal."""
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    wrong_shape = [
+        f"{key}: file {found[key]} vs model {expected[key]}"
+        for key in sorted(set(expected) & set(found))
+        if expected[key] != found[key]
+    ]
+    if not (missing or unexpected or wrong_shape):
+        return None
+    parts = [f"the file stores {len(found)} variables, the model has {len(expected)}"]
+    if wrong_shape:
+        parts.append(f"{len(wrong_shape)} with different shapes ({_list(wrong_shape)})")
+    if missing:
+        parts.append(f"{len(missing)} missing from the file ({_list(missing)})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} not in the model ({_list(unexpected)})")
+    return "; ".join(parts)
+
+
+def load_weights_checked(
+    model, path: str, *, expected: str | None = None, advice: str | None = None
+) -> None:
+    """Load ``path`` into ``model``, or raise if the file does not fit exactly.
+
+    Args:
+        model: a built Keras model.
+        path: a ``.weights.h5`` file written by ``model.save_weights``.
+        expected: optional description of the model the file should fit
+            (e.g. ``"FastGANGenerator(output_resolution=64, ...) from
+            runs/x/config.json"``); defaults to the model's class and name.
+        advice: optional sentence saying what to do about a mismatch.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: the file is not a weights file, or its variables (names
+            or shapes) differ from the model's. Nothing is loaded then.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Weights file not found: {path!r}.")
+    _check_suffix(path)
+    expected = expected or f"{type(model).__name__} {model.name!r}"
+    advice = advice or (
+        "It was probably saved from another model or configuration (resolution, width, "
+        "latent size): load it into the model it was trained with."
+    )
+    mismatch = describe_layout_mismatch(model_weights_layout(model), read_weights_layout(path))
+    if mismatch is not None:
+        source = saved_model_name(path)
+        source = f" (saved from a model named {source!r})" if source else ""
+        raise ValueError(f"Weights file {path!r}{source} does not fit {expected}: {mismatch}. {advice}")
+    try:
+        with warnings.catch_warnings():
+            # Keras 3.15 warns about internal containers of functional models
+            # that have no group in the file; the layout check above already
+            # proved that every variable is present, so the warning is noise.
+            warnings.filterwarnings("ignore", message="Skipping nested container")
+            model.load_weights(path)
+    except (ValueError, KeyError, TypeError, OSError) as e:
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(
+            f"Could not load weights file {path!r} into {expected}: {first_line} {advice}"
+        ) from e
