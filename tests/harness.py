@@ -60,7 +60,7 @@ def run_layer_test(tmp_path, make_layer, inputs, *, expected_shape=None, call_kw
     fresh = make_layer()
     _call(fresh, inputs, call_kwargs)  # build
     _holder(fresh).load_weights(path)
-    _holder(layer).load_weights(path)  # resets seed states to the saved ones on both sides
+    _holder(layer).load_weights(path)  # undo state changed by the calls above (e.g. spectral-norm u)
     _assert_same(_call(layer, inputs, call_kwargs), _call(fresh, inputs, call_kwargs))
 
     # .keras round-trip (only for Models: archives hold a whole model).

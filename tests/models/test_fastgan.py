@@ -109,6 +109,9 @@ def test_generator_harness_round_trips(tmp_path):
         lambda: FastGANGenerator(output_resolution=64, ngf=8, latent_dim=16),
         z,
         expected_shape=(2, 64, 64, 3),
+        # Training mode: an untrained generator's inference output is ~0
+        # everywhere (fresh BatchNorm statistics), which would prove nothing.
+        call_kwargs={"training": True},
     )
 
 
@@ -120,6 +123,7 @@ def test_discriminator_harness_round_trips(tmp_path):
         lambda: FastGANDiscriminator(input_resolution=64, ndf=8),
         images,
         expected_shape=(2, 50),
+        call_kwargs={"training": True},
     )
 
 
