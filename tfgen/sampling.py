@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 from PIL import Image
 
+from tfgen.registry import get_family
 from tfgen.weights import WEIGHTS_SUFFIX, load_weights_checked
 
 # Weight files a training run leaves in its folder.
@@ -387,27 +388,12 @@ def interpolation_frames(generator, seeds, steps_per_segment=16, *, loop=True, s
 # ---------------------------------------------------------------- loading
 
 
-def _describe(cfg):
-    return (
-        f"FastGANGenerator(output_resolution={cfg.resolution}, latent_dim={cfg.latent_dim}, "
-        f"ngf={cfg.ngf})"
-    )
+def _describe(family, model_config):
+    return get_family(family).describe_generator(model_config)
 
 
 def _build_generator(family, model_config):
-    if family != "fastgan":
-        raise ValueError(
-            f"load_generator can build 'fastgan' generators only. Received: family={family!r}"
-        )
-    from tfgen.models.fastgan import FastGANGenerator
-
-    model_config.validate()
-    return FastGANGenerator(
-        output_resolution=model_config.resolution,
-        latent_dim=model_config.latent_dim,
-        ngf=model_config.ngf,
-        name="generator",
-    )
+    return get_family(family).build_generator(model_config)
 
 
 def _load_weights_into_new_generator(family, model_config, weights_path, origin):
@@ -415,7 +401,7 @@ def _load_weights_into_new_generator(family, model_config, weights_path, origin)
     load_weights_checked(
         generator,
         weights_path,
-        expected=f"{_describe(model_config)} ({origin})",
+        expected=f"{_describe(family, model_config)} ({origin})",
         advice=(
             "Load it with the config.json of the run that wrote it (keep both in one folder), "
             "or, for a bare weights file, pass the resolution it was trained at."

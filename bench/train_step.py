@@ -1,0 +1,141 @@
+"""FastGAN training-step and generation speed, and peak memory, on this machine.
+
+One iteration = one D step on real images (with its three reconstruction
+decoders) and on fakes, then one G step, Adam updates, EMA update: the
+trainer's real compiled step, fed a fixed batch of random images so data
+loading is excluded. Generation = the generator in inference mode, batch 8.
+
+Each (resolution, precision, xla) configuration runs in its own process so
+peak RSS is per configuration.
+
+    python bench/train_step.py                       # 64, 128, 256 px; float32 and bfloat16
+    python bench/train_step.py --resolutions 256 --precisions off --xla both
+    python bench/train_step.py --resolutions 1024 --batch-size 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def measure(resolution, precision, xla, batch_size, iterations, warmup, width=64):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.path.insert(0, ROOT)
+    import numpy as np
+    import tensorflow as tf
+
+    from tfgen.config import FastGANConfig, RunConfig
+    from tfgen.training.fastgan import FastGANTrainer
+
+    class RandomData:
+        num_images = batch_size
+        steps_per_epoch = 1
+        dataset = tf.data.Dataset.from_tensors(
+            tf.random.uniform((batch_size, resolution, resolution, 3), -1.0, 1.0)
+        ).repeat()
+
+    class BenchTrainer(FastGANTrainer):
+        def build_dataset(self):
+            return RandomData()
+
+    model = FastGANConfig(resolution=resolution, batch_size=batch_size, ngf=width, ndf=width)
+    run = RunConfig(name="bench", runs_dir="/tmp/tfgen_bench", steps=1, mixed_precision=precision, xla=xla)
+    trainer = BenchTrainer(model, run, quiet=True)
+    batch = next(iter(trainer.distribute(trainer.data.dataset)))
+
+    start = time.perf_counter()
+    trainer.train_function(batch)["g_loss"].numpy()
+    first = time.perf_counter() - start
+    for _ in range(warmup - 1):
+        trainer.train_function(batch)["g_loss"].numpy()
+    times = []
+    for _ in range(iterations):
+        start = time.perf_counter()
+        trainer.train_function(batch)["g_loss"].numpy()
+        times.append(time.perf_counter() - start)
+
+    generator = trainer.sampling_generator
+    z = tf.random.normal((8, model.latent_dim))
+    generate = tf.function(lambda z: generator(z, training=False), jit_compile=xla or None)
+    generate(z).numpy()
+    gen_times = []
+    for _ in range(max(3, iterations // 2)):
+        start = time.perf_counter()
+        generate(z).numpy()
+        gen_times.append(time.perf_counter() - start)
+
+    count = lambda m: sum(int(np.prod(v.shape)) for v in m.trainable_weights)  # noqa: E731
+    return {
+        "resolution": resolution,
+        "precision": precision,
+        "xla": xla,
+        "batch_size": batch_size,
+        "width": width,
+        "first_iteration_s": round(first, 2),
+        "median_s_per_iteration": round(float(np.median(times)), 3),
+        "generator_images_per_s": round(8 / float(np.median(gen_times)), 2),
+        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
+        "g_params_m": round(count(trainer.generator) / 1e6, 2),
+        "d_params_m": round(count(trainer.discriminator) / 1e6, 2),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--resolutions", default="64,128,256")
+    parser.add_argument("--precisions", default="off,bfloat16", help="off, bfloat16, float16")
+    parser.add_argument("--xla", default="off", choices=["off", "on", "both"])
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--width", type=int, default=64, help="ngf = ndf (official 64)")
+    parser.add_argument("--iterations", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--json", help="also append results as JSON lines to this file")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one config, print JSON
+    args = parser.parse_args()
+
+    if args.one:
+        resolution, precision, xla = args.one.split(",")
+        result = measure(
+            int(resolution), precision, xla == "1", args.batch_size, args.iterations, args.warmup, args.width
+        )
+        print("RESULT " + json.dumps(result))
+        return
+
+    xla_modes = {"off": [False], "on": [True], "both": [False, True]}[args.xla]
+    header = f"{'res':>5} {'precision':>9} {'xla':>4} {'batch':>5} {'s/iter':>8} {'first s':>8} {'gen img/s':>9} {'peak RSS GB':>11}"
+    print(header)
+    for resolution in [int(r) for r in args.resolutions.split(",")]:
+        for precision in args.precisions.split(","):
+            for xla in xla_modes:
+                command = [
+                    sys.executable, __file__, "--one", f"{resolution},{precision},{int(xla)}",
+                    "--batch-size", str(args.batch_size), "--iterations", str(args.iterations),
+                    "--warmup", str(args.warmup), "--width", str(args.width),
+                ]
+                proc = subprocess.run(command, capture_output=True, text=True)
+                lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+                if proc.returncode or not lines:
+                    print(f"{resolution:>5} {precision:>9} {str(xla):>4} failed: {proc.stderr.strip().splitlines()[-1:]}")
+                    continue
+                r = json.loads(lines[0][len("RESULT "):])
+                print(
+                    f"{resolution:>5} {precision:>9} {'on' if xla else 'off':>4} {r['batch_size']:>5} "
+                    f"{r['median_s_per_iteration']:>8.3f} {r['first_iteration_s']:>8.1f} "
+                    f"{r['generator_images_per_s']:>9.1f} {r['peak_rss_gb']:>11.2f}",
+                    flush=True,
+                )
+                if args.json:
+                    with open(args.json, "a") as f:
+                        f.write(json.dumps(r) + "\n")
+
+
+if __name__ == "__main__":
+    main()
