@@ -51,8 +51,11 @@ DISCRIMINATOR_WIDTHS = {256: 0.25, 128: 0.5, 64: 1, 32: 2, 16: 4, 8: 8}
 DISCRIMINATOR_SMALL_WIDTHS = {64: 0.5, 32: 1, 16: 2, 8: 4}
 # Discriminator SLE links by spatial size: source -> target.
 DISCRIMINATOR_SLE = {256: 32, 128: 16, 64: 8}
-# Decoder widths by output spatial size (official SimpleDecoder, nfc base 32).
-DECODER_WIDTHS = {16: 128, 32: 64, 64: 64, 128: 32}
+# Decoder width multipliers of ndf by output spatial size. The official
+# SimpleDecoder hard-codes {16: 128, 32: 64, 64: 64, 128: 32} (base 32), which
+# is this at the official ndf=64; scaling with ndf keeps narrow
+# discriminators (CPU demos) from spending most of their time in decoders.
+DECODER_WIDTHS = {16: 2, 32: 1, 64: 1, 128: 0.5}
 
 
 def check_resolution(resolution):
@@ -256,7 +259,7 @@ def _down_block(out_channels, name):
     ]
 
 
-def _decoder(input_size, output_size, name):
+def _decoder(output_size, ndf, name):
     """Official SimpleDecoder: (pool to 8x8) -> up blocks to output_size -> conv3x3 -> tanh."""
     layers = []
     size = 8
@@ -264,7 +267,7 @@ def _decoder(input_size, output_size, name):
         size *= 2
         layers += [
             _Upsample(name=f"up_{size}"),
-            SpectralConv2D(filters=2 * DECODER_WIDTHS[size], kernel_size=3, name=f"conv_{size}"),
+            SpectralConv2D(filters=2 * int(DECODER_WIDTHS[size] * ndf), kernel_size=3, name=f"conv_{size}"),
             batch_norm(f"bn_{size}"),
             GLU(name=f"glu_{size}"),
         ]
@@ -347,9 +350,9 @@ class FastGANDiscriminator(keras.Model):
         self.down_from_small = _Block(small, name="down_from_small")
         self.rf_small = SpectralConv2D(filters=1, kernel_size=4, padding="valid", name="rf_small")
 
-        self.decoder_big = _decoder(8, self.small_resolution, name="decoder_big")
-        self.decoder_part = _decoder(8, self.small_resolution, name="decoder_part")
-        self.decoder_small = _decoder(8, self.small_resolution, name="decoder_small")
+        self.decoder_big = _decoder(self.small_resolution, ndf, name="decoder_big")
+        self.decoder_part = _decoder(self.small_resolution, ndf, name="decoder_part")
+        self.decoder_small = _decoder(self.small_resolution, ndf, name="decoder_small")
         self.build(None)
 
     def build(self, input_shape):
