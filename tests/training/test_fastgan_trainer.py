@@ -2,6 +2,7 @@
 
 import os
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -42,7 +43,9 @@ def test_resize_to_averages_blocks_and_keeps_same_size():
 
 
 def test_train_runs_fastgan_and_writes_a_loadable_run(tmp_path, image_folder):
-    run = RunConfig(name="tiny", runs_dir=str(tmp_path), data=image_folder, steps=2, sample_every=2, log_every=1)
+    run = RunConfig(
+        name="tiny", runs_dir=str(tmp_path), data=image_folder, steps=2, sample_every=2, log_every=1
+    )
     trainer = FastGANTrainer(tiny_config(), run, quiet=True)
     g_before = numpy_weights(trainer.generator.trainable_variables)
     d_before = numpy_weights(trainer.discriminator.trainable_variables)
@@ -69,7 +72,8 @@ def test_train_runs_fastgan_and_writes_a_loadable_run(tmp_path, image_folder):
     for name in ("final.png", "step_0000002.png"):
         assert os.path.isfile(os.path.join(run_dir, "samples", name))
     generator = load_generator(run_dir)  # generator_ema.weights.h5 + config.json
-    for a, b in zip(numpy_weights(trainer.generator_ema.trainable_variables), numpy_weights(generator.trainable_variables)):
+    ema = trainer.generator_ema
+    for a, b in zip(numpy_weights(ema.trainable_variables), numpy_weights(generator.trainable_variables)):
         np.testing.assert_array_equal(a, b)
 
 
@@ -78,7 +82,9 @@ def test_train_runs_fastgan_and_writes_a_loadable_run(tmp_path, image_folder):
     ["bfloat16", pytest.param("float16", marks=pytest.mark.slow)],
 )
 def test_mixed_precision_step_is_finite_and_updates(tmp_path, image_folder, mixed_precision):
-    run = RunConfig(name="mp", runs_dir=str(tmp_path), data=image_folder, steps=1, mixed_precision=mixed_precision)
+    run = RunConfig(
+        name="mp", runs_dir=str(tmp_path), data=image_folder, steps=1, mixed_precision=mixed_precision
+    )
     trainer = FastGANTrainer(tiny_config(), run, quiet=True)
     assert trainer.generator.compute_dtype == ("bfloat16" if mixed_precision == "bfloat16" else "float16")
     d_before = numpy_weights(trainer.discriminator.trainable_variables)
@@ -88,8 +94,25 @@ def test_mixed_precision_step_is_finite_and_updates(tmp_path, image_folder, mixe
     assert any(not np.array_equal(a, b) for a, b in zip(d_before, d_after))
 
 
-def test_lpips_reconstruction_is_refused_until_implemented(tmp_path, image_folder):
-    config = tiny_config(reconstruction_loss="lpips_vgg", vgg_weights="vgg.h5")
+def test_perceptual_reconstruction_needs_its_vgg_weights(tmp_path, image_folder):
+    config = tiny_config(reconstruction_loss="lpips_vgg", vgg_weights=str(tmp_path / "absent.h5"))
     run = RunConfig(name="x", runs_dir=str(tmp_path), data=image_folder, steps=1)
-    with pytest.raises(ValueError, match="reconstruction_loss='l1'"):
+    with pytest.raises(FileNotFoundError, match="--vgg-weights"):
         FastGANTrainer(config, run, quiet=True)
+
+
+@pytest.mark.slow
+def test_perceptual_reconstruction_step(tmp_path, image_folder):
+    # Random weights in the Keras VGG16 layout stand in for the ImageNet file.
+    vgg_weights = str(tmp_path / "vgg16_notop.weights.h5")
+    keras.applications.VGG16(include_top=False, weights=None).save_weights(vgg_weights)
+    config = tiny_config(reconstruction_loss="lpips_vgg", vgg_weights=vgg_weights)
+    run = RunConfig(name="lpips", runs_dir=str(tmp_path), data=image_folder, steps=1)
+    trainer = FastGANTrainer(config, run, quiet=True)
+    vgg_before = numpy_weights(trainer.perceptual_distance.features.weights)
+    losses = trainer.train_function(next(iter(trainer.distribute(trainer.data.dataset))))
+    assert all(np.isfinite(v.numpy()) for v in losses.values())
+    assert float(losses["rec_loss"]) > 0
+    # The feature network is a fixed measure, never trained.
+    for a, b in zip(vgg_before, numpy_weights(trainer.perceptual_distance.features.weights)):
+        np.testing.assert_array_equal(a, b)

@@ -26,7 +26,9 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 
 
 def run_config(tmp_path, **overrides):
-    values = dict(name="toy", runs_dir=str(tmp_path), steps=3, seed=1, sample_every=2, checkpoint_every=2, log_every=1)
+    values = dict(
+        name="toy", runs_dir=str(tmp_path), steps=3, seed=1, sample_every=2, checkpoint_every=2, log_every=1
+    )
     values.update(overrides)
     return RunConfig(**values)
 
@@ -224,7 +226,7 @@ def test_total_steps_from_steps_or_epochs():
         resolve_total_steps(RunConfig(steps=0, epochs=0), steps_per_epoch=5)
 
 
-def test_batch_must_split_evenly_and_xla_needs_default_strategy(tmp_path):
+def test_xla_needs_the_default_strategy(tmp_path):
     with pytest.raises(ValueError, match="xla=True needs strategy='default'"):
         ToyTrainer(ToyConfig(), run_config(tmp_path, xla=True, strategy="mirrored"), quiet=True)
 
@@ -237,7 +239,7 @@ def test_xla_step_matches_the_plain_step(tmp_path):
     loss_plain = plain.train_function(batch)["loss"].numpy()
     loss_xla = compiled.train_function(batch)["loss"].numpy()
     np.testing.assert_allclose(loss_xla, loss_plain, rtol=1e-5)
-    for a, b in zip(numpy_weights(plain.discriminator.variables), numpy_weights(compiled.discriminator.variables)):
+    for a, b in zip(learned_weights(plain.discriminator), learned_weights(compiled.discriminator)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
@@ -288,6 +290,10 @@ _MIRRORED_SCRIPT = textwrap.dedent(
     result["update_size"] = max(float(np.max(np.abs(a - b))) for a, b in zip(default_before, default_after))
     result["update_difference"] = max(
         float(np.max(np.abs(a - b))) for a, b in zip(mirrored_after, default_after))
+    try:
+        ToyTrainer(ToyConfig(batch_size=3), RunConfig(runs_dir=sys.argv[1], strategy="mirrored"), quiet=True)
+    except ValueError as e:
+        result["odd_batch_error"] = str(e)
     print("RESULT " + json.dumps(result))
     """
 )
@@ -311,3 +317,4 @@ def test_mirrored_strategy_over_two_cpu_devices(tmp_path):
     assert result["same_start"]
     assert result["update_size"] > 1e-4
     assert result["update_difference"] < 1e-6 * max(1.0, result["update_size"])
+    assert "divisible by the number of replicas (2)" in result["odd_batch_error"]

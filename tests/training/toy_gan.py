@@ -74,7 +74,8 @@ class ToyDiscriminator(keras.Model):
 
 
 def toy_images(num_images=16, resolution=8, seed=0):
-    return np.random.default_rng(seed).uniform(-1, 1, (num_images, resolution, resolution, 3)).astype("float32")
+    shape = (num_images, resolution, resolution, 3)
+    return np.random.default_rng(seed).uniform(-1, 1, shape).astype("float32")
 
 
 class ToyTrainer(Trainer):
@@ -111,7 +112,9 @@ class ToyTrainer(Trainer):
         z = keras.random.normal((ops.shape(real)[0], self.model_config.latent_dim), seed=self.seed_generator)
         with tf.GradientTape() as tape:
             fake = G(z, training=True)
-            d_loss = non_saturating_discriminator_loss(D(real, training=True), D(tf.stop_gradient(fake), training=True))
+            logits_real = D(real, training=True)
+            logits_fake = D(tf.stop_gradient(fake), training=True)
+            d_loss = non_saturating_discriminator_loss(logits_real, logits_fake)
         self.minimize(tape, d_loss, D.trainable_variables, self.d_optimizer)
         with tf.GradientTape() as tape:
             g_loss = non_saturating_generator_loss(D(G(z, training=True), training=True))

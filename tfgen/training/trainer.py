@@ -1,0 +1,541 @@
+"""The training loop every GAN method shares.
+
+A method subclasses :class:`Trainer` and provides the optimizers and the
+per-replica train step (the networks come from its family in
+:mod:`tfgen.registry`, or from overriding ``build_generator`` /
+``build_discriminator``); the base class owns the rest:
+
+* distribution (``tf.distribute``: default, mirrored, multiworker): models,
+  optimizers and trainer state are created under ``strategy.scope()``, a step
+  runs through ``strategy.run`` on per-replica batches and its losses are
+  averaged over replicas with ``strategy.reduce``;
+* mixed precision (``mixed_float16`` / ``mixed_bfloat16`` while the models
+  are built, with loss scaling for float16) and XLA;
+* the EMA generator, updated inside the compiled step;
+* the run folder ``runs/<name>/``: ``config.json``, ``checkpoints/``
+  (resumed automatically), ``logs/`` (TensorBoard), ``samples/`` (grids
+  from fixed noise) and, at the end, the three ``.weights.h5`` files;
+* a progress bar, Ctrl-C handling (checkpoint, then exit) and fine-tuning
+  from given weights.
+
+Under MirroredStrategy (what was checked on Keras 3.15 / TF 2.21):
+
+* Keras variables default to ``aggregation="none"``; assigned inside a
+  replica, each replica keeps its own copy. BatchNorm moving statistics are
+  therefore per replica (each normalises its own share of the batch, as
+  unsynchronised BN does everywhere); checkpoints and weight files hold the
+  first replica's. Variables created with ``"only_first_replica"`` (the
+  spectral-norm ``u``) stay identical.
+* SeedGenerator states are mirrored, so every replica would draw the same
+  numbers: the trainer's own draws go through :class:`ReplicaSeedGenerator`;
+  noise layers inside the models do draw the same noise on every replica.
+* Keras optimizers sum gradients over replicas: :meth:`Trainer.minimize`
+  divides each replica's mean loss by the number of replicas.
+
+Writing a new method::
+
+    class MyTrainer(Trainer):
+        family = "mygan"                      # networks built by tfgen.registry
+        architecture_fields = ("resolution", "latent_dim")
+
+        def build_optimizers(self): ...       # (g_optimizer, d_optimizer)
+
+        def train_step(self, real):           # one replica's share of a batch
+            z = keras.random.normal(..., seed=self.seed_generator)
+            with tf.GradientTape() as tape:
+                d_loss = ...
+            self.minimize(tape, d_loss, self.discriminator.trainable_variables, self.d_optimizer)
+            ...
+            return {"d_loss": d_loss, "g_loss": g_loss}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib.util
+import json
+import math
+import os
+import shutil
+import tempfile
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfgen.config import save_run_config
+from tfgen.registry import get_family
+from tfgen.sampling import (
+    CONFIG_FILE,
+    EMA_WEIGHTS,
+    RAW_WEIGHTS,
+    generate,
+    make_grid,
+    save_image,
+    seed_state_variables,
+)
+from tfgen.training.ema import copy_weights, update_ema
+from tfgen.training.progress import TrainingProgress
+from tfgen.weights import WEIGHTS_SUFFIX, load_weights_checked, save_weights_atomic
+
+DISCRIMINATOR_WEIGHTS = "discriminator" + WEIGHTS_SUFFIX
+
+# RunConfig.mixed_precision -> Keras dtype policy.
+PRECISION_POLICIES = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
+
+
+# ----------------------------------------------------------------- set-up
+
+
+def create_strategy(name):
+    """The ``tf.distribute`` strategy for RunConfig.strategy.
+
+    ``"mirrored"`` mirrors over the visible GPUs, or over the logical CPU
+    devices when there is no GPU (tests split the CPU in two with
+    ``tf.config.set_logical_device_configuration``). ``"multiworker"`` reads
+    the cluster from the ``TF_CONFIG`` environment variable; without it, it
+    trains on this machine alone.
+    """
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([device.name for device in devices])
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(
+        f"strategy must be one of default, mirrored, multiworker. Received: strategy={name!r}"
+    )
+
+
+def is_chief(strategy):
+    """Whether this worker writes the run folder (always true off multi-worker)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+@contextlib.contextmanager
+def precision_policy(mixed_precision):
+    """Set the Keras dtype policy for RunConfig.mixed_precision, restore it on exit.
+
+    Layers take the global policy when they are created, so models built
+    inside keep their mixed policy after the block while later code (and
+    other tests) sees the previous policy again.
+    """
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(PRECISION_POLICIES[mixed_precision])
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+class ReplicaSeedGenerator(keras.random.SeedGenerator):
+    """A ``keras.random.SeedGenerator`` that gives each replica its own numbers.
+
+    Created under a strategy's scope, a SeedGenerator's state is mirrored, so
+    all replicas would draw the same latents, augmentations and hinge
+    margins. This one offsets the drawn seed by the replica id (inside a
+    replica context); the state advances identically everywhere and is
+    checkpointed like any variable.
+    """
+
+    def next(self, ordered=True):
+        seed = super().next(ordered=ordered)
+        context = tf.distribute.get_replica_context()
+        if context is None:  # cross-replica context: one stream
+            return seed
+        replica = tf.cast(context.replica_id_in_sync_group, seed.dtype)
+        # A large odd multiplier keeps the replicas' seeds far apart.
+        return seed + tf.stack([replica * 1_000_003, tf.zeros_like(replica)])
+
+
+# ------------------------------------------------------------- run folder
+
+
+def read_run_config_json(run_dir):
+    """The raw ``config.json`` payload of a run folder, or None if there is none."""
+    path = os.path.join(run_dir, CONFIG_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(
+                f"{path!r} is not valid JSON ({e}). Pass --override to start the run afresh."
+            ) from None
+
+
+def check_resumable(run_dir, family, model_config, architecture_fields):
+    """Refuse to resume a run whose saved model differs from ``model_config``.
+
+    A checkpoint only fits the architecture it was written for; comparing
+    the config first turns a cryptic shape error into advice.
+    """
+    saved = read_run_config_json(run_dir)
+    if saved is None:
+        return
+    new = dataclasses.asdict(model_config)
+    if saved.get("family") != family:
+        differences = [f"family: saved {saved.get('family')!r}, now {family!r}"]
+    else:
+        saved_model = saved.get("model", {})
+        differences = [
+            f"{field}: saved {saved_model.get(field)!r}, now {new[field]!r}"
+            for field in architecture_fields
+            if saved_model.get(field) != new[field]
+        ]
+    if differences:
+        raise ValueError(
+            f"Run folder {run_dir!r} holds a different model ({'; '.join(differences)}), so "
+            "its checkpoint cannot be resumed. Pass --override to delete it and start "
+            "afresh, or choose another --name."
+        )
+
+
+def resolve_total_steps(run_config, *, steps_per_epoch):
+    """RunConfig.steps, or RunConfig.epochs passes of ``steps_per_epoch`` batches."""
+    if run_config.steps:
+        return run_config.steps
+    if not run_config.epochs:
+        raise ValueError(
+            "Say how long to train: set steps (--steps) or epochs (--epochs). "
+            f"Received: steps={run_config.steps}, epochs={run_config.epochs}"
+        )
+    return run_config.epochs * steps_per_epoch
+
+
+# ------------------------------------------------------------------ trainer
+
+
+class Trainer:
+    """Shared GAN training loop; subclass it for each method (see module doc).
+
+    Args:
+        model_config: the method's config dataclass (e.g. FastGANConfig); must
+            have ``batch_size`` and, for the default data and samples,
+            ``resolution`` and ``latent_dim``. ``ema_decay`` (None: no EMA
+            generator) is read when present.
+        run_config: a :class:`tfgen.config.RunConfig`.
+        quiet: no progress bar or messages (tests).
+    """
+
+    # Written to config.json; names the method.
+    family = ""
+    # Model-config fields a checkpoint depends on: resuming with other values
+    # is refused (learning rates, augmentation, ... may change on resume).
+    architecture_fields: tuple[str, ...] = ()
+
+    def __init__(self, model_config, run_config, *, quiet=False):
+        model_config.validate()
+        run_config.validate()
+        self.model_config = model_config
+        self.run_config = run_config
+        self.quiet = quiet
+        self.ema_decay = getattr(model_config, "ema_decay", None)
+
+        self.strategy = create_strategy(run_config.strategy)
+        self.num_replicas = self.strategy.num_replicas_in_sync
+        self.is_chief = is_chief(self.strategy)
+        self.global_batch_size = model_config.batch_size
+        if self.global_batch_size % self.num_replicas:
+            raise ValueError(
+                f"The batch size must be divisible by the number of replicas "
+                f"({self.num_replicas}) so that each gets an equal share. "
+                f"Received: batch_size={self.global_batch_size}"
+            )
+        if run_config.xla and run_config.strategy != "default":
+            # merge_call (optimizer all-reduce, only_first_replica variables)
+            # cannot be compiled inside a replica function.
+            raise ValueError(
+                "xla=True needs strategy='default' (XLA cannot compile the cross-replica "
+                f"updates of a distributed step). Received: strategy={run_config.strategy!r}"
+            )
+
+        # Data first: a wrong path should fail before anything slow happens.
+        self.data = self.build_dataset()
+
+        keras.utils.set_random_seed(run_config.seed)
+        with precision_policy(run_config.mixed_precision), self.strategy.scope():
+            self.generator = self.build_generator()
+            self.discriminator = self.build_discriminator()
+            self.generator_ema = self.build_generator() if self.ema_decay is not None else None
+            self.build_extras()
+            g_optimizer, d_optimizer = self.build_optimizers()
+            self.g_optimizer = self._prepare_optimizer(g_optimizer, self.generator)
+            self.d_optimizer = self._prepare_optimizer(d_optimizer, self.discriminator)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.seed_generator = ReplicaSeedGenerator(run_config.seed, name="trainer_seed")
+
+        self._load_initial_weights()
+        if self.generator_ema is not None:
+            copy_weights(self.generator_ema, self.generator)
+        self.train_function = self.make_train_function()
+        self.run_dir = run_config.run_dir
+        self.checkpoint_manager = None
+        self.log_to_tensorboard = False  # decided when training starts
+
+    # -------------------------------------------------------- subclass hooks
+
+    def build_generator(self):
+        """A new, built generator (called twice when there is an EMA copy).
+        Default: the family's builder in :mod:`tfgen.registry`."""
+        return get_family(self.family).build_generator(self.model_config)
+
+    def build_discriminator(self):
+        """A new, built discriminator. Default: the family's builder in :mod:`tfgen.registry`."""
+        return get_family(self.family).build_discriminator(self.model_config)
+
+    def build_extras(self):
+        """Build anything else the step needs that holds variables (e.g. a frozen
+        feature network for a perceptual loss), under the strategy scope and the
+        precision policy. Default: nothing."""
+
+    def build_optimizers(self):
+        """``(g_optimizer, d_optimizer)``: plain Keras optimizers (loss scaling is added here)."""
+        raise NotImplementedError
+
+    def train_step(self, batch):
+        """One replica's share of a training step; returns ``{name: float32 scalar}``.
+
+        Runs inside ``tf.function`` (and ``strategy.run``): use TF/Keras ops
+        only, draw randomness from ``self.seed_generator`` and update weights
+        with :meth:`minimize`. The EMA is updated after it by the base class.
+        """
+        raise NotImplementedError
+
+    def build_dataset(self):
+        """The training data: a :class:`tfgen.data.ImageDataset` or any object
+        with its ``dataset`` (batches of the global batch size), ``num_images``
+        and ``steps_per_epoch``. Default: RunConfig.data at the model's resolution."""
+        from tfgen.data import load_image_dataset
+
+        return load_image_dataset(
+            self.run_config.data,
+            resolution=self.model_config.resolution,
+            batch_size=self.global_batch_size,
+            flip=self.run_config.flip,
+            seed=self.run_config.seed,
+        )
+
+    def sample_images(self):
+        """uint8 images ``[N, R, R, 3]`` for the sample grids: the same ones at
+        every call (fixed latents and noise derived from RunConfig.seed)."""
+        resolution = self.model_config.resolution
+        num_images = 64 if resolution <= 128 else 16
+        return generate(self.sampling_generator, num_images, batch_size=16, seed=self.run_config.seed)
+
+    def checkpoint_objects(self):
+        """Everything a checkpoint holds; extend it for extra networks or state."""
+        networks = {"generator": self.generator, "discriminator": self.discriminator}
+        if self.generator_ema is not None:
+            networks["generator_ema"] = self.generator_ema
+        objects = dict(
+            networks,
+            g_optimizer=self.g_optimizer,
+            d_optimizer=self.d_optimizer,
+            step=self.step,
+            rng=self.seed_generator.state,
+        )
+        # tf.train.Checkpoint does not see the SeedGenerators inside layers
+        # (noise injection); listing their states lets a resumed run go on
+        # with the same noise streams.
+        for name, network in networks.items():
+            objects[f"{name}_seed_states"] = seed_state_variables(network)
+        return objects
+
+    # ------------------------------------------------------ step machinery
+
+    @property
+    def sampling_generator(self):
+        """The generator samples come from: the EMA copy when there is one."""
+        return self.generator_ema if self.generator_ema is not None else self.generator
+
+    def minimize(self, tape, loss, variables, optimizer):
+        """Apply the gradients of ``loss`` (a mean over this replica's examples).
+
+        Optimizers sum gradients over replicas, so the loss is divided by the
+        number of replicas: the update is that of the mean over the global
+        batch. Under float16 the loss is scaled (and the gradients unscaled,
+        non-finite steps skipped) by the LossScaleOptimizer.
+        """
+        with tape:  # record the scaling so the gradient flows through it
+            loss = loss / self.num_replicas
+            if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                loss = optimizer.scale_loss(loss)
+        gradients = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(gradients, variables))
+
+    def _prepare_optimizer(self, optimizer, model):
+        if self.run_config.mixed_precision == "float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        # Slot variables must exist before a checkpoint is restored into them.
+        optimizer.build(model.trainable_variables)
+        return optimizer
+
+    def make_train_function(self):
+        """The compiled step: batch (distributed) -> {name: float32 scalar}."""
+
+        def replica_step(batch):
+            losses = self.train_step(batch)
+            if self.generator_ema is not None:
+                update_ema(self.generator_ema, self.generator, self.ema_decay)
+            return losses
+
+        def train_function(batch):
+            per_replica = self.strategy.run(replica_step, args=(batch,))
+            self.step.assign_add(1)
+            return {
+                name: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+                for name, value in per_replica.items()
+            }
+
+        return tf.function(train_function, jit_compile=self.run_config.xla or None)
+
+    def distribute(self, dataset):
+        options = tf.data.Options()
+        # Every worker reads the whole pipeline and keeps its share of batches.
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        return self.strategy.experimental_distribute_dataset(dataset.with_options(options))
+
+    # ----------------------------------------------------- initial weights
+
+    def _load_initial_weights(self):
+        """--generator-weights / --discriminator-weights (fine-tuning)."""
+        generator_weights = self.run_config.generator_weights
+        if generator_weights:
+            load_weights_checked(self.generator, generator_weights, expected=self._describe("generator"))
+        discriminator_weights = self.run_config.discriminator_weights
+        if discriminator_weights:
+            load_weights_checked(
+                self.discriminator, discriminator_weights, expected=self._describe("discriminator")
+            )
+
+    def _describe(self, network):
+        fields = ", ".join(f"{f}={getattr(self.model_config, f)}" for f in self.architecture_fields)
+        return f"a {self.family} {network} with {fields}"
+
+    # ------------------------------------------------------------- the run
+
+    def open_run(self, *, override=False):
+        """Create (or with ``override``, recreate) the run folder and restore its
+        latest checkpoint. Returns the step training starts from."""
+        run_dir = self.run_dir
+        if self.is_chief:
+            if override and os.path.exists(run_dir):
+                shutil.rmtree(run_dir)
+            check_resumable(run_dir, self.family, self.model_config, self.architecture_fields)
+            os.makedirs(os.path.join(run_dir, "samples"), exist_ok=True)
+            config_path = os.path.join(run_dir, CONFIG_FILE)
+            save_run_config(config_path, self.family, self.model_config, self.run_config)
+            checkpoint_dir = os.path.join(run_dir, "checkpoints")
+        else:
+            # Other workers take part in saving (it is collective) but write
+            # to a scratch folder (the TF multi-worker recipe).
+            checkpoint_dir = tempfile.mkdtemp(prefix="tfgen_worker_ckpt_")
+        checkpoint = tf.train.Checkpoint(**self.checkpoint_objects())
+        self.checkpoint_manager = tf.train.CheckpointManager(
+            checkpoint, checkpoint_dir, max_to_keep=self.run_config.keep_checkpoints
+        )
+        latest = self.checkpoint_manager.latest_checkpoint
+        if latest:
+            checkpoint.restore(latest).assert_existing_objects_matched()
+        return int(self.step.numpy())
+
+    def save_checkpoint(self):
+        """Write a checkpoint numbered by the current step; returns its path."""
+        return self.checkpoint_manager.save(checkpoint_number=self.step)
+
+    def fit(self, *, override=False):
+        """Train to the configured number of steps, resuming the run folder's
+        checkpoint if there is one. Returns the run folder."""
+        run = self.run_config
+        total_steps = resolve_total_steps(run, steps_per_epoch=self.data.steps_per_epoch)
+        start = self.open_run(override=override)
+        self._say(
+            f"{self.family}: {'resuming at step ' + str(start) if start else 'starting'}; "
+            f"{total_steps} steps of {self.global_batch_size} images from {run.data} "
+            f"({self.data.num_images} images) into {self.run_dir}"
+        )
+        writer = self._open_summary_writer()
+        batches = iter(self.distribute(self.data.dataset))
+        progress = TrainingProgress(
+            start=start, total=total_steps, images_per_step=self.global_batch_size, enabled=not self.quiet
+        )
+        step = start
+        try:
+            with writer.as_default(), progress:
+                while step < total_steps:
+                    losses = self.train_function(next(batches))
+                    step = int(self.step.numpy())
+                    if step % run.log_every == 0 or step == total_steps:
+                        values = {name: float(value) for name, value in losses.items()}
+                        values["images_per_second"] = progress.update(step, values)
+                        if self.log_to_tensorboard:
+                            for name, value in values.items():
+                                tf.summary.scalar(name, value, step=step)
+                    if step % run.sample_every == 0:
+                        self.write_samples(f"step_{step:07d}.png", step=step)
+                    if step % run.checkpoint_every == 0:
+                        self.save_checkpoint()
+        except KeyboardInterrupt:
+            path = self.save_checkpoint()
+            print(
+                f"\nInterrupted at step {int(self.step.numpy())}; checkpoint saved to {path}. "
+                "Run the same command again to resume.",
+                flush=True,
+            )
+            raise
+        if step != start and step % run.checkpoint_every:  # not saved in the loop
+            self.save_checkpoint()
+        self.write_final_outputs()
+        writer.close()
+        return self.run_dir
+
+    def _open_summary_writer(self):
+        # tf.summary's scalar/image ops live in the tensorboard package, which
+        # TensorFlow no longer installs: without it, train without logs.
+        self.log_to_tensorboard = self.is_chief and importlib.util.find_spec("tensorboard") is not None
+        if self.is_chief and not self.log_to_tensorboard:
+            warnings.warn(
+                "TensorBoard is not installed, so no logs/ are written (pip install tensorboard).",
+                stacklevel=3,
+            )
+        if not self.log_to_tensorboard:
+            return tf.summary.create_noop_writer()
+        return tf.summary.create_file_writer(os.path.join(self.run_dir, "logs"))
+
+    def write_samples(self, filename, *, step=None):
+        """A grid of :meth:`sample_images` at ``samples/<filename>`` (and in TensorBoard)."""
+        if not self.is_chief:
+            return None
+        images = self.sample_images()
+        grid = make_grid(images, nrow=math.ceil(math.sqrt(len(images))))
+        path = os.path.join(self.run_dir, "samples", filename)
+        save_image(path, grid)
+        if step is not None and self.log_to_tensorboard:
+            tf.summary.image("samples", grid[np.newaxis], step=step)
+        return path
+
+    def write_final_outputs(self):
+        """The weights files and ``samples/final.png``, each written atomically."""
+        if not self.is_chief:
+            return
+        save_weights_atomic(self.generator, os.path.join(self.run_dir, RAW_WEIGHTS))
+        if self.generator_ema is not None:
+            save_weights_atomic(self.generator_ema, os.path.join(self.run_dir, EMA_WEIGHTS))
+        save_weights_atomic(self.discriminator, os.path.join(self.run_dir, DISCRIMINATOR_WEIGHTS))
+        path = self.write_samples("final.png")
+        self._say(f"Done: weights in {self.run_dir}, samples in {path}")
+
+    def _say(self, message):
+        if not self.quiet and self.is_chief:
+            print(message, flush=True)
