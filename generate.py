@@ -20,7 +20,7 @@ import os
 
 from absl import app, flags
 
-from tfgen.cli import clean_errors
+from tfgen.cli import clean_errors, parse_flags
 
 FLAGS = flags.FLAGS
 
@@ -119,4 +119,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(clean_errors(main))
+    app.run(clean_errors(main), flags_parser=parse_flags)

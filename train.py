@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
 
-from tfgen.cli import clean_errors  # noqa: E402
+from tfgen.cli import clean_errors, parse_flags  # noqa: E402
 from tfgen.config import FastGANConfig, RunConfig  # noqa: E402
 from tfgen.training.fastgan import train  # noqa: E402
 
@@ -171,15 +171,6 @@ def main(argv):
         train(model_config, run_config, override=FLAGS.override, quiet=FLAGS.quiet)
     except KeyboardInterrupt:
         sys.exit(130)  # the trainer saved a checkpoint and said where
-
-
-def parse_flags(argv):
-    """absl's parser, with flag errors as one line (like clean_errors) instead of usage text."""
-    try:
-        return FLAGS(argv)
-    except flags.Error as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -22,14 +22,14 @@ def run_train(*args, timeout=300):
 
 
 def error_message(completed):
-    """The `error: ...` message that ends stderr (TensorFlow's start-up logging
-    may precede it; a message may go on with a list of choices)."""
+    """The one `error: ...` line that ends stderr (TensorFlow's start-up
+    logging may precede it)."""
     assert completed.returncode == 2, (completed.returncode, completed.stderr[-2000:])
     assert "Traceback" not in completed.stderr, completed.stderr[-2000:]
     lines = completed.stderr.splitlines()
     starts = [i for i, line in enumerate(lines) if line.startswith("error: ")]
-    assert len(starts) == 1, completed.stderr[-2000:]
-    return "\n".join(lines[starts[0]:])
+    assert len(starts) == 1 and starts[0] == len(lines) - 1, completed.stderr[-2000:]
+    return lines[-1]
 
 
 @pytest.mark.parametrize(

@@ -27,3 +27,15 @@ def clean_errors(main):
             sys.exit(2)
 
     return wrapped
+
+
+def parse_flags(argv):
+    """absl's flag parser, with flag errors as one ``error:`` line and exit 2
+    (absl would print the usage text); pass as ``app.run(..., flags_parser=parse_flags)``."""
+    from absl import flags
+
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)

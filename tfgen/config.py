@@ -95,7 +95,13 @@ class RunConfig:
                 f"Received: strategy={self.strategy!r}"
             )
         if self.steps < 0 or self.epochs < 0:
-            raise ValueError("steps and epochs must be >= 0.")
+            raise ValueError(
+                f"steps and epochs must be >= 0. Received: steps={self.steps}, epochs={self.epochs}"
+            )
+        for field in ("sample_every", "checkpoint_every", "log_every", "keep_checkpoints"):
+            value = getattr(self, field)
+            if value < 1:
+                raise ValueError(f"{field} must be >= 1. Received: {field}={value}")
 
     @property
     def run_dir(self) -> str:

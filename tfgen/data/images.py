@@ -58,7 +58,8 @@ def find_image_files(folder: str) -> list[str]:
         raise FileNotFoundError(
             f"The image folder {folder!r} {what}. Pass a folder of images "
             f"({', '.join(IMAGE_EXTENSIONS)}; subfolders are searched) or a bundled "
-            f"dataset:\n{builtin.builtin_dataset_help()}"
+            f"dataset name ({', '.join(builtin.list_builtin_datasets())}; e.g. digits:3, "
+            "fashion_mnist:ankle_boot:100, glyphs:greek; see the README)."
         )
     paths = []
     for root, dirs, files in os.walk(folder):

@@ -79,13 +79,16 @@ def upsample_nearest(x):
 
 def crop_image_by_part(images, part):
     """Quadrant ``part`` of NHWC images: 0 top-left, 1 top-right, 2 bottom-left,
-    3 bottom-right. ``part`` may be a Python int or an int32 scalar tensor."""
+    3 bottom-right. ``part`` may be a Python int or an int32 scalar tensor.
+
+    The four quadrants are stacked and one is taken, rather than slicing at a
+    data-dependent offset, so XLA compiles one program for every ``part``.
+    """
     h, w = images.shape[1] // 2, images.shape[2] // 2
-    part = ops.convert_to_tensor(part, dtype="int32")
-    row, col = part // 2, part % 2
-    start = ops.stack([0, row * h, col * w, 0])
-    shape = ops.shape(images)
-    return ops.slice(images, start, (shape[0], h, w, shape[3]))
+    quadrants = ops.stack(
+        [images[:, :h, :w], images[:, :h, w:], images[:, h:, :w], images[:, h:, w:]], axis=0
+    )
+    return ops.take(quadrants, ops.convert_to_tensor(part, dtype="int32"), axis=0)
 
 
 class _Block(keras.layers.Layer):
