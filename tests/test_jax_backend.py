@@ -1,0 +1,43 @@
+"""The models, DiffAugment and losses use keras.ops only, so they run under
+the JAX backend (how GPU machines without TensorFlow measure them). Runs in a
+subprocess because the backend is chosen at import; skipped without jax."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+SCRIPT = """
+import jax, keras, numpy as np
+assert keras.backend.backend() == "jax"
+from tfgen.augment import diff_augment
+from tfgen.losses import hinge_discriminator_real_loss, reconstruction_loss
+from tfgen.models.fastgan import FastGANDiscriminator, FastGANGenerator
+G = FastGANGenerator(output_resolution=64, ngf=8, latent_dim=16)
+D = FastGANDiscriminator(input_resolution=64, ndf=8)
+z = np.random.default_rng(0).normal(size=(2, 16)).astype("float32")
+big, small = G(z, training=True, return_small=True)
+big = diff_augment(big, "color,translation,cutout", seed=keras.random.SeedGenerator(1))
+logits, recs = D([big, small], training=True, part=2)
+assert logits.shape == (2, 50) and all(r.shape == (2, 64, 64, 3) for r in recs)
+loss = float(hinge_discriminator_real_loss(logits, seed=0) + reconstruction_loss(recs[0], small))
+assert np.isfinite(loss)
+def forward(trainable, non_trainable, z):
+    image, _ = G.stateless_call(trainable, non_trainable, z, training=True)
+    return image
+image = jax.jit(forward)([v.value for v in G.trainable_variables],
+                         [v.value for v in G.non_trainable_variables], z)
+assert image.shape == (2, 64, 64, 3) and bool(np.isfinite(np.asarray(image)).all())
+print("ok")
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_models_run_under_the_jax_backend():
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
+    result = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
