@@ -68,15 +68,15 @@ class SpectralConv2D(keras.layers.Layer):
         self.power_iterations = int(power_iterations)
 
     def build(self, input_shape):
-        in_channels = int(input_shape[-1])
         k = self.kernel_size
+        self._add_weights(kernel_shape=(k, k, int(input_shape[-1]), self.filters))
+
+    def _add_weights(self, *, kernel_shape):
+        """The raw kernel, the optional bias and the power-iteration vector u."""
         # Kept in float32 (autocast=False): sigma is estimated in float32 and
         # only the normalised kernel is cast to the compute dtype.
         self.kernel = self.add_weight(
-            name="kernel",
-            shape=(k, k, in_channels, self.filters),
-            initializer=conv_initializer(),
-            autocast=False,
+            name="kernel", shape=kernel_shape, initializer=conv_initializer(), autocast=False
         )
         self.bias = (
             self.add_weight(name="bias", shape=(self.filters,), initializer="zeros", autocast=False)
@@ -153,22 +153,7 @@ class SpectralLatentProjection(SpectralConv2D):
         super().__init__(filters=filters, kernel_size=4, padding="valid", **kwargs)
 
     def build(self, input_shape):
-        latent_dim = int(input_shape[-1])
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(latent_dim, 4, 4, self.filters),
-            initializer=conv_initializer(),
-            autocast=False,
-        )
-        self.bias = None
-        self.u = self.add_weight(
-            name="sn_u",
-            shape=(self.filters,),
-            initializer=keras.initializers.RandomNormal(0.0, 1.0),
-            trainable=False,
-            autocast=False,
-            aggregation="only_first_replica",
-        )
+        self._add_weights(kernel_shape=(int(input_shape[-1]), 4, 4, self.filters))
 
     def call(self, inputs, training=False):
         kernel = ops.cast(self.normalized_kernel(training=training), self.compute_dtype)

@@ -20,6 +20,7 @@ import tempfile
 import warnings
 
 import h5py
+import keras
 
 WEIGHTS_SUFFIX = ".weights.h5"
 
@@ -182,9 +183,23 @@ def load_weights_checked(
             # that have no group in the file; the layout check above already
             # proved that every variable is present, so the warning is noise.
             warnings.filterwarnings("ignore", message="Skipping nested container")
-            model.load_weights(path)
+            # Keras' own loader: models with CheckedWeightsMixin would check again.
+            keras.Model.load_weights(model, path)
     except (ValueError, KeyError, TypeError, OSError) as e:
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(
             f"Could not load weights file {path!r} into {expected}: {first_line} {advice}"
         ) from e
+
+
+class CheckedWeightsMixin:
+    """Makes ``model.load_weights("x.weights.h5")`` refuse a file that does not
+    fit the model (another resolution, width or network), loading nothing and
+    saying why, instead of Keras' partial load. Put it before keras.Model."""
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        if skip_mismatch or not os.fspath(filepath).endswith(WEIGHTS_SUFFIX):
+            return super().load_weights(filepath, skip_mismatch=skip_mismatch, **kwargs)
+        ignored = ("name", "trainable", "dtype")
+        settings = ", ".join(f"{k}={v}" for k, v in self.get_config().items() if k not in ignored)
+        load_weights_checked(self, filepath, expected=f"{type(self).__name__}({settings})")

@@ -145,3 +145,16 @@ def test_build_fastgan_from_config():
     assert discriminator.input_resolution == 64
     with pytest.raises(ValueError, match="resolution"):
         build_fastgan(FastGANConfig(resolution=48))
+
+
+def test_load_weights_of_another_resolution_fails_clearly_and_loads_nothing(tmp_path):
+    path = str(tmp_path / "g64.weights.h5")
+    FastGANGenerator(output_resolution=64, ngf=8, latent_dim=16).save_weights(path)
+    target = FastGANGenerator(output_resolution=128, ngf=8, latent_dim=16)
+    before = [keras.ops.convert_to_numpy(v).copy() for v in target.weights]
+    with pytest.raises(ValueError, match=r"does not fit FastGANGenerator\(output_resolution=128"):
+        target.load_weights(path)
+    for old, variable in zip(before, target.weights):
+        np.testing.assert_array_equal(old, keras.ops.convert_to_numpy(variable))
+    with pytest.raises(ValueError, match="FastGANDiscriminator"):
+        FastGANDiscriminator(input_resolution=64, ndf=8).load_weights(path)

@@ -34,6 +34,7 @@ from tfgen.layers import (
     adaptive_avg_pool,
     batch_norm,
 )
+from tfgen.weights import CheckedWeightsMixin
 
 SUPPORTED_RESOLUTIONS = (64, 128, 256, 512, 1024)
 
@@ -148,7 +149,7 @@ def _up_block(out_channels, comp, name):
 
 
 @keras.saving.register_keras_serializable("tfgen")
-class FastGANGenerator(keras.Model):
+class FastGANGenerator(CheckedWeightsMixin, keras.Model):
     """FastGAN generator: z [B, latent_dim] -> image [B, R, R, 3] in [-1, 1].
 
     ``G(z)`` returns the full-resolution image; ``G(z, training=True,
@@ -279,7 +280,7 @@ def _decoder(output_size, ndf, name):
 
 
 @keras.saving.register_keras_serializable("tfgen")
-class FastGANDiscriminator(keras.Model):
+class FastGANDiscriminator(CheckedWeightsMixin, keras.Model):
     """FastGAN discriminator with self-supervised reconstruction decoders.
 
     ``D([big, small])`` -> logits [B, N] (both branches' 5x5 maps,
