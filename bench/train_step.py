@@ -26,6 +26,18 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def _current_rss_gb():
+    """Resident memory now (Linux), in GB; None elsewhere."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1e6, 2)
+    except OSError:
+        return None
+    return None
+
+
 def measure(resolution, precision, xla, batch_size, iterations, warmup, width=64):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, ROOT)
@@ -62,6 +74,7 @@ def measure(resolution, precision, xla, batch_size, iterations, warmup, width=64
         trainer.train_function(batch)["g_loss"].numpy()
         times.append(time.perf_counter() - start)
 
+    steady_rss_gb = _current_rss_gb()  # after training iterations, before generation
     generator = trainer.sampling_generator
     z = tf.random.normal((8, model.latent_dim))
     generate = tf.function(lambda z: generator(z, training=False), jit_compile=xla or None)
@@ -83,6 +96,7 @@ def measure(resolution, precision, xla, batch_size, iterations, warmup, width=64
         "median_s_per_iteration": round(float(np.median(times)), 3),
         "generator_images_per_s": round(8 / float(np.median(gen_times)), 2),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
+        "steady_rss_gb": steady_rss_gb,
         "g_params_m": round(count(trainer.generator) / 1e6, 2),
         "d_params_m": round(count(trainer.discriminator) / 1e6, 2),
     }

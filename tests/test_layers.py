@@ -138,3 +138,43 @@ def test_sle_harness(tmp_path):
     rng = np.random.default_rng(5)
     inputs = [rng.normal(size=(2, 8, 8, 4)).astype("float32"), rng.normal(size=(2, 16, 16, 6)).astype("float32")]
     run_layer_test(tmp_path, lambda: SkipLayerExcitation(target_channels=6), inputs, expected_shape=(2, 16, 16, 6))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "mixed_bfloat16", "bfloat16"])
+def test_batch_norm_fast_path_matches_numpy_and_updates_moving_stats(dtype):
+    from tfgen.layers import BatchNorm
+
+    rng = np.random.default_rng(6)
+    x = rng.normal(2.0, 3.0, size=(4, 5, 5, 3)).astype("float32")
+    layer = BatchNorm(momentum=0.9, epsilon=1e-5, gamma_initializer="ones", dtype=dtype)
+    dtype = layer.compute_dtype
+    out = keras.ops.convert_to_numpy(keras.ops.cast(layer(keras.ops.cast(x, dtype), training=True), "float32"))
+    mean, var = x.mean(axis=(0, 1, 2)), x.var(axis=(0, 1, 2))
+    tol = 1e-4 if dtype == "float32" else 5e-2
+    np.testing.assert_allclose(out, (x - mean) / np.sqrt(var + 1e-5), atol=tol, rtol=tol)
+    n = x.size // 3
+    stat = lambda v: keras.ops.convert_to_numpy(keras.ops.cast(v, "float32"))  # noqa: E731
+    np.testing.assert_allclose(stat(layer.moving_mean), 0.1 * mean, rtol=tol, atol=tol)
+    # Unbiased variance, as PyTorch.
+    np.testing.assert_allclose(stat(layer.moving_variance), 0.9 + 0.1 * var * n / (n - 1), rtol=tol)
+    inference = keras.ops.convert_to_numpy(keras.ops.cast(layer(keras.ops.cast(x, dtype)), "float32"))
+    moving_mean, moving_var = stat(layer.moving_mean), stat(layer.moving_variance)
+    np.testing.assert_allclose(inference, (x - moving_mean) / np.sqrt(moving_var + 1e-5), atol=tol, rtol=tol)
+
+
+def test_batch_norm_fast_path_gradient_matches_keras():
+    import tensorflow as tf
+
+    from tfgen.layers import BatchNorm
+
+    x = tf.constant(np.random.default_rng(7).normal(size=(4, 6, 6, 3)).astype("float32"))
+    fused, plain = BatchNorm(), keras.layers.BatchNormalization()
+    grads = []
+    for layer in (fused, plain):
+        layer.build(x.shape)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.reduce_sum(tf.sin(layer(x, training=True)))
+        grads.append(tape.gradient(y, [x, layer.gamma, layer.beta]))
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-3, rtol=1e-3)
