@@ -1,27 +1,19 @@
 """End-to-end tests of generate.py on a fake run folder (subprocesses)."""
 
 import os
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.scripts import REPO, run_script
+
 LATENT_DIM = 16
 
 
 def _run(*args):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
-    return subprocess.run(
-        [sys.executable, os.path.join(REPO, "generate.py"), *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_script("generate.py", *args)
 
 
 @pytest.fixture(scope="module")

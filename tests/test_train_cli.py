@@ -1,24 +1,14 @@
 """train.py as a user runs it (subprocesses)."""
 
 import os
-import subprocess
-import sys
 
 import pytest
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.scripts import run_script
 
 
 def run_train(*args, timeout=300):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run(
-        [sys.executable, os.path.join(REPO_ROOT, "train.py"), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO_ROOT,
-        timeout=timeout,
-    )
+    return run_script("train.py", *args, timeout=timeout)
 
 
 def error_message(completed):
