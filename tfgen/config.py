@@ -15,6 +15,17 @@ from typing import Any
 SUPPORTED_FASTGAN_RESOLUTIONS = (64, 128, 256, 512, 1024)
 
 
+def check_fastgan_resolution(resolution) -> int:
+    """``resolution`` as an int, or a ValueError saying which ones FastGAN supports."""
+    if resolution not in SUPPORTED_FASTGAN_RESOLUTIONS:
+        raise ValueError(
+            f"FastGAN supports resolutions {SUPPORTED_FASTGAN_RESOLUTIONS}. "
+            f"Received: resolution={resolution}. Pick one of those "
+            "(64 or 128 train in minutes on a CPU)."
+        )
+    return int(resolution)
+
+
 @dataclasses.dataclass
 class FastGANConfig:
     """Model and optimisation settings of FastGAN (Liu et al., ICLR 2021).
@@ -41,12 +52,7 @@ class FastGANConfig:
     family = "fastgan"
 
     def validate(self) -> None:
-        if self.resolution not in SUPPORTED_FASTGAN_RESOLUTIONS:
-            raise ValueError(
-                f"FastGAN supports resolutions {SUPPORTED_FASTGAN_RESOLUTIONS}. "
-                f"Received: resolution={self.resolution}. Pick one of those "
-                "(64 or 128 train in minutes on a CPU)."
-            )
+        check_fastgan_resolution(self.resolution)
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1. Received: batch_size={self.batch_size}")
         if self.reconstruction_loss not in ("l1", "lpips_vgg"):

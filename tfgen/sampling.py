@@ -93,8 +93,6 @@ def seed_state_variables(model):
     return [v for v in model.variables if v.path.split("/")[-1].startswith("seed_generator_state")]
 
 
-_seed_state_variables = seed_state_variables  # old private name, still imported by the trainer
-
 
 def _derived_seed(*entropy):
     """A positive int31 seed from integers (stable across runs and platforms)."""

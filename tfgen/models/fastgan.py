@@ -34,9 +34,9 @@ from tfgen.layers import (
     adaptive_avg_pool,
     batch_norm,
 )
+from tfgen.config import check_fastgan_resolution
 from tfgen.weights import CheckedWeightsMixin
 
-SUPPORTED_RESOLUTIONS = (64, 128, 256, 512, 1024)
 
 # Generator channel multipliers of ngf, by spatial size (official nfc_multi).
 GENERATOR_WIDTHS = {4: 16, 8: 8, 16: 4, 32: 2, 64: 2, 128: 1, 256: 0.5, 512: 0.25, 1024: 0.125}
@@ -57,16 +57,6 @@ DISCRIMINATOR_SLE = {256: 32, 128: 16, 64: 8}
 # is this at the official ndf=64; scaling with ndf keeps narrow
 # discriminators (CPU demos) from spending most of their time in decoders.
 DECODER_WIDTHS = {16: 2, 32: 1, 64: 1, 128: 0.5}
-
-
-def check_resolution(resolution):
-    if resolution not in SUPPORTED_RESOLUTIONS:
-        raise ValueError(
-            f"FastGAN supports resolutions {SUPPORTED_RESOLUTIONS}. "
-            f"Received: resolution={resolution}. Resize your images to one of these "
-            "(64 or 128 train in minutes on a CPU)."
-        )
-    return int(resolution)
 
 
 def small_resolution_for(resolution):
@@ -163,7 +153,7 @@ class FastGANGenerator(CheckedWeightsMixin, keras.Model):
 
     def __init__(self, *, output_resolution=256, latent_dim=256, ngf=64, **kwargs):
         super().__init__(**kwargs)
-        self.output_resolution = check_resolution(output_resolution)
+        self.output_resolution = check_fastgan_resolution(output_resolution)
         self.small_resolution = small_resolution_for(output_resolution)
         self.latent_dim = int(latent_dim)
         self.ngf = int(ngf)
@@ -296,7 +286,7 @@ class FastGANDiscriminator(CheckedWeightsMixin, keras.Model):
 
     def __init__(self, *, input_resolution=256, ndf=64, **kwargs):
         super().__init__(**kwargs)
-        self.input_resolution = check_resolution(input_resolution)
+        self.input_resolution = check_fastgan_resolution(input_resolution)
         self.small_resolution = small_resolution_for(input_resolution)
         self.ndf = int(ndf)
         width = {s: int(m * ndf) for s, m in DISCRIMINATOR_WIDTHS.items()}
