@@ -107,6 +107,22 @@ flags.DEFINE_integer(
 )
 flags.DEFINE_boolean("quiet", False, "No progress bar or messages.")
 
+# A metric during training (names from the SLE-GAN reference).
+flags.DEFINE_boolean(
+    "fid", RunConfig.fid,
+    "Measure --fid-metric of the EMA generator during training; keep the best weights in <run>/best/.",
+)  # fmt: skip
+flags.DEFINE_integer("fid-frequency", RunConfig.fid_frequency, "Measure it every this many steps.")
+flags.DEFINE_integer("fid-number-of-images", RunConfig.fid_number_of_images, "Generated images per measurement.")
+flags.DEFINE_string("fid-metric", RunConfig.fid_metric, "The metric: fid, kid, pr, dc, diversity or memorisation.")
+flags.DEFINE_enum("fid-features", RunConfig.fid_features, ["inception", "efficientnet_lite0", "classifier"],
+                  "Feature extractor (efficientnet_lite0 works offline; inception needs its ImageNet weights).")  # fmt: skip
+flags.DEFINE_string(
+    "fid-weights", None,
+    "InceptionV3 weights file (default: the Keras cache) or, for --fid-features classifier, "
+    "the folder of a classifier trained by evaluate.py --train-classifier.",
+)  # fmt: skip
+
 
 def default_run_name(data):
     """``fastgan_<data>`` with the data's last path part, e.g. fastgan_cats, fastgan_digits_3."""
@@ -154,6 +170,12 @@ def configs_from_flags():
         checkpoint_every=FLAGS["checkpoint-every"].value,
         generator_weights=FLAGS["generator-weights"].value,
         discriminator_weights=FLAGS["discriminator-weights"].value,
+        fid=FLAGS.fid,
+        fid_frequency=FLAGS["fid-frequency"].value,
+        fid_number_of_images=FLAGS["fid-number-of-images"].value,
+        fid_metric=FLAGS["fid-metric"].value,
+        fid_features=FLAGS["fid-features"].value,
+        fid_feature_weights=FLAGS["fid-weights"].value,
     )
     model_config.validate()
     run_config.validate()

@@ -88,6 +88,14 @@ class RunConfig:
     log_every: int = 10
     generator_weights: str | None = None  # initial weights (fine-tuning)
     discriminator_weights: str | None = None
+    # A metric of the EMA generator every fid_frequency steps (TensorBoard,
+    # metrics.jsonl) and the weights of the best step in <run>/best/.
+    fid: bool = False
+    fid_frequency: int = 1000
+    fid_number_of_images: int = 1000
+    fid_metric: str = "fid"  # any tfgen.metrics registry name without pixels or a target class
+    fid_features: str = "inception"  # inception | efficientnet_lite0 | classifier
+    fid_feature_weights: str | None = None  # inception weights file or classifier folder
 
     def validate(self) -> None:
         if self.mixed_precision not in ("off", "float16", "bfloat16"):
@@ -104,10 +112,15 @@ class RunConfig:
             raise ValueError(
                 f"steps and epochs must be >= 0. Received: steps={self.steps}, epochs={self.epochs}"
             )
-        for field in ("sample_every", "checkpoint_every", "log_every", "keep_checkpoints"):
+        for field in ("sample_every", "checkpoint_every", "log_every", "keep_checkpoints", "fid_frequency"):
             value = getattr(self, field)
             if value < 1:
                 raise ValueError(f"{field} must be >= 1. Received: {field}={value}")
+        if self.fid and self.fid_number_of_images < 2:
+            raise ValueError(
+                "fid_number_of_images must be >= 2 (statistics need two images). "
+                f"Received: fid_number_of_images={self.fid_number_of_images}"
+            )
 
     @property
     def run_dir(self) -> str:

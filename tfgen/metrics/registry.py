@@ -1,0 +1,208 @@
+"""Metrics by name: what each needs and how it turns inputs into numbers.
+
+``evaluate`` (and the FID monitor during training) look metrics up here, work
+out what to compute for them (features, logits, pixels), and call them with a
+:class:`MetricInputs`. Each metric returns a dict of named floats, e.g.
+``kid -> {"kid": ..., "kid_std": ...}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+
+# What a metric can need besides the real and generated features.
+LOGITS = "logits"  # the extractor's class logits of the generated images
+PIXELS = "pixels"  # the uint8 images themselves (real and generated)
+TARGET_CLASS = "target_class"
+
+
+@dataclasses.dataclass
+class MetricInputs:
+    """Everything a metric may read; fields a metric does not need may be None."""
+
+    real_features: np.ndarray  # [N_real, D]
+    fake_features: np.ndarray  # [N_fake, D]
+    fake_logits: np.ndarray | None = None  # [N_fake, K]
+    real_images: np.ndarray | None = None  # uint8 [N_real, R, R, 3]
+    fake_images: np.ndarray | None = None  # uint8 [N_fake, R, R, 3]
+    target_class: int | None = None
+    seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Metric:
+    name: str
+    compute: Callable[[MetricInputs], dict[str, float]]
+    description: str
+    needs: frozenset = frozenset()
+    # For "best checkpoint" selection: the key of compute()'s result to
+    # compare, and its direction.
+    headline: str = ""
+    lower_is_better: bool = True
+
+
+METRICS: dict[str, Metric] = {}
+ALIASES = {"memorization": "memorisation", "ssim": "mse_ssim", "mse": "mse_ssim", "inception_score": "is"}
+
+
+def register(name, *, description, needs=(), headline=None, lower_is_better=True):
+    def decorate(compute):
+        METRICS[name] = Metric(
+            name=name,
+            compute=compute,
+            description=description,
+            needs=frozenset(needs),
+            headline=headline or name,
+            lower_is_better=lower_is_better,
+        )
+        return compute
+
+    return decorate
+
+
+def get_metric(name: str) -> Metric:
+    key = ALIASES.get(name.strip().lower(), name.strip().lower())
+    if key not in METRICS:
+        raise ValueError(f"Unknown metric {name!r}. Available: {', '.join(sorted(METRICS))}.")
+    return METRICS[key]
+
+
+def parse_metric_names(names) -> list[Metric]:
+    """``"fid,kid"`` or ``["fid", "kid"]`` -> the metrics, in order, without repeats."""
+    if isinstance(names, str):
+        names = [n for n in names.split(",") if n.strip()]
+    if not names:
+        raise ValueError("No metrics given. Choose from: " + ", ".join(sorted(METRICS)))
+    metrics = []
+    for name in names:
+        metric = get_metric(name)
+        if metric not in metrics:
+            metrics.append(metric)
+    return metrics
+
+
+def describe_metrics() -> str:
+    return "\n".join(f"  {m.name:13s} {m.description}" for m in METRICS.values())
+
+
+# --------------------------------------------------------------- the metrics
+
+
+@register("fid", description="Frechet distance of feature Gaussians (Heusel et al. 2017)")
+def _fid(inputs):
+    from tfgen.metrics.fid import fid_from_features
+
+    return {"fid": fid_from_features(inputs.real_features, inputs.fake_features)}
+
+
+@register("kid", description="kernel inception distance, unbiased MMD^2 with its std (Binkowski et al. 2018)")
+def _kid(inputs):
+    from tfgen.metrics.kid import kernel_inception_distance
+
+    mean, std = kernel_inception_distance(inputs.real_features, inputs.fake_features, seed=inputs.seed)
+    return {"kid": mean, "kid_std": std}
+
+
+@register(
+    "is",
+    description="inception score from the extractor's logits (Salimans et al. 2016)",
+    needs=(LOGITS,),
+    lower_is_better=False,
+)
+def _inception_score(inputs):
+    from tfgen.metrics.inception_score import inception_score
+
+    mean, std = inception_score(inputs.fake_logits)
+    return {"is": mean, "is_std": std}
+
+
+@register(
+    "pr",
+    description="precision and recall of k-NN manifolds (Kynkaanniemi et al. 2019)",
+    headline="precision",
+    lower_is_better=False,
+)
+def _precision_recall(inputs):
+    from tfgen.metrics.precision_recall import precision_recall
+
+    return dict(precision_recall(inputs.real_features, inputs.fake_features))
+
+
+@register(
+    "dc",
+    description="density and coverage (Naeem et al. 2020)",
+    headline="coverage",
+    lower_is_better=False,
+)
+def _density_coverage(inputs):
+    from tfgen.metrics.precision_recall import density_coverage
+
+    return dict(density_coverage(inputs.real_features, inputs.fake_features))
+
+
+@register(
+    "diversity",
+    description="mean pairwise feature distance of generated images (and of real ones)",
+    lower_is_better=False,
+)
+def _diversity(inputs):
+    from tfgen.metrics.diversity import pairwise_diversity
+
+    return {
+        "diversity": pairwise_diversity(inputs.fake_features, seed=inputs.seed),
+        "diversity_real": pairwise_diversity(inputs.real_features, seed=inputs.seed),
+    }
+
+
+@register(
+    "memorisation",
+    description="distance of each generated image to its nearest real one; share of near-copies",
+    headline="copy_share",
+)
+def _memorisation(inputs):
+    from tfgen.metrics.diversity import memorisation
+
+    result = memorisation(inputs.fake_features, inputs.real_features)
+    return {key: float(value) for key, value in result.items() if np.ndim(value) == 0}
+
+
+@register(
+    "mse_ssim",
+    description="MSE and SSIM to the nearest real image in pixels (as in the FIGR paper)",
+    needs=(PIXELS,),
+    headline="ssim",
+    lower_is_better=False,
+)
+def _mse_ssim(inputs):
+    from tfgen.metrics.image_quality import nearest_real_mse_ssim
+
+    result = nearest_real_mse_ssim(inputs.fake_images, inputs.real_images)
+    return {"mse": float(result["mse"]), "ssim": float(result["ssim"])}
+
+
+@register(
+    "brisque",
+    description="no-reference BRISQUE quality of generated images (lower is better; needs tfgen[brisque])",
+    needs=(PIXELS,),
+)
+def _brisque(inputs):
+    from tfgen.metrics.image_quality import brisque_scores
+
+    # A flat image has no defined score (NaN); it should not void the mean.
+    return {"brisque": float(np.nanmean(brisque_scores(inputs.fake_images)))}
+
+
+@register(
+    "accuracy",
+    description="share of generated images a classifier assigns to --target-class",
+    needs=(LOGITS, TARGET_CLASS),
+    headline="class_share",
+    lower_is_better=False,
+)
+def _class_share(inputs):
+    from tfgen.metrics.classification import class_share
+
+    return {"class_share": class_share(inputs.fake_logits, inputs.target_class)}
