@@ -84,8 +84,8 @@ def classifier_folder():
         out_dir=folder,
         progress=not FLAGS.quiet,
     )
-    print(f"Trained a classifier on {data} into {folder} (validation accuracy {info.validation_accuracy:.3f})",
-          file=sys.stderr)  # fmt: skip
+    accuracy = "n/a" if info.validation_accuracy is None else f"{info.validation_accuracy:.3f}"
+    print(f"Trained a classifier on {data} into {folder} (validation accuracy {accuracy})", file=sys.stderr)
     return folder
 
 
