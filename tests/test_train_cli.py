@@ -1,5 +1,6 @@
 """train.py as a user runs it (subprocesses)."""
 
+import json
 import os
 
 import pytest
@@ -48,3 +49,34 @@ def test_trains_a_bundled_dataset_and_names_the_run_after_it(tmp_path):
     for name in names:
         assert (run_dir / name).is_file(), name
     assert (run_dir / "samples" / "final.png").is_file()
+
+
+def test_fid_during_training_keeps_the_best_weights_loadable(tmp_path):
+    completed = run_script(
+        "train.py",
+        "--dataset", "digits:3:40", "--resolution", "64", "--ngf", "4", "--ndf", "4", "--latent-dim", "8",
+        "--batch-size", "2", "--steps", "3", "--runs-dir", str(tmp_path), "--name", "fid_run", "--quiet",
+        "--fid", "--fid-frequency", "2", "--fid-number-of-images", "4", "--fid-features", "efficientnet_lite0",
+        env={"TFGEN_CACHE_DIR": str(tmp_path / "cache")},
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    run_dir = tmp_path / "fid_run"
+    steps = [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [2, 3]
+    record = json.loads((run_dir / "best" / "metric.json").read_text())
+    assert record["features"] == "efficientnet_lite0" and record["step"] in (2, 3)
+
+    from tfgen.sampling import load_generator
+
+    generator = load_generator(str(run_dir / "best"))
+    assert generator.output_resolution == 64
+
+
+def test_fid_with_missing_inception_weights_fails_before_training(tmp_path):
+    completed = run_script(
+        "train.py", "--dataset", "digits:3", "--runs-dir", str(tmp_path), "--fid",
+        env={"KERAS_HOME": str(tmp_path / "keras"), "HOME": str(tmp_path)},
+    )  # fmt: skip
+    message = error_message(completed)
+    assert "inception_v3_weights_tf_dim_ordering_tf_kernels.h5" in message
+    assert not (tmp_path / "fastgan_digits_3" / "checkpoints").exists()
