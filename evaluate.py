@@ -114,8 +114,9 @@ def default_output(generator):
 
 
 def format_table(result):
-    lines = [f"{'metric':<16}{'value':>14}"]
-    lines += [f"{name:<16}{value:>14.6g}" for name, value in result["metrics"].items()]
+    width = max(len(name) for name in ["metric", *result["metrics"]]) + 2
+    lines = [f"{'metric':<{width}}{'value':>12}"]
+    lines += [f"{name:<{width}}{value:>12.6g}" for name, value in result["metrics"].items()]
     lines.append(
         f"({result['num_generated']} generated vs {result['num_real']} real images at "
         f"{result['resolution']} px, {result['features']} features, {result['seconds']:.1f} s)"

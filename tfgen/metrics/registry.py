@@ -166,7 +166,14 @@ def _memorisation(inputs):
     from tfgen.metrics.diversity import memorisation
 
     result = memorisation(inputs.fake_features, inputs.real_features)
-    return {key: float(value) for key, value in result.items() if np.ndim(value) == 0}
+    # Named so that they read unambiguously beside other metrics in one table.
+    return {
+        "nn_distance_mean": float(result["mean_distance"]),
+        "nn_distance_median": float(result["median_distance"]),
+        "real_nn_distance_median": float(result["train_median_distance"]),
+        "copy_threshold": float(result["threshold"]),
+        "copy_share": float(result["copy_share"]),
+    }
 
 
 @register(
