@@ -41,3 +41,39 @@ def test_models_run_under_the_jax_backend():
     env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
     result = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
+
+
+EXTRACTOR_SCRIPT = """
+import sys
+sys.modules["tensorflow"] = None  # as on the GPU machines: JAX, no TensorFlow
+import keras, numpy as np, skimage.data
+assert keras.backend.backend() == "jax"
+import tfgen
+from tfgen.metrics import extract_features, fid_from_features, get_extractor
+cat = skimage.data.chelsea()[:, 75:375]
+out = get_extractor("efficientnet_lite0")(cat[None])
+top3 = set(np.argsort(out["logits"][0])[-3:].tolist())
+assert top3 == {281, 282, 285}, top3  # tabby, tiger cat, Egyptian cat
+images = np.random.default_rng(0).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+features = extract_features(get_extractor("efficientnet_lite0"), images, batch_size=4)["features"]
+assert abs(fid_from_features(features, features)) < 1e-6
+np.save(sys.argv[1], features)
+print("ok")
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_offline_extractor_and_metrics_run_under_jax_without_tensorflow(tmp_path):
+    import numpy as np
+
+    from tfgen.metrics import extract_features, get_extractor
+
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
+    path = str(tmp_path / "jax_features.npy")
+    result = subprocess.run(
+        [sys.executable, "-c", EXTRACTOR_SCRIPT, path], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
+    images = np.random.default_rng(0).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    tf_features = extract_features(get_extractor("efficientnet_lite0"), images, batch_size=4)["features"]
+    np.testing.assert_allclose(np.load(path), tf_features, rtol=1e-3, atol=1e-3)

@@ -17,7 +17,6 @@ Extractors: ``inception`` (weights from the Keras cache or a path),
 by :func:`train_domain_classifier`). Metrics by name: ``registry.METRICS``.
 """
 
-from tfgen.metrics.cache import real_features
 from tfgen.metrics.classification import class_share, classifier_accuracy
 from tfgen.metrics.diversity import memorisation, nearest_neighbour_distances, pairwise_diversity
 from tfgen.metrics.evaluation import evaluate
@@ -34,6 +33,16 @@ from tfgen.metrics.inception_score import inception_score
 from tfgen.metrics.kid import kernel_inception_distance
 from tfgen.metrics.precision_recall import density_coverage, precision_recall
 from tfgen.metrics.registry import METRICS
+
+
+def __getattr__(name):
+    # Lazily: the cache reads real images through tfgen.data, which needs
+    # TensorFlow; everything else here also runs with JAX alone.
+    if name == "real_features":
+        from tfgen.metrics.cache import real_features
+
+        return real_features
+    raise AttributeError(f"module 'tfgen.metrics' has no attribute {name!r}")
 
 __all__ = [
     "METRICS",

@@ -19,7 +19,6 @@ import time
 import numpy as np
 
 from tfgen.metrics import registry
-from tfgen.metrics.cache import load_real_images, real_features
 from tfgen.metrics.features import FeatureExtractor, extract_features, get_extractor
 
 # Generated images drawn when a generator is evaluated and no count is given;
@@ -65,6 +64,10 @@ def evaluate(
         ``{"metrics": {name: value}, "features": ..., "num_generated": ...,
         "num_real": ..., "resolution": ..., "seconds": ...}``.
     """
+    # Imported here: reading real images needs TensorFlow, the rest of the
+    # metrics do not (they also run under JAX on machines without TF).
+    from tfgen.metrics.cache import load_real_images, real_features
+
     started = time.perf_counter()
     chosen = registry.parse_metric_names(metrics)
     needs = set().union(*(metric.needs for metric in chosen))
