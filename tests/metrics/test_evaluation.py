@@ -116,15 +116,22 @@ def test_metrics_needing_logits_refuse_an_extractor_without_them(real_folder):
 
 def test_a_generator_is_sampled_at_its_resolution():
     from tfgen.models.fastgan import FastGANGenerator
+    from tfgen.sampling import generate
 
     generator = FastGANGenerator(output_resolution=64, latent_dim=8, ngf=2)
-    result = evaluate(
-        real="digits:3", generator=generator, metrics="fid,pr", features=TinyPixelExtractor(),
-        num_images=6, num_real=20, use_cache=False,
-    )  # fmt: skip
-    assert result["resolution"] == 64 and result["num_generated"] == 6 and result["num_real"] == 20
-    assert np.isfinite(result["metrics"]["fid"]) and result["metrics"]["fid"] > 0
-    json.dumps(result)  # JSON-serialisable as evaluate.py writes it
+    options = dict(real="digits:3", features=TinyPixelExtractor(), num_real=20, use_cache=False, batch_size=4)
+    # Feature-only metrics stream the generated batches; pixel metrics keep them.
+    streamed = evaluate(generator=generator, metrics="fid,pr", num_images=6, **options)
+    kept = evaluate(generator=generator, metrics="fid,mse_ssim", num_images=6, **options)
+    assert streamed["resolution"] == 64 and streamed["num_generated"] == 6 and streamed["num_real"] == 20
+    assert np.isfinite(streamed["metrics"]["fid"]) and streamed["metrics"]["fid"] > 0
+    assert kept["metrics"]["fid"] == pytest.approx(streamed["metrics"]["fid"])
+    assert 0 < kept["metrics"]["mse"]
+    # The same images as generate() with the same seed.
+    images = generate(generator, 6, batch_size=4, seed=0)
+    from_array = evaluate(generated=images, metrics="fid", **options)
+    assert from_array["metrics"]["fid"] == pytest.approx(streamed["metrics"]["fid"])
+    json.dumps(streamed)  # JSON-serialisable as evaluate.py writes it
 
 
 def test_metric_names_and_aliases():

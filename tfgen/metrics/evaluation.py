@@ -13,6 +13,7 @@ the on-disk cache (:mod:`tfgen.metrics.cache`).
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 
@@ -82,10 +83,16 @@ def evaluate(
         )
     target_index = _target_class_index(target_class, extractor) if registry.TARGET_CLASS in needs else None
 
-    fake_images, source_name = _generated_images(generator, generated, num_images, batch_size, seed, progress)
-    resolution = _square_resolution(fake_images)
+    fake_images, source_name, resolution, num_generated = _generated_images(
+        generator, generated, num_images, batch_size, seed, keep=registry.PIXELS in needs
+    )
     fake_outputs = extract_features(
-        extractor, fake_images, batch_size=batch_size, progress=progress, description="generated features"
+        extractor,
+        fake_images,
+        batch_size=batch_size,
+        progress=progress,
+        total=num_generated,
+        description="generated features",
     )
     real_outputs = real_features(
         real,
@@ -107,7 +114,7 @@ def evaluate(
         fake_features=fake_outputs["features"],
         fake_logits=fake_outputs.get("logits"),
         real_images=real_images,
-        fake_images=fake_images,
+        fake_images=fake_images if registry.PIXELS in needs else None,
         target_class=target_index,
         seed=seed,
     )
@@ -119,7 +126,7 @@ def evaluate(
         "features": extractor.name,
         "generated": source_name,
         "real": os.fspath(real),
-        "num_generated": int(len(fake_images)),
+        "num_generated": num_generated,
         "num_real": int(len(real_outputs["features"])),
         "resolution": resolution,
         "target_class": target_index,
@@ -128,18 +135,30 @@ def evaluate(
     }
 
 
-def _generated_images(generator, generated, num_images, batch_size, seed, progress):
-    """(uint8 [N, R, R, 3] generated images, a description of where from)."""
+def _generated_images(generator, generated, num_images, batch_size, seed, *, keep):
+    """(images, where from, resolution, count) of the generated set.
+
+    Images are a uint8 array ``[N, R, R, 3]``, except for a generator when
+    ``keep`` is False: then a stream of batches, so that thousands of large
+    images never sit in memory at once (features are all that is kept).
+    """
     if (generator is None) == (generated is None):
         raise ValueError("Give exactly one of generator= (a model or run folder) or generated= (images).")
     if generator is not None:
-        from tfgen.sampling import generate, load_generator
+        from tfgen.sampling import iter_generate, load_generator
 
         name = os.fspath(generator) if isinstance(generator, (str, os.PathLike)) else generator.name
         model = load_generator(generator) if isinstance(generator, (str, os.PathLike)) else generator
         count = DEFAULT_NUM_GENERATED if num_images is None else int(num_images)
-        images = generate(model, count, batch_size=batch_size, seed=seed, progress=progress)
-        return images, name
+        if count < 2:
+            raise ValueError(f"Need at least 2 generated images. Received: num_images={count}")
+        batches = iter_generate(model, count, batch_size=batch_size, seed=seed)
+        first = next(batches)
+        resolution = _square_resolution(first)
+        images = itertools.chain([first], batches)
+        if keep:
+            images = np.concatenate(list(images))
+        return images, name, resolution, count
     if isinstance(generated, (str, os.PathLike)):
         images = read_image_folder(os.fspath(generated))
         name = os.fspath(generated)
@@ -159,7 +178,7 @@ def _generated_images(generator, generated, num_images, batch_size, seed, progre
         images = images[: int(num_images)]
     if len(images) < 2:
         raise ValueError(f"Need at least 2 generated images. Received: {len(images)} from {name!r}")
-    return images, name
+    return images, name, _square_resolution(images), int(len(images))
 
 
 def read_image_folder(folder: str) -> np.ndarray:
