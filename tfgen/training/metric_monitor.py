@@ -22,6 +22,8 @@ from tfgen.metrics import registry
 from tfgen.metrics.cache import real_features
 from tfgen.metrics.evaluation import evaluate
 from tfgen.metrics.features import get_extractor
+from tfgen.sampling import CONFIG_FILE
+from tfgen.weights import save_weights_atomic
 
 BEST_DIR = "best"
 METRICS_LOG = "metrics.jsonl"
@@ -99,7 +101,7 @@ def append_metrics_log(run_dir, record):
         f.write(json.dumps(record, sort_keys=True) + "\n")
 
 
-def write_best(run_dir, networks, record, config_file, save_weights):
+def write_best(run_dir, networks, record):
     """The weights of ``networks`` ({filename: model}) and ``record`` in ``<run>/best/``.
 
     The record is written last: a ``metric.json`` that exists describes
@@ -110,9 +112,9 @@ def write_best(run_dir, networks, record, config_file, save_weights):
     record_path = os.path.join(best_dir, BEST_RECORD)
     if os.path.exists(record_path):
         os.remove(record_path)  # the old record no longer describes the files
-    shutil.copyfile(os.path.join(run_dir, config_file), os.path.join(best_dir, config_file))
+    shutil.copyfile(os.path.join(run_dir, CONFIG_FILE), os.path.join(best_dir, CONFIG_FILE))
     for filename, model in networks.items():
-        save_weights(model, os.path.join(best_dir, filename))
+        save_weights_atomic(model, os.path.join(best_dir, filename))
     tmp = record_path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(record, f, indent=2, sort_keys=True)

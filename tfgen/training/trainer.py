@@ -558,10 +558,13 @@ class Trainer:
             for name, number in values.items():
                 tf.summary.scalar(f"metrics/{name}", number, step=step)
         best = float(self.best_metric.numpy())
-        message = f"step {step}: {monitor.name} = {value:.4g} ({monitor.extractor.name} features, {monitor.num_images} images)"
+        message = (
+            f"step {step}: {monitor.name} = {value:.4g} "
+            f"({monitor.extractor.name} features, {monitor.num_images} images)"
+        )
         if monitor.is_better(value, best):
             self.best_metric.assign(value)
-            write_best(self.run_dir, self.final_weights(), record, CONFIG_FILE, save_weights_atomic)
+            write_best(self.run_dir, self.final_weights(), record)
             return message + f"; best so far, weights in {os.path.join(self.run_dir, BEST_DIR)}"
         return message + f"; best {best:.4g}"
 
