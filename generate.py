@@ -12,6 +12,17 @@ the ``--num-images`` images instead, and ``--interpolate K`` writes
 ``interpolation.gif`` walking (slerp in z) through the noise of seeds
 ``seed .. seed+K-1`` and back; the two can be combined, and with either of
 them the individual PNGs are written only if ``--pngs`` is given too.
+
+Few-shot adaptation (FIGR's Algorithm 2, or fine-tuning a transfer baseline):
+
+    python generate.py --adapt-from runs/figr_digits --shots digits:9 \\
+        --adapt-steps 10 --num-images 64 --grid --output-dir out/
+
+copies the run's meta-weights, adapts them to ``--num-shots`` images of the
+new class (a folder of images or a class such as ``digits:9``) and generates
+from the adapted generator; the run folder is not modified. With ``--grid``
+the shots fill the top row. ``--save-adapted DIR`` keeps the adapted
+generator as a run folder that ``--generator DIR`` loads later.
 """
 
 from __future__ import annotations
@@ -46,6 +57,15 @@ flags.DEFINE_boolean(
 )
 flags.DEFINE_boolean("no-ema", False, "Use the raw generator weights instead of the EMA ones.")
 
+# Few-shot adaptation.
+flags.DEFINE_string(
+    "adapt-from", None, "A FIGR / DCGAN / cDCGAN / InfoGAN run folder to adapt to --shots (instead of --generator)."
+)
+flags.DEFINE_string("shots", None, "The new class: a folder of images, or a class such as digits:9.")
+flags.DEFINE_integer("num-shots", None, "How many shots to take (default: the run's --shots, 4).")
+flags.DEFINE_integer("adapt-steps", None, "Adaptation steps K (default: the run's, FIGR 10, DCGANs 300).")
+flags.DEFINE_string("save-adapted", None, "Also save the adapted generator as a run folder here.")
+
 
 def _check_options(num_images, batch_size, interpolate, steps_per_segment):
     if num_images < 1 or batch_size < 1:
@@ -74,11 +94,33 @@ def save_pngs(images, output_dir, *, start, total):
         sampling.save_image(os.path.join(output_dir, f"{start + offset:0{digits}d}.png"), image)
 
 
+def adapted_generator(seed):
+    """(generator adapted to --shots from --adapt-from, the shots as uint8)."""
+    from tfgen.training import adapt
+
+    meta_run = FLAGS["adapt-from"].value
+    _, model_config, _ = adapt.read_meta_run(meta_run)
+    shots = adapt.load_shots_for_run(FLAGS.shots, model_config, num_shots=FLAGS["num-shots"].value, seed=seed)
+    steps = FLAGS["adapt-steps"].value
+    print(f"Adapting {meta_run} to {len(shots)} shots of {FLAGS.shots} ...", flush=True)
+    generator = adapt.adapt(meta_run, shots, steps=steps, seed=seed, quiet=False)
+    if FLAGS["save-adapted"].value:
+        path = adapt.save_adapted(generator, meta_run, FLAGS["save-adapted"].value)
+        print(f"Saved the adapted generator to {path}")
+    return generator, shots
+
+
 def main(argv):
     if len(argv) > 1:
         raise ValueError(f"generate.py takes no positional arguments. Received: {argv[1:]}")
-    if not FLAGS.generator:
-        raise ValueError("--generator is required: a run folder, a .weights.h5 file or a .keras archive.")
+    adapt_from = FLAGS["adapt-from"].value
+    if bool(FLAGS.generator) == bool(adapt_from):
+        raise ValueError(
+            "Give --generator (a run folder, a .weights.h5 file or a .keras archive) or "
+            "--adapt-from (a few-shot run) with --shots, exactly one of the two."
+        )
+    if adapt_from and not FLAGS.shots:
+        raise ValueError("--adapt-from needs --shots: a folder of images or a class such as digits:9.")
     num_images, batch_size = FLAGS["num-images"].value, FLAGS["batch-size"].value
     interpolate, steps = FLAGS.interpolate, FLAGS["steps-per-segment"].value
     _check_options(num_images, batch_size, interpolate, steps)
@@ -87,10 +129,14 @@ def main(argv):
 
     from tfgen import sampling
 
-    generator = sampling.load_generator(
-        FLAGS.generator, ema=not FLAGS["no-ema"].value, resolution=FLAGS.resolution
-    )
     seed = FLAGS.seed
+    shots = None
+    if FLAGS["adapt-from"].value:
+        generator, shots = adapted_generator(seed)
+    else:
+        generator = sampling.load_generator(
+            FLAGS.generator, ema=not FLAGS["no-ema"].value, resolution=FLAGS.resolution
+        )
     os.makedirs(output_dir, exist_ok=True)
     if FLAGS.grid:
         # The grid needs every image at once; reuse them for the PNGs if wanted.
@@ -99,7 +145,11 @@ def main(argv):
             save_pngs(images, output_dir, start=0, total=num_images)
             print(f"Wrote {num_images} images to {output_dir}")
         path = os.path.join(output_dir, "grid.png")
-        sampling.save_image(path, sampling.make_grid(images, nrow=FLAGS.nrow))
+        if shots is None:
+            grid = sampling.make_grid(images, nrow=FLAGS.nrow)
+        else:
+            grid = sampling.make_shots_grid(shots, images, nrow=FLAGS.nrow)
+        sampling.save_image(path, grid)
         print(f"Wrote {path}")
     elif write_pngs_too:
         start = 0

@@ -1,8 +1,15 @@
-"""Train FastGAN (SLE-GAN, Liu et al., ICLR 2021) on images.
+"""Train FastGAN (SLE-GAN, Liu et al., ICLR 2021) on images, or meta-train a
+few-shot model of unseen classes (FIGR, or a DCGAN / cDCGAN / InfoGAN to
+fine-tune).
 
     python train.py                                    # a quick CPU demo (see DEMO)
     python train.py --data-folder path/to/images --resolution 256 \\
         --ngf 64 --ndf 64 --ema-decay 0.999 --flip --steps 50000   # the paper's settings
+    python train.py --model figr --dataset digits      # Reptile on digits 0-8 (9 held out)
+    python train.py --model dcgan --dataset fashion_mnist --test-classes ankle_boot
+
+A few-shot run is then adapted to n images of a new class with
+``generate.py --adapt-from runs/<name> --shots digits:9``.
 
 A run lives in ``runs/<name>/`` (``--runs-dir``, ``--name``; the name defaults
 to the data's): ``config.json``, ``checkpoints/``, ``samples/`` (grids from
@@ -25,8 +32,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging  # noqa: E402
 
 from tfgen.cli import clean_errors, parse_flags  # noqa: E402
-from tfgen.config import FastGANConfig, RunConfig  # noqa: E402
-from tfgen.training.fastgan import train  # noqa: E402
+from tfgen.config import (  # noqa: E402
+    CDCGANConfig,
+    DCGANConfig,
+    FastGANConfig,
+    FIGRConfig,
+    InfoGANConfig,
+    RunConfig,
+)
 
 # The embedded default: what `python train.py` trains with no flags. Small
 # widths and a short run: 800 steps of 8 images at 64 px take about 4 minutes
@@ -47,7 +60,19 @@ DEMO = dict(
     checkpoint_every=200,
 )
 
+# Defaults of the few-shot models that differ from FastGAN's demo: the
+# FIGR settings (32x32 grey, z=100) with CPU-sized widths and run lengths.
+FEW_SHOT_DEFAULTS = dict(dataset="digits", resolution=32, width=32, batch_size=64, steps=2000)
+FEW_SHOT_MODELS = {"figr": FIGRConfig, "dcgan": DCGANConfig, "cdcgan": CDCGANConfig, "infogan": InfoGANConfig}
+
 FLAGS = flags.FLAGS
+
+flags.DEFINE_enum(
+    "model", "fastgan", ["fastgan", *FEW_SHOT_MODELS],
+    "fastgan: train on the images. figr: Reptile meta-training over few-shot tasks of the "
+    "--train-classes. dcgan, cdcgan, infogan: pre-training on the --train-classes, the transfer "
+    "baselines (adapt any of these with generate.py --adapt-from).",
+)  # fmt: skip
 
 # Data and run folder.
 flags.DEFINE_string("data-folder", None, "Folder of training images (searched recursively).")
@@ -55,9 +80,9 @@ flags.DEFINE_string(
     "dataset",
     None,
     f"Bundled dataset instead of --data-folder, e.g. digits, digits:3, faces, glyphs:greek "
-    f"(default when neither is given: {DEMO['dataset']}).",
+    f"(default when neither is given: {DEMO['dataset']}; few-shot models: {FEW_SHOT_DEFAULTS['dataset']}).",
 )
-flags.DEFINE_string("name", None, "Run name: the run folder is <runs-dir>/<name> (default: fastgan_<data>).")
+flags.DEFINE_string("name", None, "Run name: the run folder is <runs-dir>/<name> (default: <model>_<data>).")
 flags.DEFINE_string("runs-dir", RunConfig.runs_dir, "Folder holding the runs.")
 flags.DEFINE_boolean("override", False, "Delete the run folder of --name and start afresh.")
 flags.DEFINE_string("generator-weights", None, "Initial generator weights (.weights.h5) to fine-tune from.")
@@ -65,11 +90,15 @@ flags.DEFINE_string("discriminator-weights", None, "Initial discriminator weight
 
 # Model.
 flags.DEFINE_integer(
-    "resolution", DEMO["resolution"], "Image size: 64, 128, 256, 512 or 1024 (paper: 256 and 1024)."
-)
+    "resolution", None,
+    f"Image size. FastGAN: 64, 128, 256, 512 or 1024 (paper: 256 and 1024; default {DEMO['resolution']}). "
+    f"Few-shot models: 32 or 64 (default {FEW_SHOT_DEFAULTS['resolution']}).",
+)  # fmt: skip
 flags.DEFINE_integer("ngf", DEMO["ngf"], "Generator width multiplier (official: 64).")
 flags.DEFINE_integer("ndf", DEMO["ndf"], "Discriminator width multiplier (official: 64).")
-flags.DEFINE_integer("latent-dim", FastGANConfig.latent_dim, "Size of the latent vector z.")
+flags.DEFINE_integer(
+    "latent-dim", None, f"Size of the latent vector z (FastGAN {FastGANConfig.latent_dim}, few-shot {FIGRConfig.latent_dim})."
+)
 flags.DEFINE_enum(
     "reconstruction-loss", FastGANConfig.reconstruction_loss, ["l1", "lpips_vgg"],
     "Loss of the discriminator's self-supervised decoders.",
@@ -77,8 +106,16 @@ flags.DEFINE_enum(
 flags.DEFINE_string("vgg-weights", None, "VGG16 weights for --reconstruction-loss lpips_vgg.")
 
 # Optimisation.
-flags.DEFINE_integer("batch-size", DEMO["batch_size"], "Images per step, over all devices (official: 8).")
-flags.DEFINE_integer("steps", None, f"Training steps (default: {DEMO['steps']}, or --epochs if given).")
+flags.DEFINE_integer(
+    "batch-size", None,
+    f"Images per step, over all devices (FastGAN: {DEMO['batch_size']}, as the official code; "
+    f"DCGANs: {FEW_SHOT_DEFAULTS['batch_size']}; FIGR: --shots x --tasks-per-step).",
+)  # fmt: skip
+flags.DEFINE_integer(
+    "steps", None,
+    f"Training steps, meta-iterations for FIGR (default: FastGAN {DEMO['steps']}, "
+    f"few-shot {FEW_SHOT_DEFAULTS['steps']}; or --epochs if given).",
+)  # fmt: skip
 flags.DEFINE_integer("epochs", 0, "Passes over the data, if --steps is not given.")
 flags.DEFINE_float("G-learning-rate", FastGANConfig.g_learning_rate, "Generator Adam learning rate.")
 flags.DEFINE_float("D-learning-rate", FastGANConfig.d_learning_rate, "Discriminator Adam learning rate.")
@@ -92,6 +129,34 @@ flags.DEFINE_boolean(
     "flip", DEMO["flip"], "Mirror training images at random (official: on; keep off for text and digits)."
 )
 flags.DEFINE_integer("seed", RunConfig.seed, "Seed of weights, data order and randomness.")
+
+# Few-shot models (FIGR and the transfer baselines).
+flags.DEFINE_string(
+    "train-classes", "", "Meta-train classes, names or indices comma-joined (default: all but --test-classes)."
+)
+flags.DEFINE_string(
+    "test-classes", "",
+    "Held-out classes, never seen in training (default per dataset: digits 9, fashion_mnist "
+    "ankle_boot, glyphs a fixed set of characters; a folder of class folders needs it).",
+)  # fmt: skip
+flags.DEFINE_integer("channels", FIGRConfig.channels, "1: grey (FIGR's setting), 3: RGB.")
+flags.DEFINE_integer(
+    "width", None, f"Channels of the finest layer (FIGR code: 64; default {FEW_SHOT_DEFAULTS['width']} for CPUs)."
+)
+flags.DEFINE_integer("shots", FIGRConfig.shots, "n: images per task (FIGR) and shots to adapt to.")
+flags.DEFINE_integer("adapt-steps", None, "Default adaptation steps K stored with the run (FIGR 10, DCGANs 300).")
+flags.DEFINE_integer("tasks-per-step", FIGRConfig.tasks_per_step, "FIGR: tasks averaged into one outer step.")
+flags.DEFINE_integer("inner-steps", FIGRConfig.inner_steps, "FIGR: K inner steps per task.")
+flags.DEFINE_enum("inner-optimizer", FIGRConfig.inner_optimizer, ["sgd", "adam"], "FIGR: inner optimizer.")
+flags.DEFINE_float("inner-learning-rate", FIGRConfig.inner_learning_rate, "FIGR: inner learning rate.")
+flags.DEFINE_enum("meta-optimizer", FIGRConfig.meta_optimizer, ["adam", "sgd"],
+                  "FIGR: outer optimizer on Phi - W (sgd is Reptile's interpolation).")  # fmt: skip
+flags.DEFINE_float("meta-learning-rate", FIGRConfig.meta_learning_rate, "FIGR: outer learning rate.")
+flags.DEFINE_float("gp-weight", FIGRConfig.gp_weight, "FIGR: gradient penalty weight lambda.")
+flags.DEFINE_integer("augmented-shots", DCGANConfig.augmented_shots, "DCGANs: shots are augmented to this many images.")
+flags.DEFINE_integer("num-categories", InfoGANConfig.num_categories, "InfoGAN: size of the categorical code.")
+flags.DEFINE_integer("num-continuous", InfoGANConfig.num_continuous, "InfoGAN: number of continuous codes.")
+flags.DEFINE_float("info-weight", InfoGANConfig.info_weight, "InfoGAN: weight of the mutual-information term.")
 
 # Hardware.
 flags.DEFINE_enum("mixed-precision", RunConfig.mixed_precision, ["off", "float16", "bfloat16"],
@@ -124,30 +189,25 @@ flags.DEFINE_string(
 )  # fmt: skip
 
 
-def default_run_name(data):
-    """``fastgan_<data>`` with the data's last path part, e.g. fastgan_cats, fastgan_digits_3."""
+def default_run_name(data, model="fastgan"):
+    """``<model>_<data>`` with the data's last path part, e.g. fastgan_cats, figr_digits."""
     last = re.split(r"[\\/]", data.rstrip("/\\"))[-1] or "data"
-    return "fastgan_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", last).strip("_")
+    return f"{model}_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", last).strip("_")
 
 
-def configs_from_flags():
-    """(FastGANConfig, RunConfig) from the command line, validated."""
-    data_folder, dataset = FLAGS["data-folder"].value, FLAGS.dataset
-    if data_folder and dataset:
-        raise ValueError(
-            "Give either --data-folder or --dataset, not both. "
-            f"Received: --data-folder={data_folder!r}, --dataset={dataset!r}"
-        )
-    data = data_folder or dataset or DEMO["dataset"]
-    steps = FLAGS.steps
-    if steps is None:
-        steps = 0 if FLAGS.epochs else DEMO["steps"]
-    model_config = FastGANConfig(
-        resolution=FLAGS.resolution,
-        latent_dim=FLAGS["latent-dim"].value,
+def _flag(name, default):
+    """The flag's value, or ``default`` when it was left unset (None)."""
+    value = FLAGS[name].value
+    return default if value is None else value
+
+
+def fastgan_config():
+    return FastGANConfig(
+        resolution=_flag("resolution", DEMO["resolution"]),
+        latent_dim=_flag("latent-dim", FastGANConfig.latent_dim),
         ngf=FLAGS.ngf,
         ndf=FLAGS.ndf,
-        batch_size=FLAGS["batch-size"].value,
+        batch_size=_flag("batch-size", DEMO["batch_size"]),
         g_learning_rate=FLAGS["G-learning-rate"].value,
         d_learning_rate=FLAGS["D-learning-rate"].value,
         ema_decay=FLAGS["ema-decay"].value,
@@ -155,8 +215,70 @@ def configs_from_flags():
         reconstruction_loss=FLAGS["reconstruction-loss"].value,
         vgg_weights=FLAGS["vgg-weights"].value,
     )
+
+
+def few_shot_config(model):
+    """The config of a few-shot model from the flags that apply to it."""
+    shared = dict(
+        resolution=_flag("resolution", FEW_SHOT_DEFAULTS["resolution"]),
+        channels=FLAGS.channels,
+        latent_dim=_flag("latent-dim", FIGRConfig.latent_dim),
+        width=_flag("width", FEW_SHOT_DEFAULTS["width"]),
+        shots=FLAGS.shots,
+        train_classes=FLAGS["train-classes"].value,
+        test_classes=FLAGS["test-classes"].value,
+    )
+    if model == "figr":
+        if FLAGS["batch-size"].value is not None:
+            raise ValueError(
+                "FIGR's batch is one task per step: set --shots and --tasks-per-step instead of "
+                f"--batch-size. Received: --batch-size={FLAGS['batch-size'].value}"
+            )
+        return FIGRConfig(
+            **shared,
+            tasks_per_step=FLAGS["tasks-per-step"].value,
+            inner_steps=FLAGS["inner-steps"].value,
+            inner_optimizer=FLAGS["inner-optimizer"].value,
+            inner_learning_rate=FLAGS["inner-learning-rate"].value,
+            meta_optimizer=FLAGS["meta-optimizer"].value,
+            meta_learning_rate=FLAGS["meta-learning-rate"].value,
+            gp_weight=FLAGS["gp-weight"].value,
+            adapt_steps=_flag("adapt-steps", FIGRConfig.adapt_steps),
+        )
+    dcgan = dict(
+        shared,
+        batch_size=_flag("batch-size", FEW_SHOT_DEFAULTS["batch_size"]),
+        g_learning_rate=FLAGS["G-learning-rate"].value,
+        d_learning_rate=FLAGS["D-learning-rate"].value,
+        augmented_shots=FLAGS["augmented-shots"].value,
+        adapt_steps=_flag("adapt-steps", DCGANConfig.adapt_steps),
+    )
+    if model == "infogan":
+        dcgan.update(
+            num_categories=FLAGS["num-categories"].value,
+            num_continuous=FLAGS["num-continuous"].value,
+            info_weight=FLAGS["info-weight"].value,
+        )
+    return FEW_SHOT_MODELS[model](**dcgan)
+
+
+def configs_from_flags():
+    """(model config, RunConfig) from the command line, validated."""
+    model = FLAGS.model
+    defaults = DEMO if model == "fastgan" else FEW_SHOT_DEFAULTS
+    data_folder, dataset = FLAGS["data-folder"].value, FLAGS.dataset
+    if data_folder and dataset:
+        raise ValueError(
+            "Give either --data-folder or --dataset, not both. "
+            f"Received: --data-folder={data_folder!r}, --dataset={dataset!r}"
+        )
+    data = data_folder or dataset or defaults["dataset"]
+    steps = FLAGS.steps
+    if steps is None:
+        steps = 0 if FLAGS.epochs else defaults["steps"]
+    model_config = fastgan_config() if model == "fastgan" else few_shot_config(model)
     run_config = RunConfig(
-        name=FLAGS.name or default_run_name(data),
+        name=FLAGS.name or default_run_name(data, model),
         runs_dir=FLAGS["runs-dir"].value,
         data=data,
         steps=steps,
@@ -188,8 +310,12 @@ def main(argv):
     model_config, run_config = configs_from_flags()
     if not FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # TF logs INFO lines through absl
+    from tfgen.registry import get_family
+
+    trainer_class = get_family(model_config.family).trainer_class()
     try:
-        train(model_config, run_config, override=FLAGS.override, quiet=FLAGS.quiet)
+        trainer = trainer_class(model_config, run_config, quiet=FLAGS.quiet)
+        trainer.fit(override=FLAGS.override)
     except KeyboardInterrupt:
         sys.exit(130)  # the trainer saved a checkpoint and said where
 

@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 SUPPORTED_FASTGAN_RESOLUTIONS = (64, 128, 256, 512, 1024)
+SUPPORTED_FEW_SHOT_RESOLUTIONS = (32, 64)
 
 
 def check_fastgan_resolution(resolution) -> int:
@@ -65,6 +66,153 @@ class FastGANConfig:
                 "reconstruction_loss='lpips_vgg' needs ImageNet VGG16 weights, which "
                 "cannot be downloaded offline: pass their path as vgg_weights "
                 "(--vgg-weights), or use reconstruction_loss='l1'."
+            )
+
+
+def check_few_shot_resolution(resolution) -> int:
+    """``resolution`` as an int, or a ValueError saying which ones the few-shot
+    GANs (FIGR, DCGAN, cDCGAN, InfoGAN) support."""
+    if resolution not in SUPPORTED_FEW_SHOT_RESOLUTIONS:
+        raise ValueError(
+            f"The few-shot GANs (FIGR, DCGAN, cDCGAN, InfoGAN) support resolutions "
+            f"{SUPPORTED_FEW_SHOT_RESOLUTIONS}. Received: resolution={resolution}."
+        )
+    return int(resolution)
+
+
+def _check_positive(config, *fields) -> None:
+    for field in fields:
+        value = getattr(config, field)
+        if value < 1:
+            raise ValueError(f"{field} must be >= 1. Received: {field}={value}")
+
+
+def _check_channels(channels) -> None:
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 (grey) or 3 (RGB). Received: channels={channels}")
+
+
+@dataclasses.dataclass
+class FIGRConfig:
+    """FIGR (Clouâtre & Demers, "FIGR: Few-shot Image Generation with
+    Reptile", 2019): a ResNet WGAN-GP meta-trained with Reptile.
+
+    Defaults follow the FIGR code (LuEE-C/FIGR, train.py): z=100, 32x32 grey,
+    hidden size 64, tasks of n=4 images, K=10 inner steps of SGD at 1e-3
+    (one critic step with a gradient penalty of weight 10, then one generator
+    step), outer Adam at 1e-4 on the gradient Phi - W.
+    """
+
+    resolution: int = 32
+    channels: int = 1  # 1: grey, 3: RGB
+    latent_dim: int = 100
+    width: int = 64  # hidden_size: channels of the finest residual block
+    shots: int = 4  # n: images per task
+    tasks_per_step: int = 1  # tasks averaged into one outer step (spread over replicas)
+    inner_steps: int = 10  # K
+    inner_optimizer: str = "sgd"  # sgd | adam (Adam betas 0.0, 0.9 as in WGAN-GP)
+    inner_learning_rate: float = 1e-3
+    # The outer step: "adam" (FIGR; betas 0.9, 0.999 as torch's default) or
+    # "sgd", which is Reptile's plain interpolation Phi += lr * (W - Phi).
+    meta_optimizer: str = "adam"
+    meta_learning_rate: float = 1e-4
+    gp_weight: float = 10.0
+    # Class split of the meta-training data: names or indices, comma-joined;
+    # "" takes the dataset's default (tfgen.data.episodes.DEFAULT_SPLITS).
+    train_classes: str = ""
+    test_classes: str = ""
+    adapt_steps: int = 10  # Algorithm 2's K when adapting to a new class
+
+    family = "figr"
+
+    @property
+    def batch_size(self) -> int:
+        """Images per (global) step: ``tasks_per_step`` tasks of ``shots`` images."""
+        return self.shots * self.tasks_per_step
+
+    def validate(self) -> None:
+        check_few_shot_resolution(self.resolution)
+        _check_channels(self.channels)
+        _check_positive(self, "latent_dim", "width", "shots", "tasks_per_step", "inner_steps", "adapt_steps")
+        for field in ("inner_optimizer", "meta_optimizer"):
+            if getattr(self, field) not in ("sgd", "adam"):
+                raise ValueError(f"{field} must be 'sgd' or 'adam'. Received: {field}={getattr(self, field)!r}")
+
+
+@dataclasses.dataclass
+class DCGANConfig:
+    """DCGAN (Radford et al., ICLR 2016) as a transfer-learning baseline for
+    few-shot generation: pre-trained on the meta-train classes, then
+    fine-tuned for ``adapt_steps`` steps on the ``shots`` images of a new
+    class, each enlarged by augmentation to ``augmented_shots`` images.
+    """
+
+    resolution: int = 32
+    channels: int = 1
+    latent_dim: int = 100  # z (InfoGAN: the incompressible noise, codes come on top)
+    width: int = 64  # channels of the finest layer
+    batch_size: int = 64
+    g_learning_rate: float = 2e-4
+    d_learning_rate: float = 2e-4
+    adam_beta1: float = 0.5
+    adam_beta2: float = 0.999
+    train_classes: str = ""
+    test_classes: str = ""
+    shots: int = 4
+    augmented_shots: int = 300
+    adapt_steps: int = 300
+
+    family = "dcgan"
+
+    def validate(self) -> None:
+        check_few_shot_resolution(self.resolution)
+        _check_channels(self.channels)
+        _check_positive(self, "latent_dim", "width", "batch_size", "shots", "augmented_shots", "adapt_steps")
+
+
+@dataclasses.dataclass
+class CDCGANConfig(DCGANConfig):
+    """Conditional DCGAN (Mirza & Osindero, 2014): a one-hot class label into
+    G and D. ``num_classes`` counts the meta-train classes plus one free slot
+    that fine-tuning gives to the new class (0: set from the data)."""
+
+    num_classes: int = 0
+    # The class G draws when called with z alone (set to the new class's slot
+    # after fine-tuning; None: image i of a batch gets class i mod num_classes).
+    sample_class: int | None = None
+
+    family = "cdcgan"
+
+    def validate(self) -> None:
+        super().validate()
+        if self.num_classes < 0:
+            raise ValueError(f"num_classes must be >= 0. Received: num_classes={self.num_classes}")
+        if self.sample_class is not None and not 0 <= self.sample_class < max(self.num_classes, 1):
+            raise ValueError(
+                f"sample_class must index one of the {self.num_classes} classes. "
+                f"Received: sample_class={self.sample_class}"
+            )
+
+
+@dataclasses.dataclass
+class InfoGANConfig(DCGANConfig):
+    """InfoGAN (Chen et al., NeurIPS 2016): G's input is the noise plus a
+    categorical code and continuous codes, and a Q head on D recovers them
+    (mutual-information term of weight ``info_weight``)."""
+
+    num_categories: int = 10
+    num_continuous: int = 2
+    info_weight: float = 1.0
+
+    family = "infogan"
+
+    def validate(self) -> None:
+        super().validate()
+        if self.num_categories < 0 or self.num_continuous < 0 or self.num_categories + self.num_continuous < 1:
+            raise ValueError(
+                "InfoGAN needs at least one code: num_categories >= 0, num_continuous >= 0, "
+                f"not both 0. Received: num_categories={self.num_categories}, "
+                f"num_continuous={self.num_continuous}"
             )
 
 
@@ -127,7 +275,13 @@ class RunConfig:
         return os.path.join(self.runs_dir, self.name)
 
 
-MODEL_CONFIGS = {"fastgan": FastGANConfig}
+MODEL_CONFIGS = {
+    "fastgan": FastGANConfig,
+    "figr": FIGRConfig,
+    "dcgan": DCGANConfig,
+    "cdcgan": CDCGANConfig,
+    "infogan": InfoGANConfig,
+}
 
 
 def save_run_config(path: str, family: str, model: Any, run: RunConfig) -> None:

@@ -51,6 +51,92 @@ def _fastgan_describe(config):
     )
 
 
+def _figr_generator(config):
+    from tfgen.models.resnet_gan import FIGRGenerator
+
+    config.validate()
+    return FIGRGenerator(
+        resolution=config.resolution,
+        channels=config.channels,
+        latent_dim=config.latent_dim,
+        width=config.width,
+        name="generator",
+    )
+
+
+def _figr_critic(config):
+    from tfgen.models.resnet_gan import FIGRCritic
+
+    config.validate()
+    return FIGRCritic(resolution=config.resolution, channels=config.channels, width=config.width, name="critic")
+
+
+def _dcgan_generator(config):
+    from tfgen.models.dcgan import DCGANGenerator
+
+    config.validate()
+    return DCGANGenerator(
+        resolution=config.resolution,
+        channels=config.channels,
+        latent_dim=config.latent_dim,
+        width=config.width,
+        num_classes=getattr(config, "num_classes", 0),
+        sample_class=getattr(config, "sample_class", None),
+        name="generator",
+    )
+
+
+def _dcgan_discriminator(config):
+    from tfgen.models.dcgan import DCGANDiscriminator
+
+    config.validate()
+    return DCGANDiscriminator(
+        resolution=config.resolution,
+        channels=config.channels,
+        width=config.width,
+        num_classes=getattr(config, "num_classes", 0),
+        name="discriminator",
+    )
+
+
+def _infogan_generator(config):
+    from tfgen.models.dcgan import InfoGANGenerator
+
+    config.validate()
+    return InfoGANGenerator(
+        resolution=config.resolution,
+        channels=config.channels,
+        noise_dim=config.latent_dim,
+        num_categories=config.num_categories,
+        num_continuous=config.num_continuous,
+        width=config.width,
+        name="generator",
+    )
+
+
+def _infogan_discriminator(config):
+    from tfgen.models.dcgan import InfoGANDiscriminator
+
+    config.validate()
+    return InfoGANDiscriminator(
+        resolution=config.resolution,
+        channels=config.channels,
+        width=config.width,
+        num_categories=config.num_categories,
+        num_continuous=config.num_continuous,
+        name="discriminator",
+    )
+
+
+def _describe_few_shot(model_name):
+    def describe(config):
+        fields = ("resolution", "channels", "latent_dim", "width", "num_classes", "num_categories", "num_continuous")
+        settings = ", ".join(f"{f}={getattr(config, f)}" for f in fields if hasattr(config, f))
+        return f"{model_name}({settings})"
+
+    return describe
+
+
 FAMILIES = {
     "fastgan": ModelFamily(
         name="fastgan",
@@ -59,6 +145,38 @@ FAMILIES = {
         build_discriminator=_fastgan_discriminator,
         describe_generator=_fastgan_describe,
         trainer_path="tfgen.training.fastgan:FastGANTrainer",
+    ),
+    "figr": ModelFamily(
+        name="figr",
+        config_class=MODEL_CONFIGS["figr"],
+        build_generator=_figr_generator,
+        build_discriminator=_figr_critic,
+        describe_generator=_describe_few_shot("FIGRGenerator"),
+        trainer_path="tfgen.training.reptile:ReptileTrainer",
+    ),
+    "dcgan": ModelFamily(
+        name="dcgan",
+        config_class=MODEL_CONFIGS["dcgan"],
+        build_generator=_dcgan_generator,
+        build_discriminator=_dcgan_discriminator,
+        describe_generator=_describe_few_shot("DCGANGenerator"),
+        trainer_path="tfgen.training.transfer:DCGANTrainer",
+    ),
+    "cdcgan": ModelFamily(
+        name="cdcgan",
+        config_class=MODEL_CONFIGS["cdcgan"],
+        build_generator=_dcgan_generator,
+        build_discriminator=_dcgan_discriminator,
+        describe_generator=_describe_few_shot("DCGANGenerator"),
+        trainer_path="tfgen.training.transfer:CDCGANTrainer",
+    ),
+    "infogan": ModelFamily(
+        name="infogan",
+        config_class=MODEL_CONFIGS["infogan"],
+        build_generator=_infogan_generator,
+        build_discriminator=_infogan_discriminator,
+        describe_generator=_describe_few_shot("InfoGANGenerator"),
+        trainer_path="tfgen.training.transfer:InfoGANTrainer",
     ),
 }
 

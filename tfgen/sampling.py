@@ -243,6 +243,25 @@ def make_grid(images_uint8, nrow=None, padding=2, pad_value=0):
     return grid
 
 
+def make_shots_grid(shots_uint8, images_uint8, nrow=None, padding=2, pad_value=0):
+    """A grid with the few-shot ``shots`` on the top row and ``images`` below.
+
+    Rows hold ``nrow`` images (default: ``max(len(shots), ceil(sqrt(len(images))))``);
+    the shots' row is padded with empty cells.
+    """
+    shots, images = np.asarray(shots_uint8), np.asarray(images_uint8)
+    if shots.ndim != 4 or images.ndim != 4 or shots.shape[1:] != images.shape[1:]:
+        raise ValueError(
+            "make_shots_grid expects shots and images of one shape [N, H, W, C]. "
+            f"Received: shots={shots.shape}, images={images.shape}"
+        )
+    nrow = int(nrow) if nrow else max(len(shots), math.ceil(math.sqrt(len(images))))
+    if len(shots) > nrow:
+        raise ValueError(f"The {len(shots)} shots do not fit a row of nrow={nrow} images; raise nrow.")
+    blanks = np.full((nrow - len(shots),) + shots.shape[1:], pad_value, np.uint8)
+    return make_grid(np.concatenate([shots, blanks, images]), nrow=nrow, padding=padding, pad_value=pad_value)
+
+
 def _pil_image(image_uint8):
     image = np.asarray(image_uint8)
     if image.dtype != np.uint8:
@@ -411,7 +430,10 @@ def _load_weights_into_new_generator(family, model_config, weights_path, origin)
 def _load_keras_archive(path):
     import keras
 
-    import tfgen.models.fastgan  # noqa: F401  (registers the tfgen classes)
+    # Importing the model modules registers the tfgen classes with Keras.
+    import tfgen.models.dcgan  # noqa: F401
+    import tfgen.models.fastgan  # noqa: F401
+    import tfgen.models.resnet_gan  # noqa: F401
 
     try:
         model = keras.saving.load_model(path, compile=False)
@@ -434,7 +456,8 @@ def load_generator(path, *, ema=True, resolution=None):
     * a run folder (``runs/<name>``) with ``config.json`` and
       ``generator_ema.weights.h5`` (``ema=True``) or ``generator.weights.h5``
       (``ema=False``; also the fallback, with a warning, when the EMA file
-      is missing);
+      is missing; families trained without an EMA, such as FIGR and the
+      DCGANs, always load ``generator.weights.h5``);
     * a ``.weights.h5`` file with the run's ``config.json`` beside it; without
       one, ``resolution`` builds a FastGAN generator with default widths;
     * a ``.keras`` archive (``model.save("...keras")``).
@@ -461,6 +484,9 @@ def load_generator(path, *, ema=True, resolution=None):
                 f"{CONFIG_FILE} and {EMA_WEIGHTS} (or {RAW_WEIGHTS}) as written by train.py, "
                 "or pass a .weights.h5 / .keras file."
             )
+        family, model_config, _ = load_run_config(config_path)
+        # Families trained without an EMA copy (FIGR, DCGAN, ...) have only the raw weights.
+        ema = ema and getattr(model_config, "ema_decay", None) is not None
         weights_path = ema_path if ema else raw_path
         if not os.path.isfile(weights_path):
             if ema and os.path.isfile(raw_path):
@@ -476,7 +502,6 @@ def load_generator(path, *, ema=True, resolution=None):
                     + ". train.py writes them when training finishes; if the run was "
                     "interrupted, resume it to completion first."
                 )
-        family, model_config, _ = load_run_config(config_path)
         _check_resolution_agrees(resolution, model_config, config_path)
         return _load_weights_into_new_generator(family, model_config, weights_path, f"from {config_path}")
 

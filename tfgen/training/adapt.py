@@ -1,0 +1,135 @@
+"""Few-shot adaptation: from a meta-trained (or pre-trained) run and n images of
+an unseen class to a generator of that class.
+
+``adapt(meta_run, shots, steps=K)`` dispatches on the run's family:
+
+* ``figr`` -- FIGR's Algorithm 2: K inner WGAN-GP steps on the n shots from
+  the meta-weights (:func:`tfgen.training.reptile.adapt_to_shots`);
+* ``dcgan``, ``cdcgan``, ``infogan`` -- the transfer-learning baselines: the
+  shots augmented to ``augmented_shots`` images, then K steps of fine-tuning
+  from the pre-trained weights (:func:`tfgen.training.transfer.finetune_on_shots`).
+
+The run folder is only read: its weights files are never modified.
+:func:`save_adapted` writes the adapted generator as a run folder of its
+own, which ``tfgen.load_generator`` and ``generate.py`` load like any other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+
+from tfgen.config import load_run_config, save_run_config
+from tfgen.sampling import CONFIG_FILE, RAW_WEIGHTS
+from tfgen.weights import WEIGHTS_SUFFIX, save_weights_atomic
+
+META_FAMILIES = ("figr", "dcgan", "cdcgan", "infogan")
+DISCRIMINATOR_FILES = ("discriminator" + WEIGHTS_SUFFIX,)
+
+
+def read_meta_run(meta_run, *, expected_families=META_FAMILIES):
+    """``(family, model_config, run_config)`` of a run folder that can be adapted,
+    or a clear error."""
+    meta_run = os.fspath(meta_run)
+    if not os.path.isfile(os.path.join(meta_run, CONFIG_FILE)):
+        raise FileNotFoundError(
+            f"{meta_run!r} is not a run folder (no {CONFIG_FILE}). Pass the folder a FIGR, "
+            "DCGAN, cDCGAN or InfoGAN run was trained into, e.g. runs/figr_digits."
+        )
+    family, model_config, run_config = load_run_config(meta_run)
+    if family not in expected_families:
+        raise ValueError(
+            f"{meta_run!r} holds a {family} run, which cannot be adapted to few shots here; "
+            f"expected one of {', '.join(expected_families)}. Train one with "
+            "`python train.py --model figr` (or dcgan, cdcgan, infogan)."
+        )
+    return family, model_config, run_config
+
+
+def meta_weight_paths(meta_run):
+    """Paths of the run's generator and discriminator weights, which must exist."""
+    paths = tuple(os.path.join(os.fspath(meta_run), name) for name in (RAW_WEIGHTS, *DISCRIMINATOR_FILES))
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise FileNotFoundError(
+            f"Run folder {os.fspath(meta_run)!r} lacks {', '.join(map(repr, missing))}. "
+            "train.py writes them when training finishes; if the run was interrupted, run the "
+            "same command again to resume it to completion."
+        )
+    return paths
+
+
+def check_shots(shots, model_config):
+    """``shots`` as uint8 [n, R, R, C] matching the run, or a ValueError."""
+    images = np.asarray(shots)
+    expected = (model_config.resolution, model_config.resolution, model_config.channels)
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != expected or len(images) < 1:
+        raise ValueError(
+            f"The shots must be uint8 images [n, {expected[0]}, {expected[1]}, {expected[2]}] "
+            "(the run's resolution and channels), n >= 1; tfgen.data.episodes.load_shots makes "
+            f"them from a folder or a class. Received: dtype={images.dtype}, shape={images.shape}"
+        )
+    return images
+
+
+def load_shots_for_run(spec, model_config, *, num_shots=None, seed=0):
+    """The shots named by ``spec`` (a folder of images or a class such as
+    ``digits:9``) at the run's resolution and channels."""
+    from tfgen.data.episodes import load_shots
+
+    return load_shots(
+        spec,
+        shots=int(num_shots or model_config.shots),
+        resolution=model_config.resolution,
+        channels=model_config.channels,
+        seed=seed,
+    )
+
+
+def adapt(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True):
+    """A generator of the class shown by ``shots``, adapted from ``meta_run``.
+
+    Args:
+        meta_run: a run folder of a ``figr``, ``dcgan``, ``cdcgan`` or
+            ``infogan`` run (read only).
+        shots: uint8 images [n, R, R, C] at the run's resolution and channels,
+            or a folder of images / a class of a labelled dataset (``digits:9``),
+            from which ``num_shots`` (default: the run's ``shots``) are drawn
+            with ``seed``.
+        steps: adaptation steps K (default: the run's ``adapt_steps``).
+        seed: seed of the shot choice, augmentation and training noise.
+
+    Returns:
+        The adapted generator (a Keras model: ``tfgen.generate(G, n)`` works).
+    """
+    family, model_config, _ = read_meta_run(meta_run)
+    if isinstance(shots, (str, os.PathLike)):
+        shots = load_shots_for_run(os.fspath(shots), model_config, num_shots=num_shots, seed=seed)
+    if family == "figr":
+        from tfgen.training.reptile import adapt_to_shots
+
+        return adapt_to_shots(meta_run, shots, steps=steps, seed=seed, quiet=quiet)
+    from tfgen.training.transfer import finetune_on_shots
+
+    return finetune_on_shots(meta_run, shots, steps=steps, seed=seed, quiet=quiet)
+
+
+def save_adapted(generator, meta_run, out_dir):
+    """Write an adapted generator as a run folder: ``config.json`` (the meta
+    run's, with any adapted settings such as cDCGAN's ``sample_class``) and
+    ``generator.weights.h5``. Returns ``out_dir``."""
+    family, model_config, run_config = read_meta_run(meta_run)
+    model_config = getattr(generator, "adapted_config", model_config)
+    out_dir = os.fspath(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    run_config = dataclasses.replace(
+        run_config, name=os.path.basename(os.path.normpath(out_dir)), runs_dir=os.path.dirname(out_dir)
+    )
+    save_run_config(os.path.join(out_dir, CONFIG_FILE), family, model_config, run_config)
+    save_weights_atomic(generator, os.path.join(out_dir, RAW_WEIGHTS))
+    return out_dir
+
+
+__all__ = ["META_FAMILIES", "adapt", "check_shots", "load_shots_for_run", "save_adapted"]

@@ -1,0 +1,418 @@
+"""Transfer-learning baselines of the FIGR study (Clouâtre & Demers, 2019, Sec. 4):
+a GAN pre-trained on the meta-train classes, then fine-tuned on the few shots
+of an unseen class, augmented to a few hundred images.
+
+* :class:`DCGANTrainer`: DCGAN (Radford et al., ICLR 2016) with the
+  non-saturating loss (Goodfellow et al., 2014). One iteration: a D step on
+  the real batch and G(z) (detached), then a G step through a fresh G(z)
+  against the updated D.
+* :class:`CDCGANTrainer`: conditional DCGAN (Mirza & Osindero, 2014). G and D
+  both see the class label; G is asked for the real batch's labels. The
+  label space is the meta-train classes plus one free slot, the last, that
+  fine-tuning gives to the new class.
+* :class:`InfoGANTrainer`: InfoGAN (Chen et al., NeurIPS 2016). The latent
+  carries a categorical and continuous codes (:func:`infogan_codes`); the Q
+  head on D recovers them and the information loss is added to the D and
+  the G step, weighted by ``info_weight``.
+* :func:`finetune_on_shots`: the adaptation, in memory, from a pre-training
+  run folder.
+
+A trainer built with ``images=None`` pre-trains on the meta-train split of
+``RunConfig.data`` (:func:`tfgen.data.episodes.load_few_shot_data`); with
+``images`` (float32 ``[N, R, R, C]`` in [-1, 1]) it trains on those, which is
+how :func:`finetune_on_shots` fine-tunes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from tfgen.losses import info_loss, non_saturating_discriminator_loss, non_saturating_generator_loss
+from tfgen.sampling import CONFIG_FILE, RAW_WEIGHTS, postprocess_images
+from tfgen.training.trainer import DISCRIMINATOR_WEIGHTS, Trainer
+
+TRANSFER_FAMILIES = ("dcgan", "cdcgan", "infogan")
+
+# At most this many classes (rows) in a cDCGAN sample grid, each with as many images.
+MAX_GRID_CLASSES = 10
+
+
+def _adam(learning_rate, config):
+    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=config.adam_beta1, beta_2=config.adam_beta2)
+
+
+def _probability(logits):
+    """Mean of sigmoid(logits): D's average belief that its inputs are real."""
+    return ops.mean(ops.sigmoid(ops.cast(logits, "float32")))
+
+
+class DCGANTrainer(Trainer):
+    """Trains DCGANGenerator / DCGANDiscriminator from a :class:`tfgen.config.DCGANConfig`.
+
+    Args:
+        model_config: the family's config dataclass.
+        run_config: a :class:`tfgen.config.RunConfig`.
+        quiet: no progress bar or messages.
+        images: None to pre-train on the meta-train classes of
+            ``run_config.data``, or float32 ``[N, R, R, C]`` in [-1, 1] to
+            train on those images (fine-tuning on augmented shots).
+    """
+
+    family = "dcgan"
+    architecture_fields = ("resolution", "channels", "latent_dim", "width")
+
+    def __init__(self, model_config, run_config, *, quiet=False, images=None):
+        # The base constructor builds the dataset first, which reads this.
+        self.images = None if images is None else self._check_images(images, model_config)
+        self.class_split = None  # the ClassSplit pre-training used (None when fine-tuning)
+        super().__init__(model_config, run_config, quiet=quiet)
+
+    @staticmethod
+    def _check_images(images, model_config):
+        images = np.asarray(images)
+        expected = (model_config.resolution, model_config.resolution, model_config.channels)
+        if images.ndim != 4 or images.shape[1:] != expected or len(images) == 0:
+            raise ValueError(
+                f"images must be a non-empty float32 batch [N, {expected[0]}, {expected[1]}, "
+                f"{expected[2]}] (the model's resolution and channels). Received: shape={images.shape}"
+            )
+        return images.astype("float32", copy=False)
+
+    # ---------------------------------------------------------------- data
+
+    def build_dataset(self):
+        from tfgen.data.episodes import labelled_batches, load_few_shot_data, shot_dataset
+
+        config, run = self.model_config, self.run_config
+        if self.images is not None:
+            return shot_dataset(self.images, batch_size=self.global_batch_size, seed=run.seed)
+        data = load_few_shot_data(
+            run.data,
+            resolution=config.resolution,
+            channels=config.channels,
+            train_classes=config.train_classes,
+            test_classes=config.test_classes,
+        )
+        self.class_split = data.split
+        self.prepare_for_classes(data.train.class_names)
+        return labelled_batches(data.train, batch_size=self.global_batch_size, seed=run.seed)
+
+    def prepare_for_classes(self, class_names):
+        """Hook for the conditional model: the meta-train classes, before the models exist."""
+
+    def split_batch(self, batch):
+        """``(images, labels)`` of a batch that is images alone or ``(images, labels)``;
+        labels are None when the batch has none."""
+        if isinstance(batch, (tuple, list)):
+            images, labels = batch
+            return images, labels
+        return batch, None
+
+    # ------------------------------------------------------------ networks
+
+    def build_optimizers(self):
+        config = self.model_config
+        return _adam(config.g_learning_rate, config), _adam(config.d_learning_rate, config)
+
+    def generator_inputs(self, z, labels):
+        """What G is called with (the conditional model adds the labels)."""
+        return z
+
+    def discriminator_inputs(self, images, labels):
+        """What D is called with (the conditional model adds the labels)."""
+        return images
+
+    def sample_latents(self, batch_size):
+        """z ~ N(0, I) of G's latent size, from the trainer's seed stream."""
+        return keras.random.normal((batch_size, self.generator.latent_dim), seed=self.seed_generator)
+
+    # ---------------------------------------------------------------- step
+
+    def train_step(self, batch):
+        G, D = self.generator, self.discriminator
+        real, labels = self.split_batch(batch)
+        z = self.sample_latents(ops.shape(real)[0])
+
+        # -- discriminator step: real vs G(z), G not differentiated
+        fake = tf.stop_gradient(G(self.generator_inputs(z, labels), training=True))
+        with tf.GradientTape() as d_tape:
+            real_logits = D(self.discriminator_inputs(real, labels), training=True)
+            fake_logits = D(self.discriminator_inputs(fake, labels), training=True)
+            d_loss = non_saturating_discriminator_loss(real_logits, fake_logits)
+        self.minimize(d_tape, d_loss, D.trainable_variables, self.d_optimizer)
+
+        # -- generator step: a fresh G forward against the updated D
+        with tf.GradientTape() as g_tape:
+            fake = G(self.generator_inputs(z, labels), training=True)
+            g_loss = non_saturating_generator_loss(D(self.discriminator_inputs(fake, labels), training=True))
+        self.minimize(g_tape, g_loss, G.trainable_variables, self.g_optimizer)
+
+        return {
+            "d_loss": d_loss,
+            "g_loss": g_loss,
+            "d_real": _probability(real_logits),
+            "d_fake": _probability(fake_logits),
+        }
+
+
+class CDCGANTrainer(DCGANTrainer):
+    """Conditional DCGAN from a :class:`tfgen.config.CDCGANConfig`.
+
+    ``num_classes = 0`` becomes the number of meta-train classes plus one:
+    the last label, ``num_classes - 1``, is kept free for the new class. The
+    trainer works on a copy of ``model_config`` (``trainer.model_config``,
+    what ``config.json`` records), so the caller's object is not changed.
+    When fine-tuning (``images`` given), every image gets that free label.
+    """
+
+    family = "cdcgan"
+    architecture_fields = DCGANTrainer.architecture_fields + ("num_classes",)
+
+    def __init__(self, model_config, run_config, *, quiet=False, images=None):
+        model_config = dataclasses.replace(model_config)
+        if images is not None and model_config.num_classes < 1:
+            raise ValueError(
+                "Fine-tuning a conditional DCGAN needs the class count of its pre-training "
+                "(the new class takes the last, free slot): use the model config of the "
+                f"pre-training run. Received: num_classes={model_config.num_classes}"
+            )
+        super().__init__(model_config, run_config, quiet=quiet, images=images)
+
+    @property
+    def free_class(self):
+        """The label of the new class: the last slot, unused in pre-training."""
+        return self.model_config.num_classes - 1
+
+    def prepare_for_classes(self, class_names):
+        needed = len(class_names) + 1
+        config = self.model_config
+        if config.num_classes == 0:
+            config.num_classes = needed
+        elif config.num_classes < needed:
+            raise ValueError(
+                f"num_classes must count the {len(class_names)} meta-train classes plus one free "
+                f"slot for the new class, so at least {needed} (0 sets it from the data). "
+                f"Received: num_classes={config.num_classes}"
+            )
+        config.validate()  # sample_class against the class count now known
+
+    def split_batch(self, batch):
+        images, labels = super().split_batch(batch)
+        if labels is None:  # fine-tuning: every shot is the new class
+            labels = ops.full((ops.shape(images)[0],), self.free_class, dtype="int32")
+        return images, labels
+
+    def generator_inputs(self, z, labels):
+        return (z, labels)
+
+    def discriminator_inputs(self, images, labels):
+        return (images, labels)
+
+    def sample_images(self):
+        """With ``sample_class`` set, that class; otherwise one row per class
+        (up to ``MAX_GRID_CLASSES``, spread over the label range, the free slot last)."""
+        if self.model_config.sample_class is not None:
+            return super().sample_images()
+        num_classes = self.model_config.num_classes
+        count = min(num_classes, MAX_GRID_CLASSES)
+        classes = np.unique(np.round(np.linspace(0, num_classes - 1, count)).astype("int32"))
+        count = len(classes)
+        generator = self.sampling_generator
+        rng = np.random.default_rng(self.run_config.seed)
+        z = rng.standard_normal((count * count, generator.latent_dim), dtype=np.float32)
+        labels = np.repeat(classes, count)  # rows of `count` images: write_samples makes count columns
+        images = generator((ops.convert_to_tensor(z), ops.convert_to_tensor(labels)), training=False)
+        return postprocess_images(images)
+
+
+class InfoGANTrainer(DCGANTrainer):
+    """InfoGAN from a :class:`tfgen.config.InfoGANConfig`.
+
+    z ~ N(0, I) of G's full latent size; :func:`tfgen.models.dcgan.infogan_codes`
+    reads the categorical and continuous codes off it, so G and the loss
+    agree on the codes. D returns ``(logits, category_logits, continuous_mean)``;
+    the information loss (:func:`tfgen.losses.info_loss`, unit-variance Gaussian
+    for the continuous codes) of the fake batch is added, times
+    ``info_weight``, to the D loss (Q is part of D) and to the G loss.
+    """
+
+    family = "infogan"
+    architecture_fields = DCGANTrainer.architecture_fields + ("num_categories", "num_continuous")
+
+    def info_terms(self, z, category_logits, continuous_mean):
+        """``{"info_categorical", "info_continuous"}`` (those the config has) of Q's
+        outputs on G(z) against the codes in z."""
+        from tfgen.models.dcgan import infogan_codes
+
+        config = self.model_config
+        category, continuous = infogan_codes(
+            z,
+            noise_dim=config.latent_dim,
+            num_categories=config.num_categories,
+            num_continuous=config.num_continuous,
+        )
+        terms = {}
+        if config.num_categories:
+            terms["info_categorical"] = info_loss(categorical_logits=category_logits, categorical_codes=category)
+        if config.num_continuous:
+            terms["info_continuous"] = info_loss(continuous_mean=continuous_mean, continuous_codes=continuous)
+        return terms
+
+    def train_step(self, batch):
+        G, D = self.generator, self.discriminator
+        weight = self.model_config.info_weight
+        real, _ = self.split_batch(batch)  # labels, if any, are not used
+        z = self.sample_latents(ops.shape(real)[0])
+
+        # -- discriminator and Q step
+        fake = tf.stop_gradient(G(z, training=True))
+        with tf.GradientTape() as d_tape:
+            real_logits, _, _ = D(real, training=True)
+            fake_logits, category_logits, continuous_mean = D(fake, training=True)
+            terms = self.info_terms(z, category_logits, continuous_mean)
+            d_info = sum(terms.values())
+            d_loss = non_saturating_discriminator_loss(real_logits, fake_logits) + weight * d_info
+        self.minimize(d_tape, d_loss, D.trainable_variables, self.d_optimizer)
+
+        # -- generator step: fool D and keep the codes recoverable
+        with tf.GradientTape() as g_tape:
+            fake_logits_g, category_logits, continuous_mean = D(G(z, training=True), training=True)
+            g_info = sum(self.info_terms(z, category_logits, continuous_mean).values())
+            g_loss = non_saturating_generator_loss(fake_logits_g) + weight * g_info
+        self.minimize(g_tape, g_loss, G.trainable_variables, self.g_optimizer)
+
+        return {
+            "d_loss": d_loss,
+            "g_loss": g_loss,
+            "d_real": _probability(real_logits),
+            "d_fake": _probability(fake_logits),
+            "info_loss": d_info,  # Q's loss on this batch, before the update
+            **terms,
+        }
+
+
+# ------------------------------------------------------------ fine-tuning
+
+
+def _check_shots(shots, model_config, meta_run):
+    shots = np.asarray(shots)
+    expected = (model_config.resolution, model_config.resolution, model_config.channels)
+    if shots.dtype != np.uint8 or shots.ndim != 4 or shots.shape[1:] != expected or len(shots) == 0:
+        raise ValueError(
+            f"shots must be uint8 images [n, {expected[0]}, {expected[1]}, {expected[2]}]: the "
+            f"resolution and channels of the run {meta_run!r}. Load them with "
+            f"tfgen.data.episodes.load_shots(spec, shots=n, resolution={expected[0]}, "
+            f"channels={expected[2]}). Received: dtype={shots.dtype}, shape={shots.shape}"
+        )
+    return shots
+
+
+def _read_meta_run(meta_run):
+    from tfgen.config import load_run_config
+
+    meta_run = os.fspath(meta_run)
+    if not os.path.isfile(os.path.join(meta_run, CONFIG_FILE)):
+        raise FileNotFoundError(
+            f"{meta_run!r} is not a run folder: it has no {CONFIG_FILE}. Pass the folder that "
+            f"pre-training a transfer baseline ({', '.join(TRANSFER_FAMILIES)}) wrote (runs/<name>)."
+        )
+    family, model_config, run_config = load_run_config(meta_run)
+    if family not in TRANSFER_FAMILIES:
+        raise ValueError(
+            f"finetune_on_shots fine-tunes {', '.join(TRANSFER_FAMILIES)} runs, but {meta_run!r} is a "
+            f"{family} run (FIGR runs adapt with tfgen.training.adapt). Received: family={family!r}"
+        )
+    return family, model_config, run_config
+
+
+def finetune_on_shots(meta_run, shots, *, steps=None, seed=0, from_scratch=False, quiet=True):
+    """Fine-tune a pre-trained transfer baseline on the shots of a new class.
+
+    The shots are augmented to ``augmented_shots`` images
+    (:func:`tfgen.data.episodes.augment_shots`) and the run's G and D,
+    initialised from its weights files, train on them for ``steps`` steps
+    with the run's optimiser settings. Everything happens in memory: nothing
+    is written, the run folder stays as it is.
+
+    Args:
+        meta_run: a run folder written by DCGANTrainer, CDCGANTrainer or
+            InfoGANTrainer (``config.json``, ``generator.weights.h5``,
+            ``discriminator.weights.h5``).
+        shots: uint8 ``[n, R, R, C]`` at the run's resolution and channels.
+        steps: training steps; None (or 0) takes the config's ``adapt_steps``.
+        seed: seeds the augmentation, the latents and, from scratch, the weights.
+        from_scratch: start from random weights instead (the baseline of a GAN
+            trained on the augmented shots alone); the run's config still
+            defines the networks.
+        quiet: no progress bar.
+
+    Returns:
+        The fine-tuned generator (a ``keras.Model``), with
+        ``generator.adapted_config`` the model config it was built from: for
+        the conditional DCGAN ``sample_class`` is the new class's slot, so
+        ``tfgen.generate(generator, n)`` draws the new class.
+    """
+    from tfgen.data.episodes import augment_shots
+    from tfgen.registry import get_family
+
+    family, model_config, run_config = _read_meta_run(meta_run)
+    shots = _check_shots(shots, model_config, meta_run)
+    if steps is not None and steps < 0:
+        raise ValueError(f"steps must be >= 0 (0 or None: the config's adapt_steps). Received: steps={steps}")
+    steps = int(steps or model_config.adapt_steps)
+
+    weights = {"generator_weights": None, "discriminator_weights": None}
+    if not from_scratch:
+        weights = {
+            "generator_weights": os.path.join(meta_run, RAW_WEIGHTS),
+            "discriminator_weights": os.path.join(meta_run, DISCRIMINATOR_WEIGHTS),
+        }
+        missing = [path for path in weights.values() if not os.path.isfile(path)]
+        if missing:
+            raise FileNotFoundError(
+                f"Run folder {meta_run!r} has no {' or '.join(map(repr, missing))}: pre-training "
+                "writes them when it finishes; if it was interrupted, resume it to completion first."
+            )
+
+    adapted_config = dataclasses.replace(model_config)
+    if family == "cdcgan":
+        adapted_config.sample_class = adapted_config.num_classes - 1  # the free slot
+    run = dataclasses.replace(
+        run_config,
+        steps=steps,
+        epochs=0,
+        seed=seed,
+        strategy="default",
+        fid=False,
+        mixed_precision="off",
+        **weights,
+    )
+    images = augment_shots(shots, count=model_config.augmented_shots, seed=seed)
+    trainer = get_family(family).trainer_class()(adapted_config, run, quiet=True, images=images)
+
+    batches = iter(trainer.distribute(trainer.data.dataset))
+    bar = None
+    if not quiet:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, unit="step", desc=f"fine-tuning {family}", dynamic_ncols=True)
+    try:
+        for step in range(1, steps + 1):
+            losses = trainer.train_function(next(batches))
+            if bar is not None:
+                if step % 10 == 0 or step == steps:
+                    bar.set_postfix({k: f"{float(v):.3f}" for k, v in losses.items()}, refresh=False)
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    generator = trainer.generator
+    generator.adapted_config = adapted_config
+    return generator
