@@ -10,6 +10,7 @@ The public API is small::
     images = tfgen.generate(G, num_images=100)    # uint8 NHWC, batched
     tfgen.evaluate(real="my_images/", generator=G, metrics="fid,kid",
                    features="efficientnet_lite0")   # see tfgen.metrics
+    G = tfgen.adapt("runs/figr_digits", "digits:9", steps=10)  # few-shot adaptation
 """
 
 from tfgen.models.fastgan import FastGANDiscriminator as Discriminator
@@ -19,9 +20,20 @@ from tfgen.sampling import create_input_noise, generate, load_generator, postpro
 
 __version__ = "0.1.0"
 
+
+def adapt(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True):
+    """A generator of the class shown by ``shots``, adapted from a FIGR (Algorithm 2)
+    or DCGAN / cDCGAN / InfoGAN (fine-tuning) run; the run is only read.
+    See :func:`tfgen.training.adapt.adapt` for the arguments."""
+    from tfgen.training.adapt import adapt as adapt_run  # imports TensorFlow: only when used
+
+    return adapt_run(meta_run, shots, steps=steps, num_shots=num_shots, seed=seed, quiet=quiet)
+
+
 __all__ = [
     "Discriminator",
     "Generator",
+    "adapt",
     "create_input_noise",
     "evaluate",
     "generate",

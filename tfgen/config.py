@@ -187,7 +187,7 @@ class CDCGANConfig(DCGANConfig):
         super().validate()
         if self.num_classes < 0:
             raise ValueError(f"num_classes must be >= 0. Received: num_classes={self.num_classes}")
-        if self.sample_class is not None and not 0 <= self.sample_class < max(self.num_classes, 1):
+        if self.sample_class is not None and not 0 <= self.sample_class < self.num_classes:
             raise ValueError(
                 f"sample_class must index one of the {self.num_classes} classes. "
                 f"Received: sample_class={self.sample_class}"
