@@ -32,6 +32,19 @@ def forward(trainable, non_trainable, z):
 image = jax.jit(forward)([v.value for v in G.trainable_variables],
                          [v.value for v in G.non_trainable_variables], z)
 assert image.shape == (2, 64, 64, 3) and bool(np.isfinite(np.asarray(image)).all())
+
+# The few-shot models (FIGR ResNet, DCGAN, cDCGAN, InfoGAN).
+from tfgen.models.dcgan import DCGANDiscriminator, DCGANGenerator, InfoGANDiscriminator, InfoGANGenerator
+from tfgen.models.resnet_gan import FIGRCritic, FIGRGenerator
+z8 = np.random.default_rng(1).normal(size=(2, 8)).astype("float32")
+labels = np.array([0, 2])
+images = FIGRGenerator(width=4, latent_dim=8)(z8)
+assert images.shape == (2, 32, 32, 1) and FIGRCritic(width=4)(images).shape == (2, 1)
+conditional = DCGANGenerator(width=4, latent_dim=8, num_classes=3)((z8, labels), training=True)
+assert DCGANDiscriminator(width=4, num_classes=3)((conditional, labels)).shape == (2, 1)
+info = InfoGANGenerator(width=4, noise_dim=4, num_categories=3, num_continuous=1)(z8)
+outputs = InfoGANDiscriminator(width=4, num_categories=3, num_continuous=1)(info)
+assert [tuple(o.shape) for o in outputs] == [(2, 1), (2, 3), (2, 1)]
 print("ok")
 """
 
