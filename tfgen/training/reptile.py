@@ -142,12 +142,16 @@ class InnerLoop:
         mean (critic loss, generator loss). A graph loop, so K does not grow
         the traced graph."""
         self.reset()
-        d_total = tf.constant(0.0)
-        g_total = tf.constant(0.0)
-        for _ in tf.range(steps):
+
+        def body(step, d_total, g_total):
             d_loss, g_loss = self.step(real)
-            d_total += d_loss
-            g_total += g_loss
+            return step + 1, d_total + d_loss, g_total + g_loss
+
+        # An explicit while_loop rather than autograph's `for _ in tf.range`:
+        # it does not depend on autograph reading this file's source.
+        _, d_total, g_total = tf.while_loop(
+            lambda step, *_: step < steps, body, (tf.constant(0), tf.constant(0.0), tf.constant(0.0))
+        )
         steps = tf.cast(steps, tf.float32)
         return d_total / steps, g_total / steps
 
