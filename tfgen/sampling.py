@@ -170,7 +170,7 @@ def _generate_batches(generator, z_batches, total, *, seed, progress, same_noise
 
 
 def iter_generate(generator, num_images, *, batch_size=16, seed=0, progress=False):
-    """Like :func:`generate`, but yields uint8 batches ``[b, R, R, 3]`` one at a time.
+    """Like :func:`generate`, but yields uint8 batches ``[b, R, R, C]`` one at a time.
 
     Use it to write many images without holding them all in memory. The
     batches concatenated equal ``generate(generator, num_images, ...)``.
@@ -192,7 +192,8 @@ def iter_generate(generator, num_images, *, batch_size=16, seed=0, progress=Fals
 
 
 def generate(generator, num_images, *, batch_size=16, seed=0, progress=False):
-    """``num_images`` uint8 images ``[N, R, R, 3]`` from ``generator``, in batches.
+    """``num_images`` uint8 images ``[N, R, R, C]`` from ``generator``, in batches
+    (C = 3, or 1 for grey few-shot models).
 
     Deterministic for a given ``seed``: image ``i`` comes from row ``i`` of
     ``create_input_noise(num_images, generator.latent_dim, seed)`` whatever
@@ -388,7 +389,7 @@ def interpolation_latents(seeds, steps_per_segment, latent_dim=256, *, loop=True
 
 
 def interpolation_frames(generator, seeds, steps_per_segment=16, *, loop=True, seed=0, progress=False):
-    """uint8 frames ``[F, R, R, 3]`` along the latent walk of :func:`interpolation_latents`.
+    """uint8 frames ``[F, R, R, C]`` along the latent walk of :func:`interpolation_latents`.
 
     Frames are rendered one per call with the same injected noise (seeded by
     ``seed``), so only z moves and the animation does not flicker.
