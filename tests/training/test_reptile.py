@@ -2,10 +2,7 @@
 
 import dataclasses
 import hashlib
-import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -13,13 +10,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.scripts import run_result_script
 from tfgen.config import FIGRConfig, RunConfig
 from tfgen.data.episodes import load_shots
 from tfgen.sampling import generate, load_generator
 from tfgen.training.ema import copy_weights
 from tfgen.training.reptile import InnerLoop, InnerOptimizer, ReptileTrainer, adapt_to_shots
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 TINY = dict(width=4, latent_dim=8, inner_steps=2, adapt_steps=2)
 
@@ -205,16 +201,7 @@ _MIRRORED_SCRIPT = textwrap.dedent(
 
 
 def test_each_replica_adapts_to_its_own_task_and_the_outer_step_averages(tmp_path):
-    script = tmp_path / "mirrored_reptile.py"
-    script.write_text(_MIRRORED_SCRIPT)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    env["PYTHONPATH"] = os.pathsep.join([REPO_ROOT, env.get("PYTHONPATH", "")])
-    completed = subprocess.run(
-        [sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, env=env, timeout=400
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    line = [ln for ln in completed.stdout.splitlines() if ln.startswith("RESULT ")][-1]
-    result = json.loads(line[len("RESULT "):])
+    result = run_result_script(_MIRRORED_SCRIPT, tmp_path)
     assert result["replicas"] == 2
     assert result["tasks_differ"] > 1e-6  # two tasks, two different W
     assert result["error"] < 1e-6  # Phi + eps * mean_r (W_r - Phi)

@@ -3,8 +3,6 @@
 import glob
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -20,9 +18,10 @@ from tfgen.training.trainer import (
     resolve_total_steps,
 )
 
+from tests.scripts import run_result_script
+
 from .toy_gan import ToyConfig, ToyTrainer
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def run_config(tmp_path, **overrides):
@@ -300,16 +299,7 @@ _MIRRORED_SCRIPT = textwrap.dedent(
 
 
 def test_mirrored_strategy_over_two_cpu_devices(tmp_path):
-    script = tmp_path / "mirrored_step.py"
-    script.write_text(_MIRRORED_SCRIPT)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(__file__), REPO_ROOT, env.get("PYTHONPATH", "")])
-    completed = subprocess.run(
-        [sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, env=env, timeout=300
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    line = [ln for ln in completed.stdout.splitlines() if ln.startswith("RESULT ")][-1]
-    result = json.loads(line[len("RESULT "):])
+    result = run_result_script(_MIRRORED_SCRIPT, tmp_path, extra_path=[os.path.dirname(__file__)])
     assert result["replicas"] == 2
     assert all(np.isfinite(v) for v in result["gan_losses"].values())
     assert result["all_weights_changed"]
