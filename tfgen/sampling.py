@@ -32,6 +32,7 @@ from tfgen.weights import WEIGHTS_SUFFIX, load_weights_checked
 # Weight files a training run leaves in its folder.
 EMA_WEIGHTS = "generator_ema" + WEIGHTS_SUFFIX
 RAW_WEIGHTS = "generator" + WEIGHTS_SUFFIX
+DISCRIMINATOR_WEIGHTS = "discriminator" + WEIGHTS_SUFFIX
 CONFIG_FILE = "config.json"
 
 

@@ -22,16 +22,15 @@ import os
 import numpy as np
 
 from tfgen.config import load_run_config, save_run_config
-from tfgen.sampling import CONFIG_FILE, RAW_WEIGHTS
-from tfgen.weights import WEIGHTS_SUFFIX, save_weights_atomic
+from tfgen.sampling import CONFIG_FILE, DISCRIMINATOR_WEIGHTS, RAW_WEIGHTS
+from tfgen.weights import save_weights_atomic
 
 META_FAMILIES = ("figr", "dcgan", "cdcgan", "infogan")
-DISCRIMINATOR_FILES = ("discriminator" + WEIGHTS_SUFFIX,)
 
 
-def read_meta_run(meta_run, *, expected_families=META_FAMILIES):
-    """``(family, model_config, run_config)`` of a run folder that can be adapted,
-    or a clear error."""
+def read_meta_run(meta_run, *, expected_families=META_FAMILIES, reader="tfgen.adapt adapts"):
+    """``(family, model_config, run_config)`` of a run folder of one of
+    ``expected_families``, or a clear error; ``reader`` names the caller in it."""
     meta_run = os.fspath(meta_run)
     if not os.path.isfile(os.path.join(meta_run, CONFIG_FILE)):
         raise FileNotFoundError(
@@ -41,16 +40,17 @@ def read_meta_run(meta_run, *, expected_families=META_FAMILIES):
     family, model_config, run_config = load_run_config(meta_run)
     if family not in expected_families:
         raise ValueError(
-            f"{meta_run!r} holds a {family} run, which cannot be adapted to few shots here; "
-            f"expected one of {', '.join(expected_families)}. Train one with "
-            "`python train.py --model figr` (or dcgan, cdcgan, infogan)."
+            f"{reader} {', '.join(expected_families)} runs, but {meta_run!r} is a {family} run. "
+            "Train one with `python train.py --model figr` (or dcgan, cdcgan, infogan); "
+            "tfgen.adapt takes any of them. "
+            f"Received: family={family!r}"
         )
     return family, model_config, run_config
 
 
 def meta_weight_paths(meta_run):
     """Paths of the run's generator and discriminator weights, which must exist."""
-    paths = tuple(os.path.join(os.fspath(meta_run), name) for name in (RAW_WEIGHTS, *DISCRIMINATOR_FILES))
+    paths = tuple(os.path.join(os.fspath(meta_run), name) for name in (RAW_WEIGHTS, DISCRIMINATOR_WEIGHTS))
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:
         raise FileNotFoundError(

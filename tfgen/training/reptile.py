@@ -272,7 +272,7 @@ def adapt_to_shots(meta_run, shots, *, steps=None, seed=0, quiet=True):
     from tfgen.registry import get_family
     from tfgen.training.adapt import check_shots, meta_weight_paths, read_meta_run
 
-    family, config, _ = read_meta_run(meta_run, expected_families=("figr",))
+    family, config, _ = read_meta_run(meta_run, expected_families=("figr",), reader="adapt_to_shots adapts")
     images = check_shots(shots, config)
     steps = int(steps if steps is not None else config.adapt_steps)
     if steps < 1:

@@ -69,6 +69,7 @@ from tfgen.config import save_run_config
 from tfgen.registry import get_family
 from tfgen.sampling import (
     CONFIG_FILE,
+    DISCRIMINATOR_WEIGHTS,
     EMA_WEIGHTS,
     RAW_WEIGHTS,
     generate,
@@ -79,9 +80,7 @@ from tfgen.sampling import (
 from tfgen.training.ema import copy_weights, update_ema
 from tfgen.training.metric_monitor import BEST_DIR, MetricMonitor, append_metrics_log, write_best
 from tfgen.training.progress import TrainingProgress
-from tfgen.weights import WEIGHTS_SUFFIX, load_weights_checked, save_weights_atomic
-
-DISCRIMINATOR_WEIGHTS = "discriminator" + WEIGHTS_SUFFIX
+from tfgen.weights import load_weights_checked, save_weights_atomic
 
 # RunConfig.mixed_precision -> Keras dtype policy.
 PRECISION_POLICIES = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}

@@ -26,7 +26,6 @@ how :func:`finetune_on_shots` fine-tunes.
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import keras
 import numpy as np
@@ -34,8 +33,9 @@ import tensorflow as tf
 from keras import ops
 
 from tfgen.losses import info_loss, non_saturating_discriminator_loss, non_saturating_generator_loss
-from tfgen.sampling import CONFIG_FILE, RAW_WEIGHTS, postprocess_images
-from tfgen.training.trainer import DISCRIMINATOR_WEIGHTS, Trainer
+from tfgen.sampling import postprocess_images
+from tfgen.training.adapt import check_shots, meta_weight_paths, read_meta_run
+from tfgen.training.trainer import Trainer
 
 TRANSFER_FAMILIES = ("dcgan", "cdcgan", "infogan")
 
@@ -300,37 +300,6 @@ class InfoGANTrainer(DCGANTrainer):
 # ------------------------------------------------------------ fine-tuning
 
 
-def _check_shots(shots, model_config, meta_run):
-    shots = np.asarray(shots)
-    expected = (model_config.resolution, model_config.resolution, model_config.channels)
-    if shots.dtype != np.uint8 or shots.ndim != 4 or shots.shape[1:] != expected or len(shots) == 0:
-        raise ValueError(
-            f"shots must be uint8 images [n, {expected[0]}, {expected[1]}, {expected[2]}]: the "
-            f"resolution and channels of the run {meta_run!r}. Load them with "
-            f"tfgen.data.episodes.load_shots(spec, shots=n, resolution={expected[0]}, "
-            f"channels={expected[2]}). Received: dtype={shots.dtype}, shape={shots.shape}"
-        )
-    return shots
-
-
-def _read_meta_run(meta_run):
-    from tfgen.config import load_run_config
-
-    meta_run = os.fspath(meta_run)
-    if not os.path.isfile(os.path.join(meta_run, CONFIG_FILE)):
-        raise FileNotFoundError(
-            f"{meta_run!r} is not a run folder: it has no {CONFIG_FILE}. Pass the folder that "
-            f"pre-training a transfer baseline ({', '.join(TRANSFER_FAMILIES)}) wrote (runs/<name>)."
-        )
-    family, model_config, run_config = load_run_config(meta_run)
-    if family not in TRANSFER_FAMILIES:
-        raise ValueError(
-            f"finetune_on_shots fine-tunes {', '.join(TRANSFER_FAMILIES)} runs, but {meta_run!r} is a "
-            f"{family} run (FIGR runs adapt with tfgen.training.adapt). Received: family={family!r}"
-        )
-    return family, model_config, run_config
-
-
 def finetune_on_shots(meta_run, shots, *, steps=None, seed=0, from_scratch=False, quiet=True):
     """Fine-tune a pre-trained transfer baseline on the shots of a new class.
 
@@ -361,24 +330,18 @@ def finetune_on_shots(meta_run, shots, *, steps=None, seed=0, from_scratch=False
     from tfgen.data.episodes import augment_shots
     from tfgen.registry import get_family
 
-    family, model_config, run_config = _read_meta_run(meta_run)
-    shots = _check_shots(shots, model_config, meta_run)
+    family, model_config, run_config = read_meta_run(
+        meta_run, expected_families=TRANSFER_FAMILIES, reader="finetune_on_shots fine-tunes"
+    )
+    shots = check_shots(shots, model_config)
     if steps is not None and steps < 0:
         raise ValueError(f"steps must be >= 0 (0 or None: the config's adapt_steps). Received: steps={steps}")
     steps = int(steps or model_config.adapt_steps)
 
     weights = {"generator_weights": None, "discriminator_weights": None}
     if not from_scratch:
-        weights = {
-            "generator_weights": os.path.join(meta_run, RAW_WEIGHTS),
-            "discriminator_weights": os.path.join(meta_run, DISCRIMINATOR_WEIGHTS),
-        }
-        missing = [path for path in weights.values() if not os.path.isfile(path)]
-        if missing:
-            raise FileNotFoundError(
-                f"Run folder {meta_run!r} has no {' or '.join(map(repr, missing))}: pre-training "
-                "writes them when it finishes; if it was interrupted, resume it to completion first."
-            )
+        generator_path, discriminator_path = meta_weight_paths(meta_run)
+        weights = {"generator_weights": generator_path, "discriminator_weights": discriminator_path}
 
     adapted_config = dataclasses.replace(model_config)
     if family == "cdcgan":
