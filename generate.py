@@ -23,6 +23,19 @@ new class (a folder of images or a class such as ``digits:9``) and generates
 from the adapted generator; the run folder is not modified. With ``--grid``
 the shots fill the top row. ``--save-adapted DIR`` keeps the adapted
 generator as a run folder that ``--generator DIR`` loads later.
+
+StyleGAN runs adapt through their AdaIN maps (``--method adain``, their
+default): per-shot latents and the affine maps are fitted to the shots, and
+the adapted generator samples between the fitted latents (``--sampling
+interpolate``; ``--interpolate`` then walks through all of them) or from
+random z (``--sampling random``):
+
+    python generate.py --adapt-from runs/stylegan_digits --shots digits:9 \
+        --num-shots 10 --num-images 64 --grid --interpolate 2 --output-dir out/
+
+Style-based generators also take ``--truncation-psi`` / ``--truncation-cutoff``
+and ``--style-mixing 3x5`` (``style_mixing.png``: coarse styles from the row
+seeds, fine ones from the column seeds, from layer ``--crossover`` on).
 """
 
 from __future__ import annotations
@@ -32,6 +45,7 @@ import os
 from absl import app, flags
 
 from tfgen.cli import clean_errors, parse_flags
+from tfgen.config import AdaINAdaptConfig
 
 FLAGS = flags.FLAGS
 
@@ -65,6 +79,40 @@ flags.DEFINE_string("shots", None, "The new class: a folder of images, or a clas
 flags.DEFINE_integer("num-shots", None, "How many shots to take (default: the run's --shots, 4).")
 flags.DEFINE_integer("adapt-steps", None, "Adaptation steps K (default: the run's, FIGR 10, DCGANs 300).")
 flags.DEFINE_string("save-adapted", None, "Also save the adapted generator as a run folder here.")
+flags.DEFINE_enum(
+    "method", None, ["reptile", "finetune", "adain"],
+    "Adaptation method (default: the run's: FIGR reptile, DCGANs finetune, StyleGAN adain).",
+)  # fmt: skip
+
+# AdaIN adaptation of a StyleGAN run (tfgen.config.AdaINAdaptConfig).
+flags.DEFINE_float("perceptual-weight", AdaINAdaptConfig.perceptual_weight, "AdaIN: alpha; the L1 weight is 1 - alpha.")
+flags.DEFINE_float(
+    "interpolation-weight", AdaINAdaptConfig.interpolation_weight, "AdaIN: weight of the interpolation loss (0: off)."
+)
+flags.DEFINE_integer("interpolation-pairs", AdaINAdaptConfig.interpolation_pairs, "AdaIN: (i, j, t) draws per step.")
+flags.DEFINE_boolean(
+    "update-adain", AdaINAdaptConfig.update_adain, "AdaIN: train the affine maps A_i (--noupdate-adain: latents only)."
+)
+flags.DEFINE_enum("latent-space", AdaINAdaptConfig.latent_space, ["z", "w"], "AdaIN: fit z_i or w_i.")
+flags.DEFINE_enum(
+    "perceptual-features", AdaINAdaptConfig.perceptual_features, ["efficientnet_lite0", "classifier", "none"],
+    "AdaIN: features of the perceptual loss (offline ones; classifier needs --feature-weights).",
+)  # fmt: skip
+flags.DEFINE_string("feature-weights", None, "AdaIN: domain classifier folder for --perceptual-features classifier.")
+flags.DEFINE_enum(
+    "sampling", AdaINAdaptConfig.sampling, ["interpolate", "random"],
+    "AdaIN: sample between fitted latents (interpolate) or from random z through the adapted maps.",
+)  # fmt: skip
+
+# Style-based generators.
+flags.DEFINE_float("truncation-psi", None, "StyleGAN: truncation psi (1: none, 0: the average image).")
+flags.DEFINE_integer("truncation-cutoff", None, "StyleGAN: truncate only the first this many style layers (0: all).")
+flags.DEFINE_string(
+    "style-mixing", None,
+    "StyleGAN: write style_mixing.png, a ROWSxCOLS grid (e.g. 3x5) of seeds from --seed: coarse "
+    "styles from the row's seed, fine ones from the column's.",
+)  # fmt: skip
+flags.DEFINE_integer("crossover", None, "StyleGAN: first style layer a --style-mixing column gives (default: half).")
 
 
 def _check_options(num_images, batch_size, interpolate, steps_per_segment):
@@ -80,9 +128,9 @@ def _check_options(num_images, batch_size, interpolate, steps_per_segment):
         )
 
 
-def pngs_wanted(pngs, *, grid, interpolate):
-    """Individual PNGs by default; only on request when a grid or GIF is asked for."""
-    return pngs if pngs is not None else not (grid or interpolate)
+def pngs_wanted(pngs, *, grid, interpolate, style_mixing=False):
+    """Individual PNGs by default; only on request when a grid, GIF or style mixing grid is asked for."""
+    return pngs if pngs is not None else not (grid or interpolate or style_mixing)
 
 
 def save_pngs(images, output_dir, *, start, total):
@@ -94,6 +142,54 @@ def save_pngs(images, output_dir, *, start, total):
         sampling.save_image(os.path.join(output_dir, f"{start + offset:0{digits}d}.png"), image)
 
 
+def adain_config():
+    """The AdaIN adaptation settings of the flags (used only for StyleGAN runs)."""
+    config = AdaINAdaptConfig(
+        steps=_flag_or("adapt-steps", AdaINAdaptConfig.steps),
+        perceptual_weight=FLAGS["perceptual-weight"].value,
+        interpolation_weight=FLAGS["interpolation-weight"].value,
+        interpolation_pairs=FLAGS["interpolation-pairs"].value,
+        update_adain=FLAGS["update-adain"].value,
+        latent_space=FLAGS["latent-space"].value,
+        perceptual_features=FLAGS["perceptual-features"].value,
+        feature_weights=FLAGS["feature-weights"].value,
+        sampling=FLAGS.sampling,
+    )
+    config.validate()
+    return config
+
+
+def _flag_or(name, default):
+    value = FLAGS[name].value
+    return default if value is None else value
+
+
+def parse_grid_shape(text):
+    """``"3x5"`` -> (3, 5), or a ValueError."""
+    rows, sep, cols = str(text).lower().partition("x")
+    if not sep or not rows.strip().isdigit() or not cols.strip().isdigit() or int(rows) < 1 or int(cols) < 1:
+        raise ValueError(f"--style-mixing takes ROWSxCOLS, e.g. 3x5. Received: --style-mixing={text!r}")
+    return int(rows), int(cols)
+
+
+def apply_truncation(generator):
+    """--truncation-psi / --truncation-cutoff onto a style-based generator."""
+    psi, cutoff = FLAGS["truncation-psi"].value, FLAGS["truncation-cutoff"].value
+    if psi is None and cutoff is None:
+        return
+    if not hasattr(generator, "truncation_psi"):
+        raise ValueError(
+            "--truncation-psi and --truncation-cutoff apply to StyleGAN generators only; this is a "
+            f"{type(generator).__name__}."
+        )
+    if psi is not None:
+        generator.truncation_psi = float(psi)
+    if cutoff is not None:
+        if cutoff < 0:
+            raise ValueError(f"--truncation-cutoff must be >= 0. Received: {cutoff}")
+        generator.truncation_cutoff = int(cutoff)
+
+
 def adapted_generator(seed):
     """(generator adapted to --shots from --adapt-from, the shots as uint8)."""
     from tfgen.training import adapt
@@ -103,11 +199,25 @@ def adapted_generator(seed):
     shots = adapt.load_shots_for_run(FLAGS.shots, model_config, num_shots=FLAGS["num-shots"].value, seed=seed)
     steps = FLAGS["adapt-steps"].value
     print(f"Adapting {meta_run} to {len(shots)} shots of {FLAGS.shots} ...", flush=True)
-    generator = adapt.adapt(meta_run, shots, steps=steps, seed=seed, quiet=False)
+    generator = adapt.adapt(
+        meta_run, shots, steps=steps, seed=seed, quiet=False, method=FLAGS.method, adain=adain_config()
+    )
     if FLAGS["save-adapted"].value:
         path = adapt.save_adapted(generator, meta_run, FLAGS["save-adapted"].value)
         print(f"Saved the adapted generator to {path}")
     return generator, shots
+
+
+def interpolation_gif_frames(generator, count, steps, seed):
+    """A generator adapted with fitted latents walks through them (all of them;
+    ``count`` is ignored); any other walks in z through the seeds from ``seed``."""
+    from tfgen import sampling
+
+    if getattr(generator, "sampling", None) == "interpolate":
+        from tfgen.style_sampling import fitted_interpolation_frames
+
+        return fitted_interpolation_frames(generator, steps, noise_seed=seed)
+    return sampling.interpolation_frames(generator, range(seed, seed + count), steps, seed=seed, progress=True)
 
 
 def main(argv):
@@ -124,7 +234,12 @@ def main(argv):
     num_images, batch_size = FLAGS["num-images"].value, FLAGS["batch-size"].value
     interpolate, steps = FLAGS.interpolate, FLAGS["steps-per-segment"].value
     _check_options(num_images, batch_size, interpolate, steps)
-    write_pngs_too = pngs_wanted(FLAGS.pngs, grid=FLAGS.grid, interpolate=interpolate)
+    style_mixing = FLAGS["style-mixing"].value
+    if style_mixing:
+        parse_grid_shape(style_mixing)  # a malformed shape fails before anything slow
+    write_pngs_too = pngs_wanted(
+        FLAGS.pngs, grid=FLAGS.grid, interpolate=interpolate, style_mixing=bool(style_mixing)
+    )
     output_dir = FLAGS["output-dir"].value
 
     from tfgen import sampling
@@ -137,7 +252,22 @@ def main(argv):
         generator = sampling.load_generator(
             FLAGS.generator, ema=not FLAGS["no-ema"].value, resolution=FLAGS.resolution
         )
+    apply_truncation(generator)
     os.makedirs(output_dir, exist_ok=True)
+    if FLAGS["style-mixing"].value:
+        from tfgen.style_sampling import style_mixing_grid
+
+        rows, cols = parse_grid_shape(FLAGS["style-mixing"].value)
+        grid = style_mixing_grid(
+            generator,
+            list(range(seed, seed + rows)),
+            list(range(seed + rows, seed + rows + cols)),
+            crossover=FLAGS.crossover,
+            noise_seed=seed,
+        )
+        path = os.path.join(output_dir, "style_mixing.png")
+        sampling.save_image(path, grid)
+        print(f"Wrote {path}")
     if FLAGS.grid:
         # The grid needs every image at once; reuse them for the PNGs if wanted.
         images = sampling.generate(generator, num_images, batch_size=batch_size, seed=seed, progress=True)
@@ -160,9 +290,7 @@ def main(argv):
             start += len(batch)
         print(f"Wrote {num_images} images to {output_dir}")
     if interpolate:
-        frames = sampling.interpolation_frames(
-            generator, range(seed, seed + interpolate), steps, seed=seed, progress=True
-        )
+        frames = interpolation_gif_frames(generator, interpolate, steps, seed)
         path = os.path.join(output_dir, "interpolation.gif")
         sampling.save_gif(path, frames, duration_ms=FLAGS["frame-duration-ms"].value)
         print(f"Wrote {path} ({len(frames)} frames)")

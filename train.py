@@ -1,12 +1,13 @@
 """Train FastGAN (SLE-GAN, Liu et al., ICLR 2021) on images, or meta-train a
 few-shot model of unseen classes (FIGR, or a DCGAN / cDCGAN / InfoGAN to
-fine-tune).
+fine-tune, or a StyleGAN to adapt through its AdaIN maps).
 
     python train.py                                    # a quick CPU demo (see DEMO)
     python train.py --data-folder path/to/images --resolution 256 \\
         --ngf 64 --ndf 64 --ema-decay 0.999 --flip --steps 50000   # the paper's settings
     python train.py --model figr --dataset digits      # Reptile on digits 0-8 (9 held out)
     python train.py --model dcgan --dataset fashion_mnist --test-classes ankle_boot
+    python train.py --model stylegan --dataset digits   # StyleGAN on digits 0-8 (9 held out)
 
 A few-shot run is then adapted to n images of a new class with
 ``generate.py --adapt-from runs/<name> --shots digits:9``.
@@ -39,6 +40,7 @@ from tfgen.config import (  # noqa: E402
     FIGRConfig,
     InfoGANConfig,
     RunConfig,
+    StyleGANConfig,
 )
 
 # The embedded default: what `python train.py` trains with no flags. Small
@@ -64,14 +66,22 @@ DEMO = dict(
 # FIGR settings (32x32 grey, z=100) with CPU-sized widths and run lengths.
 FEW_SHOT_DEFAULTS = dict(dataset="digits", resolution=32, width=32, batch_size=64, steps=2000)
 FEW_SHOT_MODELS = {"figr": FIGRConfig, "dcgan": DCGANConfig, "cdcgan": CDCGANConfig, "infogan": InfoGANConfig}
+# StyleGAN's CPU-sized defaults: 32x32 grey digits 0-8 (9 held out for
+# adaptation), z and w 128-d, 64 channels per layer, batch 16 (about 0.35 s
+# per step on 2 CPU cores); the paper's 512-d, 512-channel net is flags away.
+STYLEGAN_DEFAULTS = dict(
+    dataset="digits", resolution=32, latent_dim=128, w_dim=128, channel_base=2048, channel_max=64,
+    batch_size=16, steps=2500,
+)  # fmt: skip
 
 FLAGS = flags.FLAGS
 
 flags.DEFINE_enum(
-    "model", "fastgan", ["fastgan", *FEW_SHOT_MODELS],
+    "model", "fastgan", ["fastgan", *FEW_SHOT_MODELS, "stylegan"],
     "fastgan: train on the images. figr: Reptile meta-training over few-shot tasks of the "
     "--train-classes. dcgan, cdcgan, infogan: pre-training on the --train-classes, the transfer "
-    "baselines (adapt any of these with generate.py --adapt-from).",
+    "baselines. stylegan: the style-based generator on the --train-classes (or every image), "
+    "adapted through its AdaIN maps (adapt any of these with generate.py --adapt-from).",
 )  # fmt: skip
 
 # Data and run folder.
@@ -117,8 +127,16 @@ flags.DEFINE_integer(
     f"few-shot {FEW_SHOT_DEFAULTS['steps']}; or --epochs if given).",
 )  # fmt: skip
 flags.DEFINE_integer("epochs", 0, "Passes over the data, if --steps is not given.")
-flags.DEFINE_float("G-learning-rate", FastGANConfig.g_learning_rate, "Generator Adam learning rate.")
-flags.DEFINE_float("D-learning-rate", FastGANConfig.d_learning_rate, "Discriminator Adam learning rate.")
+flags.DEFINE_float(
+    "G-learning-rate", None,
+    f"Generator Adam learning rate (FastGAN and DCGANs {FastGANConfig.g_learning_rate}, StyleGAN "
+    f"{StyleGANConfig.g_learning_rate}).",
+)  # fmt: skip
+flags.DEFINE_float(
+    "D-learning-rate", None,
+    f"Discriminator Adam learning rate (FastGAN and DCGANs {FastGANConfig.d_learning_rate}, StyleGAN "
+    f"{StyleGANConfig.d_learning_rate}).",
+)  # fmt: skip
 flags.DEFINE_float("ema-decay", DEMO["ema_decay"], "Decay of the generator's EMA (official: 0.999).")
 flags.DEFINE_string(
     "diff-augment",
@@ -143,7 +161,10 @@ flags.DEFINE_integer("channels", FIGRConfig.channels, "1: grey (FIGR's setting),
 flags.DEFINE_integer(
     "width", None, f"Channels of the finest layer (FIGR code: 64; default {FEW_SHOT_DEFAULTS['width']} for CPUs)."
 )
-flags.DEFINE_integer("shots", FIGRConfig.shots, "n: images per task (FIGR) and shots to adapt to.")
+flags.DEFINE_integer(
+    "shots", None,
+    f"n: images per task (FIGR) and shots to adapt to (default {FIGRConfig.shots}; StyleGAN {StyleGANConfig.shots}).",
+)  # fmt: skip
 flags.DEFINE_integer("adapt-steps", None, "Default adaptation steps K stored with the run (FIGR 10, DCGANs 300).")
 flags.DEFINE_integer("tasks-per-step", FIGRConfig.tasks_per_step, "FIGR: tasks averaged into one outer step.")
 flags.DEFINE_integer("inner-steps", FIGRConfig.inner_steps, "FIGR: K inner steps per task.")
@@ -157,6 +178,22 @@ flags.DEFINE_integer("augmented-shots", DCGANConfig.augmented_shots, "DCGANs: sh
 flags.DEFINE_integer("num-categories", InfoGANConfig.num_categories, "InfoGAN: size of the categorical code.")
 flags.DEFINE_integer("num-continuous", InfoGANConfig.num_continuous, "InfoGAN: number of continuous codes.")
 flags.DEFINE_float("info-weight", InfoGANConfig.info_weight, "InfoGAN: weight of the mutual-information term.")
+
+# StyleGAN (the paper's values in brackets where the CPU default differs).
+flags.DEFINE_integer("w-dim", None, f"StyleGAN: size of w (paper 512; default {STYLEGAN_DEFAULTS['w_dim']}).")
+flags.DEFINE_integer("mapping-layers", StyleGANConfig.mapping_layers, "StyleGAN: layers of the mapping network.")
+flags.DEFINE_integer(
+    "channel-base", None,
+    f"StyleGAN: channels at resolution r are min(channel-base // r, channel-max) "
+    f"(paper 8192; default {STYLEGAN_DEFAULTS['channel_base']}).",
+)  # fmt: skip
+flags.DEFINE_integer(
+    "channel-max", None, f"StyleGAN: most channels of a layer (paper 512; default {STYLEGAN_DEFAULTS['channel_max']})."
+)
+flags.DEFINE_float("style-mixing", StyleGANConfig.style_mixing, "StyleGAN: probability of style mixing per image.")
+flags.DEFINE_float("r1-gamma", StyleGANConfig.r1_gamma, "StyleGAN: R1 penalty weight gamma (0: none).")
+flags.DEFINE_integer("r1-interval", StyleGANConfig.r1_interval, "StyleGAN: R1 every this many steps (lazy).")
+flags.DEFINE_float("truncation-psi", StyleGANConfig.truncation_psi, "StyleGAN: truncation psi of the samples.")
 
 # Hardware.
 flags.DEFINE_enum("mixed-precision", RunConfig.mixed_precision, ["off", "float16", "bfloat16"],
@@ -208,8 +245,8 @@ def fastgan_config():
         ngf=FLAGS.ngf,
         ndf=FLAGS.ndf,
         batch_size=_flag("batch-size", DEMO["batch_size"]),
-        g_learning_rate=FLAGS["G-learning-rate"].value,
-        d_learning_rate=FLAGS["D-learning-rate"].value,
+        g_learning_rate=_flag("G-learning-rate", FastGANConfig.g_learning_rate),
+        d_learning_rate=_flag("D-learning-rate", FastGANConfig.d_learning_rate),
         ema_decay=FLAGS["ema-decay"].value,
         diff_augment=FLAGS["diff-augment"].value,
         reconstruction_loss=FLAGS["reconstruction-loss"].value,
@@ -224,7 +261,7 @@ def few_shot_config(model):
         channels=FLAGS.channels,
         latent_dim=_flag("latent-dim", FIGRConfig.latent_dim),
         width=_flag("width", FEW_SHOT_DEFAULTS["width"]),
-        shots=FLAGS.shots,
+        shots=_flag("shots", FIGRConfig.shots),
         train_classes=FLAGS["train-classes"].value,
         test_classes=FLAGS["test-classes"].value,
     )
@@ -248,8 +285,8 @@ def few_shot_config(model):
     dcgan = dict(
         shared,
         batch_size=_flag("batch-size", FEW_SHOT_DEFAULTS["batch_size"]),
-        g_learning_rate=FLAGS["G-learning-rate"].value,
-        d_learning_rate=FLAGS["D-learning-rate"].value,
+        g_learning_rate=_flag("G-learning-rate", DCGANConfig.g_learning_rate),
+        d_learning_rate=_flag("D-learning-rate", DCGANConfig.d_learning_rate),
         augmented_shots=FLAGS["augmented-shots"].value,
         adapt_steps=_flag("adapt-steps", DCGANConfig.adapt_steps),
     )
@@ -262,10 +299,36 @@ def few_shot_config(model):
     return FEW_SHOT_MODELS[model](**dcgan)
 
 
+def stylegan_config():
+    """The StyleGAN config from the flags, with STYLEGAN_DEFAULTS for the unset ones."""
+    defaults = STYLEGAN_DEFAULTS
+    return StyleGANConfig(
+        resolution=_flag("resolution", defaults["resolution"]),
+        channels=FLAGS.channels,
+        latent_dim=_flag("latent-dim", defaults["latent_dim"]),
+        w_dim=_flag("w-dim", defaults["w_dim"]),
+        mapping_layers=FLAGS["mapping-layers"].value,
+        channel_base=_flag("channel-base", defaults["channel_base"]),
+        channel_max=_flag("channel-max", defaults["channel_max"]),
+        style_mixing=FLAGS["style-mixing"].value,
+        truncation_psi=FLAGS["truncation-psi"].value,
+        batch_size=_flag("batch-size", defaults["batch_size"]),
+        g_learning_rate=_flag("G-learning-rate", StyleGANConfig.g_learning_rate),
+        d_learning_rate=_flag("D-learning-rate", StyleGANConfig.d_learning_rate),
+        r1_gamma=FLAGS["r1-gamma"].value,
+        r1_interval=FLAGS["r1-interval"].value,
+        ema_decay=FLAGS["ema-decay"].value,
+        diff_augment=FLAGS["diff-augment"].value,
+        train_classes=FLAGS["train-classes"].value,
+        test_classes=FLAGS["test-classes"].value,
+        shots=_flag("shots", StyleGANConfig.shots),
+    )
+
+
 def configs_from_flags():
     """(model config, RunConfig) from the command line, validated."""
     model = FLAGS.model
-    defaults = DEMO if model == "fastgan" else FEW_SHOT_DEFAULTS
+    defaults = {"fastgan": DEMO, "stylegan": STYLEGAN_DEFAULTS}.get(model, FEW_SHOT_DEFAULTS)
     data_folder, dataset = FLAGS["data-folder"].value, FLAGS.dataset
     if data_folder and dataset:
         raise ValueError(
@@ -276,7 +339,12 @@ def configs_from_flags():
     steps = FLAGS.steps
     if steps is None:
         steps = 0 if FLAGS.epochs else defaults["steps"]
-    model_config = fastgan_config() if model == "fastgan" else few_shot_config(model)
+    if model == "fastgan":
+        model_config = fastgan_config()
+    elif model == "stylegan":
+        model_config = stylegan_config()
+    else:
+        model_config = few_shot_config(model)
     run_config = RunConfig(
         name=FLAGS.name or default_run_name(data, model),
         runs_dir=FLAGS["runs-dir"].value,

@@ -31,7 +31,6 @@ measured (``<runs-dir>/metrics_cache.json``); a setting in a run's name
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -43,7 +42,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from tfgen.config import CDCGANConfig, DCGANConfig, FIGRConfig, InfoGANConfig, RunConfig  # noqa: E402
+from experiments.common import (  # noqa: E402
+    CHANNELS,
+    CLASSIFIER_DATA,
+    METRIC_COLUMNS,
+    RESOLUTION,
+    classifier,
+    measure,
+    say,
+    summarise,
+    train_run,
+    write_json,
+    read_json,
+    reference_halves,
+)
+from tfgen.config import CDCGANConfig, DCGANConfig, FIGRConfig, InfoGANConfig  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("datasets", ["digits", "fashion_mnist"], "Bundled datasets (default splits).")
@@ -60,12 +73,9 @@ flags.DEFINE_integer("finetune-steps", 300, "Fine-tuning steps on the augmented 
 flags.DEFINE_integer("scratch-steps", 600, "Steps of the DCGAN trained from scratch on the augmented shots.")
 
 # The paper's settings, kept fixed because they are not in the run folders'
-# names: 32x32 grey, n = 4 shots; FIGR's K = 10 inner steps and the
-# baselines' 300 augmented shots (the config defaults).
-RESOLUTION, CHANNELS, SHOTS = 32, 1, FIGRConfig.shots
-# Classifier data and epochs: Fashion-MNIST's first 10000 images (942..1027
-# per class) keep its training to a minute or two.
-CLASSIFIER_DATA = {"digits": ("digits", 30), "fashion_mnist": ("fashion_mnist:all:10000", 4)}
+# names: n = 4 shots; FIGR's K = 10 inner steps and the baselines' 300
+# augmented shots (the config defaults). 32x32 grey: experiments.common.
+SHOTS = FIGRConfig.shots
 BASELINES = {"dcgan": DCGANConfig, "cdcgan": CDCGANConfig, "infogan": InfoGANConfig}
 # The paper's Table 1 (Clouâtre & Demers 2019): MSE / SSIM, their protocol.
 PAPER_TABLE1 = {
@@ -75,69 +85,6 @@ PAPER_TABLE1 = {
     ("fashion_mnist", "cdcgan"): (3436.85, 0.80),
     ("fashion_mnist", "infogan"): (3863.17, 0.75),
 }
-METRIC_COLUMNS = [  # (key, column title, decimals)
-    ("class_share", "class share ↑", 3),
-    ("frechet", "Fréchet (clf) ↓", 2),
-    ("diversity", "diversity", 3),
-    ("nearest_shot", "nearest shot (median)", 2),
-    ("copy_share", "copy share ↓", 3),
-    ("mse", "MSE", 0),
-    ("ssim", "SSIM", 3),
-]
-
-
-def say(message):
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def read_json(path, default):
-    if not os.path.isfile(path):
-        return default
-    with open(path) as f:
-        return json.load(f)
-
-
-def write_json(path, content):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".tmp", "w") as f:
-        json.dump(content, f, indent=1, ensure_ascii=False)
-    os.replace(path + ".tmp", path)
-
-
-# --- training (cached) ----------------------------------------------------------
-
-
-def classifier(dataset, runs_dir):
-    """The domain classifier's extractor and the seconds its training took."""
-    from tfgen.metrics import get_extractor
-    from tfgen.metrics.classifier import CLASSIFIER_WEIGHTS_FILE, train_domain_classifier
-
-    folder = os.path.join(runs_dir, f"classifier_{dataset}")
-    timing = os.path.join(folder, "seconds.json")
-    if not os.path.isfile(os.path.join(folder, CLASSIFIER_WEIGHTS_FILE)):
-        source, epochs = CLASSIFIER_DATA[dataset]
-        say(f"training the {dataset} classifier on {source} for {epochs} epochs")
-        started = time.perf_counter()
-        train_domain_classifier(source, out_dir=folder, resolution=RESOLUTION, epochs=epochs, progress=False)
-        write_json(timing, {"seconds": time.perf_counter() - started})
-    return get_extractor("classifier", path=folder), read_json(timing, {}).get("seconds")
-
-
-def train_run(trainer_class, model_config, name, dataset, steps, runs_dir):
-    """Train (or resume, or reuse) one run; returns (run folder, seconds)."""
-    run_dir = os.path.join(runs_dir, name)
-    timing = os.path.join(run_dir, "seconds.json")
-    if not os.path.isfile(os.path.join(run_dir, "generator.weights.h5")):
-        say(f"training {name}")
-        run_config = RunConfig(
-            name=name, runs_dir=runs_dir, data=dataset, steps=steps, seed=0, flip=False,
-            sample_every=steps, checkpoint_every=max(1, min(steps, 100)), log_every=5,
-        )  # fmt: skip
-        started = time.perf_counter()
-        trainer_class(model_config, run_config).fit()
-        spent = time.perf_counter() - started + read_json(timing, {}).get("seconds", 0.0)
-        write_json(timing, {"seconds": spent})  # a resumed run adds up
-    return run_dir, read_json(timing, {}).get("seconds")
 
 
 def train_all(dataset, runs_dir):
@@ -188,27 +135,6 @@ def methods(runs, shots, seed):
     return rows
 
 
-def measure(images, *, extractor, target, reference, shot_features):
-    """The table's metrics of uint8 images [N, 32, 32, 1] against the real reference set."""
-    from tfgen.metrics import (
-        class_share, extract_features, fid_from_features, memorisation, nearest_real_mse_ssim,
-        pairwise_diversity,
-    )  # fmt: skip
-
-    outputs = extract_features(extractor, images, batch_size=250)
-    near = memorisation(outputs["features"], shot_features)  # nearest = nearest shot
-    pixels = nearest_real_mse_ssim(images, reference["images"])
-    return {
-        "class_share": class_share(outputs["logits"], target),
-        "frechet": fid_from_features(reference["features"], outputs["features"]),
-        "diversity": pairwise_diversity(outputs["features"]),
-        "nearest_shot": near["median_distance"],
-        "copy_share": near["copy_share"],
-        "mse": pixels["mse"],
-        "ssim": pixels["ssim"],
-    }
-
-
 def run_seed(dataset, seed, runs, extractor, real, cache, grids_dir):
     """{method: metrics} for one draw of shots; grids for seed 0."""
     from tfgen.data.episodes import load_shots
@@ -217,11 +143,7 @@ def run_seed(dataset, seed, runs, extractor, real, cache, grids_dir):
 
     held_out = real.split.test[0]
     shots = load_shots(f"{dataset}:{held_out}", shots=SHOTS, resolution=RESOLUTION, channels=CHANNELS, seed=seed)
-    # The real images of the class without the shots, halved: B is the
-    # reference every row is measured against, A the "real" row (ceiling).
-    pool = real.test.images[~np.all(real.test.images[:, None] == shots[None], axis=(2, 3, 4)).any(axis=1)]
-    pool = pool[np.random.default_rng(seed).permutation(len(pool))]
-    half_a, half_b = pool[: len(pool) // 2], pool[len(pool) // 2 :]
+    half_a, half_b = reference_halves(real.test.images, shots, seed)
     reference = {"images": half_b, "features": extract_features(extractor, half_b, batch_size=250)["features"]}
     context = dict(
         extractor=extractor,
@@ -250,18 +172,6 @@ def run_seed(dataset, seed, runs, extractor, real, cache, grids_dir):
 
 
 # --- tables -------------------------------------------------------------------------
-
-
-def summarise(per_seed):
-    """{method: {metric: (mean, std)}} over seeds (std with ddof=0; 0 for one seed)."""
-    seeds = list(per_seed)
-    summary = {}
-    for method, metrics in per_seed[seeds[0]].items():
-        if method.startswith("_"):  # the reference's own numbers
-            continue
-        values = {key: [per_seed[s][method][key] for s in seeds] for key in metrics}
-        summary[method] = {key: (float(np.mean(v)), float(np.std(v))) for key, v in values.items()}
-    return summary
 
 
 def markdown_tables(report):

@@ -45,6 +45,26 @@ assert DCGANDiscriminator(width=4, num_classes=3)((conditional, labels)).shape =
 info = InfoGANGenerator(width=4, noise_dim=4, num_categories=3, num_continuous=1)(z8)
 outputs = InfoGANDiscriminator(width=4, num_categories=3, num_continuous=1)(info)
 assert [tuple(o.shape) for o in outputs] == [(2, 1), (2, 3), (2, 1)]
+
+# The StyleGAN generator and discriminator (style mixing, w_avg, truncation, fitted latents).
+from tfgen.models.stylegan import StyleDiscriminator, StyleGenerator
+SG = StyleGenerator(resolution=32, channels=1, latent_dim=8, w_dim=8, mapping_layers=2,
+                    channel_base=256, channel_max=8, style_mixing=1.0, fitted_latents=2,
+                    sampling="interpolate", seed=0)
+SD = StyleDiscriminator(resolution=32, channels=1, channel_base=256, channel_max=8)
+ws = SG.mixed_ws(z8, training=True)
+SG.update_w_avg(ws[:, 0])
+assert ws.shape == (2, 8, 8) and float(np.abs(np.asarray(SG.w_avg)).sum()) > 0
+styled = SG.synthesize(ws, training=True)
+assert styled.shape == (2, 32, 32, 1) and SD(styled).shape == (2, 1)
+SG.truncation_psi = 0.7
+assert SG(z8).shape == (2, 32, 32, 1)  # inference: truncated, between the two fitted latents
+def style_forward(trainable, non_trainable, z):
+    images, _ = SG.stateless_call(trainable, non_trainable, z, training=True)
+    return images
+styled = jax.jit(style_forward)([v.value for v in SG.trainable_variables],
+                                [v.value for v in SG.non_trainable_variables], z8)
+assert styled.shape == (2, 32, 32, 1) and bool(np.isfinite(np.asarray(styled)).all())
 print("ok")
 """
 

@@ -178,3 +178,140 @@ def test_batch_norm_fast_path_gradient_matches_keras():
         grads.append(tape.gradient(y, [x, layer.gamma, layer.beta]))
     for a, b in zip(*grads):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-3, rtol=1e-3)
+
+
+# ------------------------------------------------------------ StyleGAN layers
+
+
+def _numpy_conv_same(x, kernel):
+    pad = kernel.shape[0] // 2
+    return _numpy_conv_valid(np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0))), kernel)
+
+
+def _lrelu(x):
+    return np.where(x >= 0, x, 0.2 * x) * np.sqrt(2.0)
+
+
+@pytest.mark.parametrize("activation", [None, "lrelu"])
+def test_equalized_dense_matches_numpy(activation):
+    from tfgen.layers import EqualizedDense
+
+    layer = EqualizedDense(units=5, lr_multiplier=0.01, bias_init=0.3, gain=2.0, activation=activation)
+    x = np.random.default_rng(8).normal(size=(3, 7)).astype("float32")
+    out = keras.ops.convert_to_numpy(layer(x))
+    w = keras.ops.convert_to_numpy(layer.kernel).astype("float64")
+    b = keras.ops.convert_to_numpy(layer.bias).astype("float64")
+    np.testing.assert_allclose(b, 0.3)  # stored bias_init; effective bias_init * lr_multiplier
+    expected = x @ (w * 2.0 * 0.01 / np.sqrt(7)) + b * 0.01
+    if activation == "lrelu":
+        expected = _lrelu(expected)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_equalized_weights_are_stored_with_unit_variance_over_lr_multiplier():
+    from tfgen.layers import EqualizedConv2D, EqualizedDense
+
+    keras.utils.set_random_seed(9)
+    dense = EqualizedDense(units=100, lr_multiplier=0.01)
+    dense.build((None, 100))
+    std = keras.ops.convert_to_numpy(dense.kernel).std()
+    assert abs(std - 100.0) / 100.0 < 0.05  # N(0, 1 / lr_multiplier)
+    conv = EqualizedConv2D(filters=32, kernel_size=3)
+    conv.build((None, 8, 8, 32))
+    assert abs(keras.ops.convert_to_numpy(conv.kernel).std() - 1.0) < 0.05
+
+
+@pytest.mark.parametrize("activation, use_bias", [(None, False), ("lrelu", True)])
+def test_equalized_conv_matches_numpy(activation, use_bias):
+    from tfgen.layers import EqualizedConv2D
+
+    layer = EqualizedConv2D(filters=4, kernel_size=3, gain=0.5, use_bias=use_bias, activation=activation)
+    x = np.random.default_rng(10).normal(size=(2, 6, 6, 3)).astype("float32")
+    layer.build(x.shape)
+    if use_bias:
+        layer.bias.assign(np.arange(4, dtype="float32"))
+    out = keras.ops.convert_to_numpy(layer(x))
+    kernel = keras.ops.convert_to_numpy(layer.kernel) * 0.5 / np.sqrt(3 * 3 * 3)
+    expected = _numpy_conv_same(x, kernel) + (np.arange(4) if use_bias else 0)
+    if activation == "lrelu":
+        expected = _lrelu(expected)
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
+    assert (layer.bias is None) == (not use_bias)
+
+
+def test_style_layers_reject_unknown_activation():
+    from tfgen.layers import EqualizedConv2D, EqualizedDense
+
+    with pytest.raises(ValueError, match="Received: activation='relu'"):
+        EqualizedDense(units=2, activation="relu")
+    with pytest.raises(ValueError, match="activation"):
+        EqualizedConv2D(filters=2, kernel_size=3, activation="tanh")
+
+
+def test_adain_matches_numpy():
+    from tfgen.layers import AdaIN
+
+    rng = np.random.default_rng(11)
+    x = rng.normal(2.0, 3.0, size=(2, 5, 4, 3)).astype("float32")
+    style = rng.normal(size=(2, 6)).astype("float32")
+    out = keras.ops.convert_to_numpy(AdaIN()([x, style]))
+    mean = x.astype("float64").mean(axis=(1, 2), keepdims=True)
+    var = x.astype("float64").var(axis=(1, 2), keepdims=True)
+    scale, bias = style[:, None, None, :3], style[:, None, None, 3:]
+    expected = (1.0 + scale) * (x - mean) / np.sqrt(var + 1e-8) + bias
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
+    # A zero style is plain instance normalisation: zero mean, unit variance per sample and channel.
+    normed = keras.ops.convert_to_numpy(AdaIN()([x, np.zeros_like(style)]))
+    np.testing.assert_allclose(normed.mean(axis=(1, 2)), 0.0, atol=1e-5)
+    np.testing.assert_allclose(normed.var(axis=(1, 2)), 1.0, atol=1e-4)
+
+
+def test_pixel_norm_matches_numpy():
+    from tfgen.layers import PixelNorm
+
+    x = np.random.default_rng(12).normal(size=(4, 9)).astype("float32") * 5
+    out = keras.ops.convert_to_numpy(PixelNorm()(x))
+    np.testing.assert_allclose(out, x / np.sqrt((x**2).mean(axis=-1, keepdims=True) + 1e-8), rtol=1e-5)
+    np.testing.assert_allclose((out**2).mean(axis=-1), 1.0, rtol=1e-5)
+
+
+def test_noise_injection_per_channel_scales_one_shared_noise_map():
+    layer = NoiseInjection(seed=2, per_channel=True)
+    x = np.zeros((2, 4, 4, 3), "float32")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x)), x)  # init 0: identity
+    assert tuple(layer.weight.shape) == (3,) and layer.weight.path.endswith("/weight")
+    layer.weight.assign(np.array([0.0, 1.0, 2.0], "float32"))
+    noise = keras.ops.convert_to_numpy(layer(x))
+    np.testing.assert_array_equal(noise[..., 0], 0.0)
+    np.testing.assert_allclose(noise[..., 2], 2.0 * noise[..., 1], rtol=1e-6)
+    assert noise[..., 1].std() > 0.5
+    # The default (FastGAN's) keeps one scalar weight.
+    scalar = NoiseInjection()
+    scalar.build((None, 4, 4, 3))
+    assert tuple(scalar.weight.shape) == () and scalar.get_config()["per_channel"] is False
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, inputs, shape",
+    [
+        ("EqualizedDense", {"units": 4, "lr_multiplier": 0.01, "activation": "lrelu"}, (2, 6), (2, 4)),
+        ("EqualizedConv2D", {"filters": 4, "kernel_size": 3, "activation": "lrelu"}, (2, 8, 8, 3), (2, 8, 8, 4)),
+        ("EqualizedConv2D", {"filters": 2, "kernel_size": 1, "use_bias": False}, (2, 8, 8, 3), (2, 8, 8, 2)),
+        ("PixelNorm", {}, (2, 6), (2, 6)),
+        ("NoiseInjection", {"per_channel": True, "seed": 4}, (2, 4, 4, 3), (2, 4, 4, 3)),
+    ],
+)
+def test_style_layer_harness(tmp_path, name, kwargs, inputs, shape):
+    import tfgen.layers
+
+    cls = getattr(tfgen.layers, name)
+    x = np.random.default_rng(13).normal(size=inputs).astype("float32")
+    run_layer_test(tmp_path, lambda: cls(**kwargs), x, expected_shape=shape)
+
+
+def test_adain_harness(tmp_path):
+    from tfgen.layers import AdaIN
+
+    rng = np.random.default_rng(14)
+    inputs = [rng.normal(size=(2, 4, 4, 3)).astype("float32"), rng.normal(size=(2, 6)).astype("float32")]
+    run_layer_test(tmp_path, lambda: AdaIN(), inputs, expected_shape=(2, 4, 4, 3))

@@ -11,6 +11,8 @@ right after construction works).
 
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import ops
 
@@ -185,34 +187,44 @@ class GLU(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable("tfgen")
 class NoiseInjection(keras.layers.Layer):
-    """Adds per-pixel Gaussian noise scaled by a learned scalar (init 0).
+    """Adds per-pixel Gaussian noise scaled by a learned weight (init 0).
+
+    One noise map [B, H, W, 1] is drawn per call and shared by the channels.
+    With ``per_channel=False`` (FastGAN) one scalar weight scales it; with
+    ``per_channel=True`` (StyleGAN's B) each channel has its own scale [C].
 
     The noise comes from the layer's own ``SeedGenerator``. Its state is not
     part of ``.weights.h5``; ``tfgen.sampling.generate`` sets it from the
     generation seed so that generated images are reproducible.
+
+    Args:
+        seed: seed of the layer's noise stream (None: random).
+        per_channel: False: one scalar scale; True: one scale per channel.
     """
 
-    def __init__(self, *, seed=None, **kwargs):
+    def __init__(self, *, seed=None, per_channel=False, **kwargs):
         super().__init__(**kwargs)
         self.seed = seed
+        self.per_channel = bool(per_channel)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def build(self, input_shape):
-        self.weight = self.add_weight(name="weight", shape=(), initializer="zeros")
+        shape = (int(input_shape[-1]),) if self.per_channel else ()
+        self.weight = self.add_weight(name="weight", shape=shape, initializer="zeros")
 
     def call(self, inputs):
         shape = ops.shape(inputs)
         noise = keras.random.normal(
             (shape[0], shape[1], shape[2], 1), seed=self.seed_generator, dtype=self.compute_dtype
         )
-        return inputs + self.weight * noise
+        return inputs + self.weight * noise  # weight: [] or [C]
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
         config = super().get_config()
-        config.update(seed=self.seed)
+        config.update(seed=self.seed, per_channel=self.per_channel)
         return config
 
 
@@ -307,3 +319,216 @@ def batch_norm(name):
         gamma_initializer=keras.initializers.RandomNormal(1.0, CONV_INIT_STDDEV),
         name=name,
     )
+
+
+# ------------------------------------------------------------------ StyleGAN
+# Layers of the style-based generator (Karras et al., CVPR 2019) and its
+# discriminator. Normalisations compute in float32 under mixed precision.
+
+STYLE_EPSILON = 1e-8  # AdaIN / pixel norm / minibatch stddev epsilon (StyleGAN's)
+LRELU_SLOPE = 0.2
+LRELU_GAIN = math.sqrt(2.0)  # keeps the activations' second moment through leaky ReLU
+
+
+def _check_activation(activation):
+    if activation not in (None, "lrelu"):
+        raise ValueError(f"activation must be None or 'lrelu'. Received: activation={activation!r}")
+    return activation
+
+
+def scaled_lrelu(x):
+    """StyleGAN's activation: leaky ReLU (slope 0.2) times sqrt(2)."""
+    return ops.leaky_relu(x, negative_slope=LRELU_SLOPE) * ops.cast(LRELU_GAIN, x.dtype)
+
+
+@keras.saving.register_keras_serializable("tfgen")
+class EqualizedDense(keras.layers.Layer):
+    """Fully connected layer with the equalized learning rate (Karras et al., 2018).
+
+    The kernel is stored as N(0, 1/lr_multiplier) and scaled at run time by
+    ``gain * lr_multiplier / sqrt(fan_in)``; the bias is stored from
+    ``bias_init`` and scaled by ``lr_multiplier`` (StyleGAN2-ADA's
+    convention: the initial effective bias is ``bias_init * lr_multiplier``).
+    Adam's steps are scale-free, so every weight then learns at the same
+    speed, ``lr_multiplier`` times the optimiser's rate.
+
+    Args:
+        units: output features.
+        lr_multiplier: learning-rate multiplier (StyleGAN's mapping: 0.01).
+        bias_init: initial value of the stored bias.
+        gain: extra factor on the run-time weight scale.
+        activation: None (linear) or "lrelu" (leaky ReLU 0.2 times sqrt(2)).
+    """
+
+    def __init__(self, *, units, lr_multiplier=1.0, bias_init=0.0, gain=1.0, activation=None, **kwargs):
+        super().__init__(**kwargs)
+        if units < 1 or lr_multiplier <= 0:
+            raise ValueError(
+                "units must be >= 1 and lr_multiplier > 0. "
+                f"Received: units={units}, lr_multiplier={lr_multiplier}"
+            )
+        self.units = int(units)
+        self.lr_multiplier = float(lr_multiplier)
+        self.bias_init = float(bias_init)
+        self.gain = float(gain)
+        self.activation = _check_activation(activation)
+
+    def build(self, input_shape):
+        fan_in = int(input_shape[-1])
+        self.weight_scale = self.gain * self.lr_multiplier / math.sqrt(fan_in)
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(fan_in, self.units),
+            initializer=keras.initializers.RandomNormal(0.0, 1.0 / self.lr_multiplier),
+            autocast=False,
+        )
+        self.bias = self.add_weight(
+            name="bias", shape=(self.units,), initializer=keras.initializers.Constant(self.bias_init), autocast=False
+        )
+
+    def call(self, inputs):
+        kernel = ops.cast(self.kernel * self.weight_scale, self.compute_dtype)  # [in, units]
+        bias = ops.cast(self.bias * self.lr_multiplier, self.compute_dtype)
+        x = ops.matmul(inputs, kernel) + bias
+        return scaled_lrelu(x) if self.activation == "lrelu" else x
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            units=self.units,
+            lr_multiplier=self.lr_multiplier,
+            bias_init=self.bias_init,
+            gain=self.gain,
+            activation=self.activation,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable("tfgen")
+class EqualizedConv2D(keras.layers.Layer):
+    """Stride-1 "same" convolution with the equalized learning rate.
+
+    The kernel is stored as N(0, 1) and scaled at run time by
+    ``gain / sqrt(kernel_size**2 * in_channels)``; the bias starts at 0.
+
+    Args:
+        filters: output channels.
+        kernel_size: square kernel side (odd: 1 or 3).
+        gain: extra factor on the run-time weight scale.
+        use_bias: add a learned per-channel bias.
+        activation: None (linear) or "lrelu" (leaky ReLU 0.2 times sqrt(2)).
+    """
+
+    def __init__(self, *, filters, kernel_size, gain=1.0, use_bias=True, activation=None, **kwargs):
+        super().__init__(**kwargs)
+        if filters < 1 or kernel_size < 1:
+            raise ValueError(
+                f"filters and kernel_size must be >= 1. Received: filters={filters}, kernel_size={kernel_size}"
+            )
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.gain = float(gain)
+        self.use_bias = bool(use_bias)
+        self.activation = _check_activation(activation)
+
+    def build(self, input_shape):
+        k, in_channels = self.kernel_size, int(input_shape[-1])
+        self.weight_scale = self.gain / math.sqrt(k * k * in_channels)
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(k, k, in_channels, self.filters),
+            initializer=keras.initializers.RandomNormal(0.0, 1.0),
+            autocast=False,
+        )
+        self.bias = (
+            self.add_weight(name="bias", shape=(self.filters,), initializer="zeros", autocast=False)
+            if self.use_bias
+            else None
+        )
+
+    def call(self, inputs):
+        kernel = ops.cast(self.kernel * self.weight_scale, self.compute_dtype)
+        x = ops.conv(inputs, kernel, strides=1, padding="same")  # [B, H, W, filters]
+        if self.bias is not None:
+            x = x + ops.cast(self.bias, self.compute_dtype)
+        return scaled_lrelu(x) if self.activation == "lrelu" else x
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            filters=self.filters,
+            kernel_size=self.kernel_size,
+            gain=self.gain,
+            use_bias=self.use_bias,
+            activation=self.activation,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable("tfgen")
+class AdaIN(keras.layers.Layer):
+    """Adaptive instance normalisation: ``AdaIN()([x, style])``.
+
+    x [B, H, W, C] is normalised per sample and channel over (H, W), then
+    ``(1 + scale) * x_norm + bias`` with ``scale, bias = split(style, 2)``,
+    style [B, 2C]. The "+1" (StyleGAN's) makes a zero style the identity
+    after normalisation. Computed in float32 under mixed precision.
+
+    Args:
+        epsilon: added to the variance.
+    """
+
+    def __init__(self, *, epsilon=STYLE_EPSILON, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+
+    def call(self, inputs):
+        x, style = inputs
+        dtype = x.dtype
+        x = ops.cast(x, "float32")
+        scale, bias = ops.split(ops.cast(style, "float32"), 2, axis=-1)  # [B, C] each
+        mean = ops.mean(x, axis=(1, 2), keepdims=True)  # [B, 1, 1, C]
+        var = ops.mean(ops.square(x - mean), axis=(1, 2), keepdims=True)
+        x = (x - mean) * ops.rsqrt(var + self.epsilon)
+        x = (1.0 + scale[:, None, None, :]) * x + bias[:, None, None, :]
+        return ops.cast(x, dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(epsilon=self.epsilon)
+        return config
+
+
+@keras.saving.register_keras_serializable("tfgen")
+class PixelNorm(keras.layers.Layer):
+    """``x / sqrt(mean(x**2, axis=-1) + epsilon)``: StyleGAN's normalisation of z.
+
+    Args:
+        epsilon: added to the mean square.
+    """
+
+    def __init__(self, *, epsilon=STYLE_EPSILON, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+
+    def call(self, inputs):
+        x = ops.cast(inputs, "float32")
+        x = x * ops.rsqrt(ops.mean(ops.square(x), axis=-1, keepdims=True) + self.epsilon)
+        return ops.cast(x, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(epsilon=self.epsilon)
+        return config

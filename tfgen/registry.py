@@ -128,6 +128,51 @@ def _infogan_discriminator(config):
     )
 
 
+def _stylegan_generator(config):
+    from tfgen.models.stylegan import StyleGenerator
+
+    config.validate()
+    return StyleGenerator(
+        resolution=config.resolution,
+        channels=config.channels,
+        latent_dim=config.latent_dim,
+        w_dim=config.w_dim,
+        mapping_layers=config.mapping_layers,
+        mapping_lr_multiplier=config.mapping_lr_multiplier,
+        channel_base=config.channel_base,
+        channel_max=config.channel_max,
+        style_mixing=config.style_mixing,
+        w_avg_beta=config.w_avg_beta,
+        truncation_psi=config.truncation_psi,
+        truncation_cutoff=config.truncation_cutoff,
+        fitted_latents=config.fitted_latents,
+        fitted_space=config.fitted_space,
+        sampling=config.sampling,
+        name="generator",
+    )
+
+
+def _stylegan_discriminator(config):
+    from tfgen.models.stylegan import StyleDiscriminator
+
+    config.validate()
+    return StyleDiscriminator(
+        resolution=config.resolution,
+        channels=config.channels,
+        channel_base=config.channel_base,
+        channel_max=config.channel_max,
+        name="discriminator",
+    )
+
+
+def _stylegan_describe(config):
+    fields = (
+        "resolution", "channels", "latent_dim", "w_dim", "mapping_layers", "channel_base",
+        "channel_max", "fitted_latents",
+    )  # fmt: skip
+    return "StyleGenerator(" + ", ".join(f"{f}={getattr(config, f)}" for f in fields) + ")"
+
+
 def _describe_few_shot(model_name):
     def describe(config):
         fields = ("resolution", "channels", "latent_dim", "width", "num_classes", "num_categories", "num_continuous")
@@ -177,6 +222,14 @@ FAMILIES = {
         build_discriminator=_infogan_discriminator,
         describe_generator=_describe_few_shot("InfoGANGenerator"),
         trainer_path="tfgen.training.transfer:InfoGANTrainer",
+    ),
+    "stylegan": ModelFamily(
+        name="stylegan",
+        config_class=MODEL_CONFIGS["stylegan"],
+        build_generator=_stylegan_generator,
+        build_discriminator=_stylegan_discriminator,
+        describe_generator=_stylegan_describe,
+        trainer_path="tfgen.training.stylegan:StyleGANTrainer",
     ),
 }
 

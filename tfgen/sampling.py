@@ -95,6 +95,13 @@ def seed_state_variables(model):
 
 
 
+def set_noise_seed(model, seed):
+    """Set the state of every ``keras.random.SeedGenerator`` in ``model`` from
+    ``seed``: two calls after the same ``set_noise_seed`` draw the same noise
+    (e.g. the two ends of a path-length pair)."""
+    _set_seed_states(seed_state_variables(model), seed, 0)
+
+
 def _derived_seed(*entropy):
     """A positive int31 seed from integers (stable across runs and platforms)."""
     return int(np.random.SeedSequence([int(e) & 0xFFFFFFFF for e in entropy]).generate_state(1)[0] >> 1)
@@ -436,6 +443,7 @@ def _load_keras_archive(path):
     import tfgen.models.dcgan  # noqa: F401
     import tfgen.models.fastgan  # noqa: F401
     import tfgen.models.resnet_gan  # noqa: F401
+    import tfgen.models.stylegan  # noqa: F401
 
     try:
         model = keras.saving.load_model(path, compile=False)

@@ -15,6 +15,12 @@ or, one level down, extract features and call a metric on arrays::
 Extractors: ``inception`` (weights from the Keras cache or a path),
 ``efficientnet_lite0`` (offline), ``classifier`` (trained on a labelled set
 by :func:`train_domain_classifier`). Metrics by name: ``registry.METRICS``.
+
+The perceptual path length of a style-based generator walks its latent
+space instead of comparing images::
+
+    from tfgen.metrics import perceptual_path_length
+    perceptual_path_length(G, space="w", num_samples=1000)["ppl"]
 """
 
 from tfgen.metrics.classification import class_share, classifier_accuracy
@@ -42,6 +48,10 @@ def __getattr__(name):
         from tfgen.metrics.cache import real_features
 
         return real_features
+    if name == "perceptual_path_length":  # lazily too: it reaches tfgen.sampling and Keras
+        from tfgen.metrics.ppl import perceptual_path_length
+
+        return perceptual_path_length
     raise AttributeError(f"module 'tfgen.metrics' has no attribute {name!r}")
 
 __all__ = [
@@ -65,6 +75,7 @@ __all__ = [
     "nearest_neighbour_distances",
     "nearest_real_mse_ssim",
     "pairwise_diversity",
+    "perceptual_path_length",
     "precision_recall",
     "real_features",
     "register_extractor",

@@ -53,102 +53,184 @@ def evaluate(
         generated: a folder of images or a uint8 array ``[N, R, R, C]``.
         metrics: names, comma-joined or a list (see ``registry.METRICS``).
         features: an extractor name (``inception``, ``efficientnet_lite0``,
-            ``classifier``) or a built :class:`FeatureExtractor`.
+            ``classifier``) or a built :class:`FeatureExtractor`. The
+            path-length metrics (``ppl_w``, ``ppl_z``: a style-based
+            ``generator`` only) measure with the classifier's
+            :class:`~tfgen.perceptual.FeatureDistance` for ``classifier``
+            and with EfficientNet-Lite0's otherwise.
         extractor_options: passed to the extractor, e.g.
             ``{"weights_path": ...}`` or ``{"path": "runs/classifier"}``.
         num_images: generated images to use (generator default: 5000; folder
-            or array default: all).
+            or array default: all); also the path-length samples (default 5000).
         num_real: real images to use (default: all), a seeded subset otherwise.
         target_class: class index or name, for the ``accuracy`` metric.
 
     Returns:
         ``{"metrics": {name: value}, "features": ..., "num_generated": ...,
-        "num_real": ..., "resolution": ..., "seconds": ...}``.
+        "num_real": ..., "resolution": ..., "seconds": ...}``, plus
+        ``"ppl_distance"`` and ``"ppl_samples"`` with path-length metrics.
+        Asked for path lengths only, no images are compared: no features
+        (``"features"`` None) and 0 generated and real images.
     """
-    # Imported here: reading real images needs TensorFlow, the rest of the
-    # metrics do not (they also run under JAX on machines without TF).
-    from tfgen.metrics.cache import load_real_images, real_features
-
     started = time.perf_counter()
     chosen = registry.parse_metric_names(metrics)
     needs = set().union(*(metric.needs for metric in chosen))
-    extractor = features if isinstance(features, FeatureExtractor) else get_extractor(
-        features, **(extractor_options or {})
-    )
-    if registry.LOGITS in needs and extractor.num_classes is None:
-        names = [m.name for m in chosen if registry.LOGITS in m.needs]
-        raise ValueError(
-            f"Metrics {names} need class logits, but the {extractor.name!r} extractor has no "
-            "classifier head (e.g. InceptionV3 'notop' weights). Use full weights or drop them."
-        )
-    target_index = _target_class_index(target_class, extractor) if registry.TARGET_CLASS in needs else None
+    if (generator is None) == (generated is None):
+        raise ValueError("Give exactly one of generator= (a model or run folder) or generated= (images).")
+    model, generator_name = _load_generator(generator)
+    path_length, distance = None, None
+    if registry.GENERATOR in needs:
+        path_length, distance = _path_length(
+            model, [m.name for m in chosen if registry.GENERATOR in m.needs], features,
+            extractor_options, num_images, batch_size, seed, progress,
+        )  # fmt: skip
+    # Metrics of generated images against real ones (all but the latent-space ones).
+    image_metrics = [metric for metric in chosen if registry.GENERATOR not in metric.needs]
+    extractor, fake_outputs, real_outputs, real_images, fake_images = None, {}, {}, None, None
+    target_index = None
+    if image_metrics:
+        # Imported here: reading real images needs TensorFlow, the rest of the
+        # metrics do not (they also run under JAX on machines without TF).
+        from tfgen.metrics.cache import load_real_images, real_features
 
-    fake_images, source_name, resolution, num_generated = _generated_images(
-        generator, generated, num_images, batch_size, seed, keep=registry.PIXELS in needs
-    )
-    fake_outputs = extract_features(
-        extractor,
-        fake_images,
-        batch_size=batch_size,
-        progress=progress,
-        total=num_generated,
-        description="generated features",
-    )
-    real_outputs = real_features(
-        real,
-        extractor,
-        resolution=resolution,
-        num_images=num_real,
-        seed=seed,
-        batch_size=batch_size,
-        cache_dir=cache_dir,
-        use_cache=use_cache,
-        progress=progress,
-    )
-    real_images = None
-    if registry.PIXELS in needs:
-        real_images = load_real_images(real, resolution=resolution, num_images=num_real, seed=seed)
+        extractor = features if isinstance(features, FeatureExtractor) else get_extractor(
+            features, **(extractor_options or {})
+        )
+        if registry.LOGITS in needs and extractor.num_classes is None:
+            names = [m.name for m in chosen if registry.LOGITS in m.needs]
+            raise ValueError(
+                f"Metrics {names} need class logits, but the {extractor.name!r} extractor has no "
+                "classifier head (e.g. InceptionV3 'notop' weights). Use full weights or drop them."
+            )
+        if registry.TARGET_CLASS in needs:
+            target_index = _target_class_index(target_class, extractor)
+
+        fake_images, source_name, resolution, num_generated = _generated_images(
+            model, generator_name, generated, num_images, batch_size, seed, keep=registry.PIXELS in needs
+        )
+        fake_outputs = extract_features(
+            extractor,
+            fake_images,
+            batch_size=batch_size,
+            progress=progress,
+            total=num_generated,
+            description="generated features",
+        )
+        real_outputs = real_features(
+            real,
+            extractor,
+            resolution=resolution,
+            num_images=num_real,
+            seed=seed,
+            batch_size=batch_size,
+            cache_dir=cache_dir,
+            use_cache=use_cache,
+            progress=progress,
+        )
+        if registry.PIXELS in needs:
+            real_images = load_real_images(real, resolution=resolution, num_images=num_real, seed=seed)
+    else:  # only latent-space metrics: no images are compared
+        source_name, num_generated = generator_name, 0
+        resolution = getattr(model, "resolution", None)
 
     inputs = registry.MetricInputs(
-        real_features=real_outputs["features"],
-        fake_features=fake_outputs["features"],
+        real_features=real_outputs.get("features"),
+        fake_features=fake_outputs.get("features"),
         fake_logits=fake_outputs.get("logits"),
         real_images=real_images,
         fake_images=fake_images if registry.PIXELS in needs else None,
         target_class=target_index,
         seed=seed,
+        path_length=path_length,
     )
     values = {}
     for metric in chosen:
         values.update({key: float(value) for key, value in metric.compute(inputs).items()})
-    return {
+    result = {
         "metrics": values,
-        "features": extractor.name,
+        "features": extractor.name if extractor is not None else None,
         "generated": source_name,
         "real": os.fspath(real),
         "num_generated": num_generated,
-        "num_real": int(len(real_outputs["features"])),
+        "num_real": int(len(real_outputs["features"])) if real_outputs else 0,
         "resolution": resolution,
         "target_class": target_index,
         "seed": seed,
-        "seconds": round(time.perf_counter() - started, 2),
     }
+    if distance is not None:
+        result["ppl_distance"] = distance.name
+        result["ppl_samples"] = _num_path_samples(num_images)
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    return result
 
 
-def _generated_images(generator, generated, num_images, batch_size, seed, *, keep):
-    """(images, where from, resolution, count) of the generated set.
+def _load_generator(generator):
+    """(model, name) of ``generator`` (a model or a path); (None, None) for None."""
+    if generator is None:
+        return None, None
+    if isinstance(generator, (str, os.PathLike)):
+        from tfgen.sampling import load_generator
+
+        return load_generator(generator), os.fspath(generator)
+    return generator, generator.name
+
+
+def _num_path_samples(num_images):
+    return DEFAULT_NUM_GENERATED if num_images is None else int(num_images)
+
+
+def _path_length(model, names, features, extractor_options, num_images, batch_size, seed, progress):
+    """(space -> PPL result, the distance) for the GENERATOR metrics ``names``.
+
+    The perceptual distance follows the evaluation's features: a domain
+    classifier's conv maps for ``classifier``, EfficientNet-Lite0's otherwise
+    (InceptionV3 has no offline weights to build a distance from). Each space
+    is measured once, however many of its values are reported.
+    """
+    from tfgen.metrics.ppl import check_style_generator, perceptual_path_length
+    from tfgen.perceptual import FeatureDistance
+
+    if model is None:
+        raise ValueError(
+            f"Metrics {names} walk a generator's latent space: pass generator= (--generator), "
+            "not generated images."
+        )
+    check_style_generator(model)  # fails before any feature network is built
+    name = features if isinstance(features, str) else getattr(features, "name", "")
+    options = extractor_options or {}
+    if name == "classifier":
+        folder = options.get("path") or getattr(getattr(features, "info", None), "folder", None)
+        distance = FeatureDistance(features="classifier", weights=folder)
+    else:
+        weights = None
+        if name == "efficientnet_lite0":
+            weights = options.get("weights_path") or getattr(features, "weights_path", None)
+        distance = FeatureDistance(features="efficientnet_lite0", weights=weights)
+    num_samples = _num_path_samples(num_images)
+    results = {}
+
+    def path_length(space):
+        if space not in results:
+            results[space] = perceptual_path_length(
+                model, space=space, num_samples=num_samples, distance=distance,
+                batch_size=batch_size, seed=seed, progress=progress,
+            )  # fmt: skip
+        return results[space]
+
+    return path_length, distance
+
+
+def _generated_images(model, name, generated, num_images, batch_size, seed, *, keep):
+    """(images, where from, resolution, count) of the generated set: from the
+    generator ``model`` (called ``name``) or from ``generated``.
 
     Images are a uint8 array ``[N, R, R, 3]``, except for a generator when
     ``keep`` is False: then a stream of batches, so that thousands of large
     images never sit in memory at once (features are all that is kept).
     """
-    if (generator is None) == (generated is None):
-        raise ValueError("Give exactly one of generator= (a model or run folder) or generated= (images).")
-    if generator is not None:
-        from tfgen.sampling import iter_generate, load_generator
+    if model is not None:
+        from tfgen.sampling import iter_generate
 
-        name = os.fspath(generator) if isinstance(generator, (str, os.PathLike)) else generator.name
-        model = load_generator(generator) if isinstance(generator, (str, os.PathLike)) else generator
         count = DEFAULT_NUM_GENERATED if num_images is None else int(num_images)
         if count < 2:
             raise ValueError(f"Need at least 2 generated images. Received: num_images={count}")

@@ -17,19 +17,26 @@ import numpy as np
 LOGITS = "logits"  # the extractor's class logits of the generated images
 PIXELS = "pixels"  # the uint8 images themselves (real and generated)
 TARGET_CLASS = "target_class"
+# The generator model itself, not its images (latent-space metrics: PPL).
+# Such a metric reads MetricInputs.path_length, needs no features, and
+# cannot run on a folder or array of generated images.
+GENERATOR = "generator"
 
 
 @dataclasses.dataclass
 class MetricInputs:
     """Everything a metric may read; fields a metric does not need may be None."""
 
-    real_features: np.ndarray  # [N_real, D]
-    fake_features: np.ndarray  # [N_fake, D]
+    real_features: np.ndarray | None  # [N_real, D]; None when only GENERATOR metrics run
+    fake_features: np.ndarray | None  # [N_fake, D]; idem
     fake_logits: np.ndarray | None = None  # [N_fake, K]
     real_images: np.ndarray | None = None  # uint8 [N_real, R, R, 3]
     fake_images: np.ndarray | None = None  # uint8 [N_fake, R, R, 3]
     target_class: int | None = None
     seed: int = 0
+    # space ("w" or "z") -> tfgen.metrics.ppl.perceptual_path_length's result
+    # for the evaluated generator (GENERATOR metrics).
+    path_length: Callable[[str], dict] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,3 +220,23 @@ def _class_share(inputs):
     from tfgen.metrics.classification import class_share
 
     return {"class_share": class_share(inputs.fake_logits, inputs.target_class)}
+
+
+def _register_path_length(space):
+    @register(
+        f"ppl_{space}",
+        description=f"perceptual path length in {space.upper()} space (Karras et al. 2019); "
+        "style-based generators only",
+        needs=(GENERATOR,),
+    )
+    def _path_length(inputs):
+        result = inputs.path_length(space)
+        return {
+            f"ppl_{space}": result["ppl"],  # mean between the 1st and 99th percentile
+            f"ppl_{space}_mean": result["ppl_mean"],
+            f"ppl_{space}_median": result["ppl_median"],
+        }
+
+
+for _space in ("w", "z"):
+    _register_path_length(_space)

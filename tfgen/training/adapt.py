@@ -7,7 +7,10 @@ an unseen class to a generator of that class.
   the meta-weights (:func:`tfgen.training.reptile.adapt_to_shots`);
 * ``dcgan``, ``cdcgan``, ``infogan`` -- the transfer-learning baselines: the
   shots augmented to ``augmented_shots`` images, then K steps of fine-tuning
-  from the pre-trained weights (:func:`tfgen.training.transfer.finetune_on_shots`).
+  from the pre-trained weights (:func:`tfgen.training.transfer.finetune_on_shots`);
+* ``stylegan`` -- AdaIN adaptation: per-shot latents and the AdaIN affine
+  maps fitted to the shots with a perceptual + L1 + interpolation loss
+  (:func:`tfgen.training.style_adapt.adapt_adain`).
 
 The run folder is only read: its weights files are never modified.
 :func:`save_adapted` writes the adapted generator as a run folder of its
@@ -22,10 +25,12 @@ import os
 import numpy as np
 
 from tfgen.config import load_run_config, save_run_config
-from tfgen.sampling import CONFIG_FILE, DISCRIMINATOR_WEIGHTS, RAW_WEIGHTS
+from tfgen.sampling import CONFIG_FILE, DISCRIMINATOR_WEIGHTS, EMA_WEIGHTS, RAW_WEIGHTS
 from tfgen.weights import save_weights_atomic
 
-META_FAMILIES = ("figr", "dcgan", "cdcgan", "infogan")
+META_FAMILIES = ("figr", "dcgan", "cdcgan", "infogan", "stylegan")
+# Adaptation method of each family (generate.py --method).
+METHODS = {"figr": "reptile", "dcgan": "finetune", "cdcgan": "finetune", "infogan": "finetune", "stylegan": "adain"}
 
 
 def read_meta_run(meta_run, *, expected_families=META_FAMILIES, reader="tfgen.adapt adapts"):
@@ -35,13 +40,13 @@ def read_meta_run(meta_run, *, expected_families=META_FAMILIES, reader="tfgen.ad
     if not os.path.isfile(os.path.join(meta_run, CONFIG_FILE)):
         raise FileNotFoundError(
             f"{meta_run!r} is not a run folder (no {CONFIG_FILE}). Pass the folder a FIGR, "
-            "DCGAN, cDCGAN or InfoGAN run was trained into, e.g. runs/figr_digits."
+            "DCGAN, cDCGAN, InfoGAN or StyleGAN run was trained into, e.g. runs/figr_digits."
         )
     family, model_config, run_config = load_run_config(meta_run)
     if family not in expected_families:
         raise ValueError(
             f"{reader} {', '.join(expected_families)} runs, but {meta_run!r} is a {family} run. "
-            "Train one with `python train.py --model figr` (or dcgan, cdcgan, infogan); "
+            "Train one with `python train.py --model figr` (or dcgan, cdcgan, infogan, stylegan); "
             "tfgen.adapt takes any of them. "
             f"Received: family={family!r}"
         )
@@ -88,29 +93,51 @@ def load_shots_for_run(spec, model_config, *, num_shots=None, seed=0):
     )
 
 
-def adapt(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True):
+def adapt(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True, method=None, adain=None):
     """A generator of the class shown by ``shots``, adapted from ``meta_run``.
 
     Args:
-        meta_run: a run folder of a ``figr``, ``dcgan``, ``cdcgan`` or
-            ``infogan`` run (read only).
+        meta_run: a run folder of a ``figr``, ``dcgan``, ``cdcgan``,
+            ``infogan`` or ``stylegan`` run (read only).
         shots: uint8 images [n, R, R, C] at the run's resolution and channels,
             or a folder of images / a class of a labelled dataset (``digits:9``),
             from which ``num_shots`` (default: the run's ``shots``) are drawn
             with ``seed``.
-        steps: adaptation steps K (default: the run's ``adapt_steps``).
+        steps: adaptation steps K (default: the run's ``adapt_steps``; AdaIN:
+            ``adain.steps``).
         seed: seed of the shot choice, augmentation and training noise.
+        method: ``reptile`` (FIGR), ``finetune`` (the DCGANs) or ``adain``
+            (StyleGAN); None takes the family's (``METHODS``), which is the
+            only one each family supports.
+        adain: an :class:`tfgen.config.AdaINAdaptConfig` for ``adain``.
 
     Returns:
         The adapted generator (a Keras model: ``tfgen.generate(G, n)`` works).
+        After AdaIN adaptation it has ``adaptation_losses`` (per-step losses).
     """
     family, model_config, _ = read_meta_run(meta_run)
+    expected = METHODS[family]
+    if method is not None and method != expected:
+        raise ValueError(
+            f"{meta_run!r} is a {family} run, which adapts with method {expected!r}. "
+            f"Received: method={method!r}"
+        )
     if isinstance(shots, (str, os.PathLike)):
         shots = load_shots_for_run(os.fspath(shots), model_config, num_shots=num_shots, seed=seed)
     if family == "figr":
         from tfgen.training.reptile import adapt_to_shots
 
         return adapt_to_shots(meta_run, shots, steps=steps, seed=seed, quiet=quiet)
+    if family == "stylegan":
+        from tfgen.config import AdaINAdaptConfig
+        from tfgen.training.style_adapt import adapt_adain
+
+        config = adain or AdaINAdaptConfig()
+        if steps is not None:
+            config = dataclasses.replace(config, steps=int(steps))
+        result = adapt_adain(meta_run, shots, config=config, seed=seed, quiet=quiet)
+        result.generator.adaptation_losses = result.losses
+        return result.generator
     from tfgen.training.transfer import finetune_on_shots
 
     return finetune_on_shots(meta_run, shots, steps=steps, seed=seed, quiet=quiet)
@@ -119,7 +146,8 @@ def adapt(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True):
 def save_adapted(generator, meta_run, out_dir):
     """Write an adapted generator as a run folder: ``config.json`` (the meta
     run's, with any adapted settings such as cDCGAN's ``sample_class``) and
-    ``generator.weights.h5``. Returns ``out_dir``."""
+    ``generator.weights.h5`` (and, for families with an EMA generator, the
+    same weights as ``generator_ema.weights.h5``). Returns ``out_dir``."""
     family, model_config, run_config = read_meta_run(meta_run)
     model_config = getattr(generator, "adapted_config", model_config)
     out_dir = os.fspath(out_dir)
@@ -129,7 +157,10 @@ def save_adapted(generator, meta_run, out_dir):
     )
     save_run_config(os.path.join(out_dir, CONFIG_FILE), family, model_config, run_config)
     save_weights_atomic(generator, os.path.join(out_dir, RAW_WEIGHTS))
+    if getattr(model_config, "ema_decay", None) is not None:
+        # StyleGAN adapts its EMA generator; loaders look for the EMA file first.
+        save_weights_atomic(generator, os.path.join(out_dir, EMA_WEIGHTS))
     return out_dir
 
 
-__all__ = ["META_FAMILIES", "adapt", "check_shots", "load_shots_for_run", "save_adapted"]
+__all__ = ["META_FAMILIES", "METHODS", "adapt", "check_shots", "load_shots_for_run", "save_adapted"]

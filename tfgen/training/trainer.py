@@ -392,11 +392,14 @@ class Trainer:
         optimizer.build(model.trainable_variables)
         return optimizer
 
-    def make_train_function(self):
-        """The compiled step: batch (distributed) -> {name: float32 scalar}."""
+    def make_train_function(self, **step_options):
+        """The compiled step: batch (distributed) -> {name: float32 scalar}.
+
+        ``step_options`` are Python values passed to :meth:`train_step` (one
+        compiled function per set of them, e.g. StyleGAN's lazy R1 steps)."""
 
         def replica_step(batch):
-            losses = self.train_step(batch)
+            losses = self.train_step(batch, **step_options)
             if self.generator_ema is not None:
                 update_ema(self.generator_ema, self.generator, self.ema_decay)
             return losses

@@ -1,0 +1,125 @@
+"""Helpers the few-shot experiments share: cached training of runs and the
+domain classifier, and the metrics of a set of generated images against the
+held-out class (``few_shot_table.py``, ``stylegan_few_shot.py``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+
+from tfgen.config import RunConfig
+
+# 32x32 grey, as FIGR.
+RESOLUTION, CHANNELS = 32, 1
+# Classifier data and epochs: Fashion-MNIST's first 10000 images (942..1027
+# per class) keep its training to a minute or two.
+CLASSIFIER_DATA = {"digits": ("digits", 30), "fashion_mnist": ("fashion_mnist:all:10000", 4)}
+METRIC_COLUMNS = [  # (key, column title, decimals)
+    ("class_share", "class share ↑", 3),
+    ("frechet", "Fréchet (clf) ↓", 2),
+    ("diversity", "diversity", 3),
+    ("nearest_shot", "nearest shot (median)", 2),
+    ("copy_share", "copy share ↓", 3),
+    ("mse", "MSE", 0),
+    ("ssim", "SSIM", 3),
+]
+
+
+def say(message):
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def read_json(path, default):
+    if not os.path.isfile(path):
+        return default
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_json(path, content):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump(content, f, indent=1, ensure_ascii=False)
+    os.replace(path + ".tmp", path)
+
+
+def reference_halves(class_images, shots, seed):
+    """The real images of the held-out class without the shots, shuffled with
+    ``seed`` and halved: ``(half A, half B)``. B is the reference every row is
+    measured against, A the "real" row (the ceiling)."""
+    is_shot = np.all(class_images[:, None] == shots[None], axis=(2, 3, 4)).any(axis=1)
+    pool = class_images[~is_shot]
+    pool = pool[np.random.default_rng(seed).permutation(len(pool))]
+    return pool[: len(pool) // 2], pool[len(pool) // 2 :]
+
+
+# --- training (cached) ----------------------------------------------------------
+
+
+def classifier(dataset, runs_dir):
+    """The domain classifier's extractor and the seconds its training took."""
+    from tfgen.metrics import get_extractor
+    from tfgen.metrics.classifier import CLASSIFIER_WEIGHTS_FILE, train_domain_classifier
+
+    folder = os.path.join(runs_dir, f"classifier_{dataset}")
+    timing = os.path.join(folder, "seconds.json")
+    if not os.path.isfile(os.path.join(folder, CLASSIFIER_WEIGHTS_FILE)):
+        source, epochs = CLASSIFIER_DATA[dataset]
+        say(f"training the {dataset} classifier on {source} for {epochs} epochs")
+        started = time.perf_counter()
+        train_domain_classifier(source, out_dir=folder, resolution=RESOLUTION, epochs=epochs, progress=False)
+        write_json(timing, {"seconds": time.perf_counter() - started})
+    return get_extractor("classifier", path=folder), read_json(timing, {}).get("seconds")
+
+
+def train_run(trainer_class, model_config, name, dataset, steps, runs_dir):
+    """Train (or resume, or reuse) one run; returns (run folder, seconds)."""
+    run_dir = os.path.join(runs_dir, name)
+    timing = os.path.join(run_dir, "seconds.json")
+    if not os.path.isfile(os.path.join(run_dir, "generator.weights.h5")):
+        say(f"training {name}")
+        run_config = RunConfig(
+            name=name, runs_dir=runs_dir, data=dataset, steps=steps, seed=0, flip=False,
+            sample_every=steps, checkpoint_every=max(1, min(steps, 100)), log_every=5,
+        )  # fmt: skip
+        started = time.perf_counter()
+        trainer_class(model_config, run_config).fit()
+        spent = time.perf_counter() - started + read_json(timing, {}).get("seconds", 0.0)
+        write_json(timing, {"seconds": spent})  # a resumed run adds up
+    return run_dir, read_json(timing, {}).get("seconds")
+
+
+def measure(images, *, extractor, target, reference, shot_features):
+    """The table's metrics of uint8 images [N, 32, 32, 1] against the real reference set."""
+    from tfgen.metrics import (
+        class_share, extract_features, fid_from_features, memorisation, nearest_real_mse_ssim,
+        pairwise_diversity,
+    )  # fmt: skip
+
+    outputs = extract_features(extractor, images, batch_size=250)
+    near = memorisation(outputs["features"], shot_features)  # nearest = nearest shot
+    pixels = nearest_real_mse_ssim(images, reference["images"])
+    return {
+        "class_share": class_share(outputs["logits"], target),
+        "frechet": fid_from_features(reference["features"], outputs["features"]),
+        "diversity": pairwise_diversity(outputs["features"]),
+        "nearest_shot": near["median_distance"],
+        "copy_share": near["copy_share"],
+        "mse": pixels["mse"],
+        "ssim": pixels["ssim"],
+    }
+
+
+def summarise(per_seed):
+    """{method: {metric: (mean, std)}} over seeds (std with ddof=0; 0 for one seed)."""
+    seeds = list(per_seed)
+    summary = {}
+    for method, metrics in per_seed[seeds[0]].items():
+        if method.startswith("_"):  # the reference's own numbers
+            continue
+        values = {key: [per_seed[s][method][key] for s in seeds] for key in metrics}
+        summary[method] = {key: (float(np.mean(v)), float(np.std(v))) for key, v in values.items()}
+    return summary
