@@ -30,6 +30,8 @@ second invocation only redoes what changed.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 import sys
 import time
@@ -99,6 +101,12 @@ def adaptation_settings():
     }
 
 
+def settings_tag(config):
+    """A short tag that changes with any adaptation setting (keys the metrics cache)."""
+    text = json.dumps(dataclasses.asdict(config), sort_keys=True)
+    return f"a{config.steps}-" + hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
 def methods(runs, shots, seed, k, grids_dir):
     """(row name, cache tag, function returning uint8 images) of every row but 'real'."""
     import tfgen
@@ -130,11 +138,10 @@ def methods(runs, shots, seed, k, grids_dir):
 
     settings = adaptation_settings()
     names = ["adain"] + (list(settings)[1:] if k == FLAGS["ablation-shots"].value else [])
-    steps = FLAGS["adapt-steps"].value
     rows = []
     for name in names:
-        rows.append((f"{name}", f"{tag}/{name}/a{steps}", adain(name, "interpolate")))
-    rows.append(("adain_random_z", f"{tag}/adain/a{steps}/random", adain("adain", "random")))
+        rows.append((name, f"{tag}/{name}/{settings_tag(settings[name])}", adain(name, "interpolate")))
+    rows.append(("adain_random_z", f"{tag}/adain/{settings_tag(settings['adain'])}/random", adain("adain", "random")))
     figr_steps = FLAGS["figr-adapt-steps"].value
     rows.append((f"figr_k{figr_steps}", f"{os.path.basename(figr_run)}/k{figr_steps}",
                  lambda: sample(adapt(figr_run, shots, steps=figr_steps, seed=seed))))  # fmt: skip
