@@ -285,6 +285,12 @@ class StyleGANConfig:
     def validate(self) -> None:
         check_stylegan_resolution(self.resolution)
         _check_channels(self.channels)
+        if self.channel_base < self.resolution:
+            raise ValueError(
+                "channel_base must be >= resolution (the finest layer has channel_base // "
+                f"resolution channels). Received: channel_base={self.channel_base}, "
+                f"resolution={self.resolution}"
+            )
         _check_positive(
             self, "latent_dim", "w_dim", "mapping_layers", "channel_base", "channel_max",
             "batch_size", "r1_interval", "shots",

@@ -69,6 +69,8 @@ def test_resumed_run_keeps_the_best_value(tmp_path, monkeypatch):
 def test_metrics_that_training_cannot_compute_fail_before_training(tmp_path):
     with pytest.raises(ValueError, match="needs pixels"):
         ToyTrainer(ToyConfig(), fid_run_config(tmp_path, fid_metric="mse_ssim"), quiet=True)
+    with pytest.raises(ValueError, match="needs generator"):
+        ToyTrainer(ToyConfig(), fid_run_config(tmp_path, fid_metric="ppl_w"), quiet=True)
     with pytest.raises(ValueError, match="Unknown metric"):
         ToyTrainer(ToyConfig(), fid_run_config(tmp_path, fid_metric="fdi"), quiet=True)
     with pytest.raises(ValueError, match="Unknown feature extractor"):

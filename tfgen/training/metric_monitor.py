@@ -47,7 +47,9 @@ class MetricMonitor:
 
     def __init__(self, run_config, *, resolution, batch_size=50, quiet=False):
         self.metric = registry.get_metric(run_config.fid_metric)
-        unsupported = self.metric.needs & {registry.PIXELS, registry.TARGET_CLASS}
+        # Path lengths (GENERATOR) are measured on finished runs: evaluate.py
+        # --generator RUN --metrics ppl_w.
+        unsupported = self.metric.needs & {registry.PIXELS, registry.TARGET_CLASS, registry.GENERATOR}
         if unsupported:
             raise ValueError(
                 f"--fid-metric {self.metric.name} needs {', '.join(sorted(unsupported))}, which "
