@@ -21,13 +21,16 @@ from tfgen.sampling import create_input_noise, generate, load_generator, postpro
 __version__ = "0.1.0"
 
 
-def adapt(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True):
-    """A generator of the class shown by ``shots``, adapted from a FIGR (Algorithm 2)
-    or DCGAN / cDCGAN / InfoGAN (fine-tuning) run; the run is only read.
+def adapt(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True, method=None, adain=None):
+    """A generator of the class shown by ``shots``, adapted from a FIGR (Algorithm 2),
+    DCGAN / cDCGAN / InfoGAN (fine-tuning) or StyleGAN (AdaIN adaptation, settings in
+    ``adain``: a :class:`tfgen.config.AdaINAdaptConfig`) run; the run is only read.
     See :func:`tfgen.training.adapt.adapt` for the arguments."""
     from tfgen.training.adapt import adapt as adapt_run  # imports TensorFlow: only when used
 
-    return adapt_run(meta_run, shots, steps=steps, num_shots=num_shots, seed=seed, quiet=quiet)
+    return adapt_run(
+        meta_run, shots, steps=steps, num_shots=num_shots, seed=seed, quiet=quiet, method=method, adain=adain
+    )
 
 
 __all__ = [

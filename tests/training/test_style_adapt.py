@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from keras import ops
 
+import tfgen
 from tfgen.config import AdaINAdaptConfig, RunConfig, StyleGANConfig
 from tfgen.data.episodes import load_shots
 from tfgen.sampling import generate, load_generator
@@ -98,7 +99,7 @@ def test_the_perceptual_term_weighs_alpha(style_run, shots):
 
 def test_adapted_generator_round_trips_through_weights_h5(style_run, shots, tmp_path):
     weights_before = file_digest(style_run / "generator_ema.weights.h5")
-    generator = adapt(style_run, shots, adain=L1_ONLY)
+    generator = tfgen.adapt(style_run, shots, adain=L1_ONLY)  # the public entry point
     assert len(generator.adaptation_losses["total"]) == 2
     assert file_digest(style_run / "generator_ema.weights.h5") == weights_before  # the run is read only
     folder = save_adapted(generator, style_run, tmp_path / "adapted")
