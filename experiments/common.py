@@ -123,3 +123,17 @@ def summarise(per_seed):
         values = {key: [per_seed[s][method][key] for s in seeds] for key in metrics}
         summary[method] = {key: (float(np.mean(v)), float(np.std(v))) for key, v in values.items()}
     return summary
+
+
+def metric_table(summary, num_seeds):
+    """Markdown lines of a {method: {metric: (mean, std)}} summary: one row per
+    method, METRIC_COLUMNS and seconds (mean ± std with more than one seed)."""
+    lines = [
+        "| method | " + " | ".join(title for _, title, _ in METRIC_COLUMNS) + " | seconds |",
+        "|---|" + "---:|" * (len(METRIC_COLUMNS) + 1),
+    ]
+    for method, values in summary.items():
+        cells = [f"{values[k][0]:.{d}f} ± {values[k][1]:.{d}f}" if num_seeds > 1 else f"{values[k][0]:.{d}f}"
+                 for k, _, d in METRIC_COLUMNS]  # fmt: skip
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | {values['seconds'][0]:.0f} |")
+    return lines

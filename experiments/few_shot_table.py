@@ -45,10 +45,10 @@ from absl import app, flags  # noqa: E402
 from experiments.common import (  # noqa: E402
     CHANNELS,
     CLASSIFIER_DATA,
-    METRIC_COLUMNS,
     RESOLUTION,
     classifier,
     measure,
+    metric_table,
     say,
     summarise,
     train_run,
@@ -187,13 +187,8 @@ def markdown_tables(report):
             f"{reference['num_reference']} real images of the class (shots excluded); "
             f"their diversity {real_diversity:.3f}. Mean ± std over seeds.",
             "",
-            "| method | " + " | ".join(title for _, title, _ in METRIC_COLUMNS) + " | seconds |",
-            "|---|" + "---:|" * (len(METRIC_COLUMNS) + 1),
+            *metric_table(entry["summary"], len(seeds)),
         ]
-        for method, values in entry["summary"].items():
-            cells = [f"{values[k][0]:.{d}f} ± {values[k][1]:.{d}f}" if len(seeds) > 1 else f"{values[k][0]:.{d}f}"
-                     for k, _, d in METRIC_COLUMNS]  # fmt: skip
-            lines.append(f"| {method} | " + " | ".join(cells) + f" | {values['seconds'][0]:.0f} |")
         lines.append("")
     lines += [
         "### MSE / SSIM: the paper's Table 1 (its own protocol) and this run (FIGR: K = 10)",

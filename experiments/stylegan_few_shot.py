@@ -45,10 +45,10 @@ from absl import app, flags  # noqa: E402
 
 from experiments.common import (  # noqa: E402
     CHANNELS,
-    METRIC_COLUMNS,
     RESOLUTION,
     classifier,
     measure,
+    metric_table,
     read_json,
     reference_halves,
     say,
@@ -197,13 +197,8 @@ def markdown_tables(report):
             f"Reference: {reference['num_reference']} real 9s (shots excluded); their diversity "
             f"{real_diversity:.3f}. Mean ± std over seeds; seconds: adaptation and sampling.",
             "",
-            "| method | " + " | ".join(title for _, title, _ in METRIC_COLUMNS) + " | seconds |",
-            "|---|" + "---:|" * (len(METRIC_COLUMNS) + 1),
+            *metric_table(entry["summary"], len(seeds)),
         ]
-        for method, values in entry["summary"].items():
-            cells = [f"{values[m][0]:.{d}f} ± {values[m][1]:.{d}f}" if len(seeds) > 1 else f"{values[m][0]:.{d}f}"
-                     for m, _, d in METRIC_COLUMNS]  # fmt: skip
-            lines.append(f"| {method} | " + " | ".join(cells) + f" | {values['seconds'][0]:.0f} |")
         lines.append("")
     return "\n".join(lines)
 
