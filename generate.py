@@ -44,7 +44,7 @@ import os
 
 from absl import app, flags
 
-from tfgen.cli import clean_errors, parse_flags
+from tfgen.cli import clean_errors, flag_or, parse_flags
 from tfgen.config import AdaINAdaptConfig
 
 FLAGS = flags.FLAGS
@@ -145,7 +145,7 @@ def save_pngs(images, output_dir, *, start, total):
 def adain_config():
     """The AdaIN adaptation settings of the flags (used only for StyleGAN runs)."""
     config = AdaINAdaptConfig(
-        steps=_flag_or("adapt-steps", AdaINAdaptConfig.steps),
+        steps=flag_or("adapt-steps", AdaINAdaptConfig.steps),
         perceptual_weight=FLAGS["perceptual-weight"].value,
         interpolation_weight=FLAGS["interpolation-weight"].value,
         interpolation_pairs=FLAGS["interpolation-pairs"].value,
@@ -157,11 +157,6 @@ def adain_config():
     )
     config.validate()
     return config
-
-
-def _flag_or(name, default):
-    value = FLAGS[name].value
-    return default if value is None else value
 
 
 def parse_grid_shape(text):

@@ -32,7 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
 
-from tfgen.cli import clean_errors, parse_flags  # noqa: E402
+from tfgen.cli import clean_errors, flag_or, parse_flags  # noqa: E402
 from tfgen.config import (  # noqa: E402
     CDCGANConfig,
     DCGANConfig,
@@ -232,21 +232,15 @@ def default_run_name(data, model="fastgan"):
     return f"{model}_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", last).strip("_")
 
 
-def _flag(name, default):
-    """The flag's value, or ``default`` when it was left unset (None)."""
-    value = FLAGS[name].value
-    return default if value is None else value
-
-
 def fastgan_config():
     return FastGANConfig(
-        resolution=_flag("resolution", DEMO["resolution"]),
-        latent_dim=_flag("latent-dim", FastGANConfig.latent_dim),
+        resolution=flag_or("resolution", DEMO["resolution"]),
+        latent_dim=flag_or("latent-dim", FastGANConfig.latent_dim),
         ngf=FLAGS.ngf,
         ndf=FLAGS.ndf,
-        batch_size=_flag("batch-size", DEMO["batch_size"]),
-        g_learning_rate=_flag("G-learning-rate", FastGANConfig.g_learning_rate),
-        d_learning_rate=_flag("D-learning-rate", FastGANConfig.d_learning_rate),
+        batch_size=flag_or("batch-size", DEMO["batch_size"]),
+        g_learning_rate=flag_or("G-learning-rate", FastGANConfig.g_learning_rate),
+        d_learning_rate=flag_or("D-learning-rate", FastGANConfig.d_learning_rate),
         ema_decay=FLAGS["ema-decay"].value,
         diff_augment=FLAGS["diff-augment"].value,
         reconstruction_loss=FLAGS["reconstruction-loss"].value,
@@ -257,11 +251,11 @@ def fastgan_config():
 def few_shot_config(model):
     """The config of a few-shot model from the flags that apply to it."""
     shared = dict(
-        resolution=_flag("resolution", FEW_SHOT_DEFAULTS["resolution"]),
+        resolution=flag_or("resolution", FEW_SHOT_DEFAULTS["resolution"]),
         channels=FLAGS.channels,
-        latent_dim=_flag("latent-dim", FIGRConfig.latent_dim),
-        width=_flag("width", FEW_SHOT_DEFAULTS["width"]),
-        shots=_flag("shots", FIGRConfig.shots),
+        latent_dim=flag_or("latent-dim", FIGRConfig.latent_dim),
+        width=flag_or("width", FEW_SHOT_DEFAULTS["width"]),
+        shots=flag_or("shots", FIGRConfig.shots),
         train_classes=FLAGS["train-classes"].value,
         test_classes=FLAGS["test-classes"].value,
     )
@@ -280,15 +274,15 @@ def few_shot_config(model):
             meta_optimizer=FLAGS["meta-optimizer"].value,
             meta_learning_rate=FLAGS["meta-learning-rate"].value,
             gp_weight=FLAGS["gp-weight"].value,
-            adapt_steps=_flag("adapt-steps", FIGRConfig.adapt_steps),
+            adapt_steps=flag_or("adapt-steps", FIGRConfig.adapt_steps),
         )
     dcgan = dict(
         shared,
-        batch_size=_flag("batch-size", FEW_SHOT_DEFAULTS["batch_size"]),
-        g_learning_rate=_flag("G-learning-rate", DCGANConfig.g_learning_rate),
-        d_learning_rate=_flag("D-learning-rate", DCGANConfig.d_learning_rate),
+        batch_size=flag_or("batch-size", FEW_SHOT_DEFAULTS["batch_size"]),
+        g_learning_rate=flag_or("G-learning-rate", DCGANConfig.g_learning_rate),
+        d_learning_rate=flag_or("D-learning-rate", DCGANConfig.d_learning_rate),
         augmented_shots=FLAGS["augmented-shots"].value,
-        adapt_steps=_flag("adapt-steps", DCGANConfig.adapt_steps),
+        adapt_steps=flag_or("adapt-steps", DCGANConfig.adapt_steps),
     )
     if model == "infogan":
         dcgan.update(
@@ -303,25 +297,25 @@ def stylegan_config():
     """The StyleGAN config from the flags, with STYLEGAN_DEFAULTS for the unset ones."""
     defaults = STYLEGAN_DEFAULTS
     return StyleGANConfig(
-        resolution=_flag("resolution", defaults["resolution"]),
+        resolution=flag_or("resolution", defaults["resolution"]),
         channels=FLAGS.channels,
-        latent_dim=_flag("latent-dim", defaults["latent_dim"]),
-        w_dim=_flag("w-dim", defaults["w_dim"]),
+        latent_dim=flag_or("latent-dim", defaults["latent_dim"]),
+        w_dim=flag_or("w-dim", defaults["w_dim"]),
         mapping_layers=FLAGS["mapping-layers"].value,
-        channel_base=_flag("channel-base", defaults["channel_base"]),
-        channel_max=_flag("channel-max", defaults["channel_max"]),
+        channel_base=flag_or("channel-base", defaults["channel_base"]),
+        channel_max=flag_or("channel-max", defaults["channel_max"]),
         style_mixing=FLAGS["style-mixing"].value,
         truncation_psi=FLAGS["truncation-psi"].value,
-        batch_size=_flag("batch-size", defaults["batch_size"]),
-        g_learning_rate=_flag("G-learning-rate", StyleGANConfig.g_learning_rate),
-        d_learning_rate=_flag("D-learning-rate", StyleGANConfig.d_learning_rate),
+        batch_size=flag_or("batch-size", defaults["batch_size"]),
+        g_learning_rate=flag_or("G-learning-rate", StyleGANConfig.g_learning_rate),
+        d_learning_rate=flag_or("D-learning-rate", StyleGANConfig.d_learning_rate),
         r1_gamma=FLAGS["r1-gamma"].value,
         r1_interval=FLAGS["r1-interval"].value,
         ema_decay=FLAGS["ema-decay"].value,
         diff_augment=FLAGS["diff-augment"].value,
         train_classes=FLAGS["train-classes"].value,
         test_classes=FLAGS["test-classes"].value,
-        shots=_flag("shots", StyleGANConfig.shots),
+        shots=flag_or("shots", StyleGANConfig.shots),
     )
 
 

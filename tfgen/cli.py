@@ -39,3 +39,12 @@ def parse_flags(argv):
     except flags.Error as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+
+
+def flag_or(name, default):
+    """The value of absl flag ``name``, or ``default`` when it was left unset (None):
+    for flags whose default depends on other flags (e.g. the model)."""
+    from absl import flags
+
+    value = flags.FLAGS[name].value
+    return default if value is None else value

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
+from tfgen.models.stylegan import require_style_generator
 from tfgen.sampling import (
     _restored_seed_states,
     create_input_noise,
@@ -18,15 +19,6 @@ from tfgen.sampling import (
     postprocess_images,
     set_noise_seed,
 )
-
-
-def check_style_generator(generator, what):
-    """A ValueError unless ``generator`` is style-based (has map/synthesize)."""
-    if not all(hasattr(generator, name) for name in ("map", "synthesize", "num_ws")):
-        raise ValueError(
-            f"{what} needs a style-based generator (tfgen's StyleGenerator, `train.py --model "
-            f"stylegan`). Received: {type(generator).__name__}"
-        )
 
 
 def render_ws(generator, ws, *, noise_seed=0):
@@ -55,7 +47,7 @@ def style_mixing_grid(generator, row_seeds, col_seeds, *, crossover=None, trunca
     ``crossover`` on (the finer ones). ``crossover`` defaults to
     ``num_ws // 2``.
     """
-    check_style_generator(generator, "A style mixing grid")
+    require_style_generator(generator, "A style mixing grid")
     num_ws = generator.num_ws
     crossover = num_ws // 2 if crossover is None else int(crossover)
     if not 0 < crossover < num_ws:
@@ -83,14 +75,8 @@ def style_mixing_grid(generator, row_seeds, col_seeds, *, crossover=None, trunca
     return make_grid(np.stack(cells), nrow=len(cols) + 1)
 
 
-def _fitted_ws(generator, latents):
-    if generator.fitted_space == "z":
-        return ops.convert_to_numpy(generator.map(latents))
-    return ops.convert_to_numpy(generator.broadcast_w(latents))
-
-
 def _fitted_latents(generator):
-    check_style_generator(generator, "Walking between fitted latents")
+    require_style_generator(generator, "Walking between fitted latents")
     count = getattr(generator, "fitted_latents", 0)
     if count < 2:
         raise ValueError(
@@ -109,7 +95,7 @@ def fitted_interpolation_frames(generator, steps_per_segment=16, *, loop=True, n
     walk = [(1.0 - t) * a + t * b for a, b in zip(keys[:-1], keys[1:])]
     if not loop:
         walk.append(keys[-1][None])
-    return render_ws(generator, _fitted_ws(generator, np.concatenate(walk, axis=0)), noise_seed=noise_seed)
+    return render_ws(generator, generator.fitted_ws(np.concatenate(walk, axis=0)), noise_seed=noise_seed)
 
 
 def fitted_interpolation_grid(generator, *, pairs=None, steps=8, noise_seed=0):
@@ -121,7 +107,7 @@ def fitted_interpolation_grid(generator, *, pairs=None, steps=8, noise_seed=0):
     pairs = [(i, (i + 1) % k) for i in range(k)] if pairs is None else [(int(i), int(j)) for i, j in pairs]
     t = np.linspace(0.0, 1.0, int(steps), dtype=np.float32)[:, None]
     walk = np.concatenate([(1.0 - t) * latents[i] + t * latents[j] for i, j in pairs], axis=0)
-    return render_ws(generator, _fitted_ws(generator, walk), noise_seed=noise_seed)
+    return render_ws(generator, generator.fitted_ws(walk), noise_seed=noise_seed)
 
 
 __all__ = [

@@ -79,18 +79,12 @@ def sample_path_latents(num_samples, latent_dim, *, seed=0, sampling="full"):
 
 def check_style_generator(generator, space="w"):
     """ValueError unless ``generator`` has the style-based interface PPL walks
-    (``mapping``, ``map``, ``broadcast_w``, ``synthesize``, ``latent_dim``)
-    in float32, and ``space`` is ``"w"`` or ``"z"``."""
+    (``tfgen.models.stylegan.STYLE_GENERATOR_INTERFACE``) in float32, and
+    ``space`` is ``"w"`` or ``"z"``."""
+    from tfgen.models.stylegan import require_style_generator
+
     _check_choice("space", space, SPACES)
-    needed = ("mapping", "synthesize", "map", "broadcast_w", "latent_dim")
-    missing = [name for name in needed if getattr(generator, name, None) is None]
-    if missing:
-        raise ValueError(
-            "The perceptual path length needs a style-based generator (a mapping network z -> w "
-            "and a synthesis network ws -> images, such as tfgen.models.stylegan.StyleGenerator); "
-            f"{getattr(generator, 'name', type(generator).__name__)!r} has no "
-            f"{', '.join(missing)}. Received: generator={type(generator).__name__}"
-        )
+    require_style_generator(generator, "The perceptual path length")
     compute_dtype = str(getattr(generator, "compute_dtype", "float32"))
     if compute_dtype in ("float16", "bfloat16"):
         raise ValueError(

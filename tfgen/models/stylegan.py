@@ -355,6 +355,23 @@ def _normal_cdf(x):
     return 0.5 * (1.0 + ops.erf(x / math.sqrt(2.0)))
 
 
+# What code that walks a style-based generator's latent spaces calls on it.
+STYLE_GENERATOR_INTERFACE = ("mapping", "map", "broadcast_w", "synthesize", "latent_dim", "num_ws")
+
+
+def require_style_generator(generator, what):
+    """A ValueError, naming ``what`` needs it, unless ``generator`` has the
+    StyleGenerator interface (STYLE_GENERATOR_INTERFACE)."""
+    missing = [name for name in STYLE_GENERATOR_INTERFACE if getattr(generator, name, None) is None]
+    if missing:
+        raise ValueError(
+            f"{what} needs a style-based generator (a mapping network z -> w and a synthesis "
+            "network ws -> images, such as tfgen.models.stylegan.StyleGenerator, `train.py --model "
+            f"stylegan`); {getattr(generator, 'name', type(generator).__name__)!r} has no "
+            f"{', '.join(missing)}. Received: generator={type(generator).__name__}"
+        )
+
+
 @keras.saving.register_keras_serializable("tfgen")
 class StyleGenerator(CheckedWeightsMixin, keras.Model):
     """Style-based generator: z [B, latent_dim] -> images [B, R, R, channels].
@@ -602,6 +619,12 @@ class StyleGenerator(CheckedWeightsMixin, keras.Model):
         t = t[:, None]
         return (1.0 - t) * ops.take(fitted, i, axis=0) + t * ops.take(fitted, j, axis=0)
 
+    def fitted_ws(self, latents, *, truncation_psi=None, truncation_cutoff=None):
+        """ws [B, num_ws, w_dim] of latents [B, dim] in the fitted space: through
+        the mapping for ``fitted_space="z"``, broadcast for "w" (truncation as in ``map``)."""
+        to_ws = self.map if self.fitted_space == "z" else self.broadcast_w
+        return to_ws(latents, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
+
     # ------------------------------------------------------------------ call
 
     def call(self, z, training=False):
@@ -609,8 +632,7 @@ class StyleGenerator(CheckedWeightsMixin, keras.Model):
             return self.synthesize(self.mixed_ws(z, training=True), training=True)
         self._check_sampling()  # the attribute may have been changed
         if self.sampling == "interpolate":
-            latents = self.interpolated_latents(z)
-            ws = self.map(latents) if self.fitted_space == "z" else self.broadcast_w(latents)
+            ws = self.fitted_ws(self.interpolated_latents(z))
         else:
             ws = self.map(z)
         return self.synthesize(ws)  # [B, R, R, channels]

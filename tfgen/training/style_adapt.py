@@ -114,10 +114,8 @@ class AdaINAdaptation:
         self.step_function = tf.function(self.step)
 
     def latents_to_ws(self, latents):
-        G = self.generator
-        if self.config.latent_space == "z":
-            return G.map(latents, truncation_psi=1.0)
-        return G.broadcast_w(latents, truncation_psi=1.0)
+        # The generator was built with fitted_space = config.latent_space.
+        return self.generator.fitted_ws(latents, truncation_psi=1.0)
 
     def initial_latents(self, seed):
         """Per shot, the nearest (L1) of INIT_CANDIDATES random latents."""
