@@ -33,6 +33,14 @@ random z (``--sampling random``):
     python generate.py --adapt-from runs/stylegan_digits --shots digits:9 \
         --num-shots 10 --num-images 64 --grid --interpolate 2 --output-dir out/
 
+An L2L-GAN run's generator already stores the p images of each held-out
+class it was trained for (``--generator runs/l2l_glyphs`` draws from them);
+``--adapt-from`` gives it the shots of another class instead (``--method
+condition``), fine-tuned on them for ``--adapt-steps`` steps when that is > 0:
+
+    python generate.py --adapt-from runs/l2l_glyphs --shots glyphs:greek/ω \
+        --num-shots 2 --num-images 64 --grid --output-dir out/
+
 Style-based generators also take ``--truncation-psi`` / ``--truncation-cutoff``
 and ``--style-mixing 3x5`` (``style_mixing.png``: coarse styles from the row
 seeds, fine ones from the column seeds, from layer ``--crossover`` on).
@@ -80,8 +88,9 @@ flags.DEFINE_integer("num-shots", None, "How many shots to take (default: the ru
 flags.DEFINE_integer("adapt-steps", None, "Adaptation steps K (default: the run's, FIGR 10, DCGANs 300).")
 flags.DEFINE_string("save-adapted", None, "Also save the adapted generator as a run folder here.")
 flags.DEFINE_enum(
-    "method", None, ["reptile", "finetune", "adain"],
-    "Adaptation method (default: the run's: FIGR reptile, DCGANs finetune, StyleGAN adain).",
+    "method", None, ["reptile", "finetune", "adain", "condition"],
+    "Adaptation method (default: the run's: FIGR reptile, DCGANs finetune, StyleGAN adain, "
+    "L2L-GAN condition: its generator conditioned on the shots, fine-tuned for --adapt-steps if > 0).",
 )  # fmt: skip
 
 # AdaIN adaptation of a StyleGAN run (tfgen.config.AdaINAdaptConfig).

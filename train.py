@@ -8,8 +8,11 @@ fine-tune, or a StyleGAN to adapt through its AdaIN maps).
     python train.py --model figr --dataset digits      # Reptile on digits 0-8 (9 held out)
     python train.py --model dcgan --dataset fashion_mnist --test-classes ankle_boot
     python train.py --model stylegan --dataset digits   # StyleGAN on digits 0-8 (9 held out)
+    python train.py --model l2l --gem-type 2 --gem-layers 3,4 --strategy-gem B  # L2L-GAN on glyphs
 
-A few-shot run is then adapted to n images of a new class with
+An L2L-GAN run trains all of its Algorithm 1 (source classes, GEMs, then
+the p images per class of the held-out classes) and ends with a generator of
+the held-out classes. A few-shot run is then adapted to n images of a new class with
 ``generate.py --adapt-from runs/<name> --shots digits:9``.
 
 A run lives in ``runs/<name>/`` (``--runs-dir``, ``--name``; the name defaults
@@ -39,6 +42,7 @@ from tfgen.config import (  # noqa: E402
     FastGANConfig,
     FIGRConfig,
     InfoGANConfig,
+    L2LConfig,
     RunConfig,
     StyleGANConfig,
 )
@@ -74,14 +78,23 @@ STYLEGAN_DEFAULTS = dict(
     batch_size=16, steps=2500,
 )  # fmt: skip
 
+# L2L-GAN's CPU-sized defaults: 32x32 grey glyphs (the default split holds out
+# a fifth of every script's characters), width 16 (the paper: 96x96x3, 64),
+# short stages; every stage length is a flag.
+L2L_DEFAULTS = dict(
+    dataset="glyphs", resolution=32, width=16, batch_size=16, critic_steps=2, source_steps=1500,
+    few_steps=300, gem_epochs=2, gem_steps=100, finetune_steps=100,
+)  # fmt: skip
+
 FLAGS = flags.FLAGS
 
 flags.DEFINE_enum(
-    "model", "fastgan", ["fastgan", *FEW_SHOT_MODELS, "stylegan"],
+    "model", "fastgan", ["fastgan", *FEW_SHOT_MODELS, "stylegan", "l2l"],
     "fastgan: train on the images. figr: Reptile meta-training over few-shot tasks of the "
     "--train-classes. dcgan, cdcgan, infogan: pre-training on the --train-classes, the transfer "
     "baselines. stylegan: the style-based generator on the --train-classes (or every image), "
-    "adapted through its AdaIN maps (adapt any of these with generate.py --adapt-from).",
+    "adapted through its AdaIN maps (adapt any of these with generate.py --adapt-from). "
+    "l2l: L2L-GAN's Algorithm 1 (source classes, GEMs, then the held-out classes).",
 )  # fmt: skip
 
 # Data and run folder.
@@ -194,6 +207,25 @@ flags.DEFINE_float("style-mixing", StyleGANConfig.style_mixing, "StyleGAN: proba
 flags.DEFINE_float("r1-gamma", StyleGANConfig.r1_gamma, "StyleGAN: R1 penalty weight gamma (0: none).")
 flags.DEFINE_integer("r1-interval", StyleGANConfig.r1_interval, "StyleGAN: R1 every this many steps (lazy).")
 flags.DEFINE_float("truncation-psi", StyleGANConfig.truncation_psi, "StyleGAN: truncation psi of the samples.")
+
+# L2L-GAN (defaults: L2L_DEFAULTS for CPUs, else the paper's / DAGAN's).
+flags.DEFINE_enum("gem-type", str(L2LConfig.gem_type), ["1", "2", "3"],
+                  "L2L: GEM type: 1 conv s2 -> up; 2 conv -> ReLU -> conv s2 -> up; 3 type 2 + deconv.")
+flags.DEFINE_string("gem-layers", L2LConfig.gem_layers,
+                    "L2L: decoder blocks that get a GEM, comma-joined (1: after the bottleneck .. 5: full resolution).")
+flags.DEFINE_enum("strategy-gem", L2LConfig.strategy_gem, ["A", "B", "C"],
+                  "L2L: A one GEM at a time, alone; B one at a time, earlier ones updated too; C all at once.")
+flags.DEFINE_enum("gem-loss", L2LConfig.gem_loss, ["l1", "l2"], "L2L: distance between the matched feature maps.")
+flags.DEFINE_integer("gem-epochs", None, f"L2L: T, epochs of (phi_s^2, GEMs) (default {L2L_DEFAULTS['gem_epochs']}).")
+flags.DEFINE_integer("gem-steps", None, f"L2L: steps per GEM stage per epoch (default {L2L_DEFAULTS['gem_steps']}).")
+flags.DEFINE_float("gem-learning-rate", L2LConfig.gem_learning_rate, "L2L: Adam learning rate of the GEMs.")
+flags.DEFINE_integer("source-steps", None, f"L2L: steps of phi_s^1 on all source data (default {L2L_DEFAULTS['source_steps']}).")
+flags.DEFINE_integer("few-steps", None, f"L2L: steps of each phi_s^2 and of phi_t^plain (default {L2L_DEFAULTS['few_steps']}).")
+flags.DEFINE_integer("finetune-steps", None, f"L2L: steps of fine-tuning phi_t (default {L2L_DEFAULTS['finetune_steps']}).")
+flags.DEFINE_integer("samples-per-class", L2LConfig.samples_per_class, "L2L: p, images per class of X_s^t and X_n.")
+flags.DEFINE_integer("critic-steps", None, f"L2L: critic steps per generator step (DAGAN 5; default {L2L_DEFAULTS['critic_steps']}).")
+flags.DEFINE_enum("few-shot-init", L2LConfig.few_shot_init, ["scratch", "source"],
+                  "L2L: phi_s^2 and phi_t^plain start from phi_s^1's initial weights (scratch) or from phi_s^1.")
 
 # Hardware.
 flags.DEFINE_enum("mixed-precision", RunConfig.mixed_precision, ["off", "float16", "bfloat16"],
@@ -319,10 +351,45 @@ def stylegan_config():
     )
 
 
+def l2l_config():
+    """The L2L-GAN config from the flags, with L2L_DEFAULTS for the unset ones."""
+    if FLAGS.steps is not None or FLAGS.epochs:
+        raise ValueError(
+            "L2L-GAN trains in stages: set --source-steps, --few-steps, --gem-steps and "
+            f"--finetune-steps instead of --steps / --epochs. Received: --steps={FLAGS.steps}, --epochs={FLAGS.epochs}"
+        )
+    defaults = L2L_DEFAULTS
+    return L2LConfig(
+        resolution=flag_or("resolution", defaults["resolution"]),
+        channels=FLAGS.channels,
+        latent_dim=flag_or("latent-dim", L2LConfig.latent_dim),
+        width=flag_or("width", defaults["width"]),
+        batch_size=flag_or("batch-size", defaults["batch_size"]),
+        g_learning_rate=flag_or("G-learning-rate", L2LConfig.g_learning_rate),
+        d_learning_rate=flag_or("D-learning-rate", L2LConfig.d_learning_rate),
+        critic_steps=flag_or("critic-steps", defaults["critic_steps"]),
+        gp_weight=FLAGS["gp-weight"].value,
+        samples_per_class=FLAGS["samples-per-class"].value,
+        source_steps=flag_or("source-steps", defaults["source_steps"]),
+        few_steps=flag_or("few-steps", defaults["few_steps"]),
+        gem_epochs=flag_or("gem-epochs", defaults["gem_epochs"]),
+        gem_steps=flag_or("gem-steps", defaults["gem_steps"]),
+        gem_type=int(FLAGS["gem-type"].value),
+        gem_layers=FLAGS["gem-layers"].value,
+        strategy_gem=FLAGS["strategy-gem"].value,
+        gem_loss=FLAGS["gem-loss"].value,
+        gem_learning_rate=FLAGS["gem-learning-rate"].value,
+        finetune_steps=flag_or("finetune-steps", defaults["finetune_steps"]),
+        few_shot_init=FLAGS["few-shot-init"].value,
+        train_classes=FLAGS["train-classes"].value,
+        test_classes=FLAGS["test-classes"].value,
+    )
+
+
 def configs_from_flags():
     """(model config, RunConfig) from the command line, validated."""
     model = FLAGS.model
-    defaults = {"fastgan": DEMO, "stylegan": STYLEGAN_DEFAULTS}.get(model, FEW_SHOT_DEFAULTS)
+    defaults = {"fastgan": DEMO, "stylegan": STYLEGAN_DEFAULTS, "l2l": L2L_DEFAULTS}.get(model, FEW_SHOT_DEFAULTS)
     data_folder, dataset = FLAGS["data-folder"].value, FLAGS.dataset
     if data_folder and dataset:
         raise ValueError(
@@ -332,11 +399,14 @@ def configs_from_flags():
     data = data_folder or dataset or defaults["dataset"]
     steps = FLAGS.steps
     if steps is None:
-        steps = 0 if FLAGS.epochs else defaults["steps"]
+        steps = 0 if FLAGS.epochs else defaults.get("steps", 0)
     if model == "fastgan":
         model_config = fastgan_config()
     elif model == "stylegan":
         model_config = stylegan_config()
+    elif model == "l2l":
+        model_config = l2l_config()
+        steps = 0  # the stage lengths are in the model config
     else:
         model_config = few_shot_config(model)
     run_config = RunConfig(

@@ -65,6 +65,26 @@ def style_forward(trainable, non_trainable, z):
 styled = jax.jit(style_forward)([v.value for v in SG.trainable_variables],
                                 [v.value for v in SG.non_trainable_variables], z8)
 assert styled.shape == (2, 32, 32, 1) and bool(np.isfinite(np.asarray(styled)).all())
+
+# L2L-GAN: the UNet generator (batch norm, noise maps, GEM slots, stored images) and the pair critic.
+from tfgen.models.l2l import L2LCritic, L2LGenerator
+LG = L2LGenerator(resolution=32, channels=1, latent_dim=8, width=4, noise_channels=2, gem_type=3,
+                  gem_layers="3,4", conditioning_images=2)
+LC = L2LCritic(resolution=32, channels=1, width=4)
+for gem in LG.gems:
+    gem.gamma.assign(0.5)
+pics = np.random.default_rng(2).uniform(-1, 1, size=(2, 32, 32, 1)).astype("float32")
+LG.set_conditioning(pics)
+assert LG(z8).shape == (2, 32, 32, 1)
+feats = LG.decoder_features(pics, z8, training=True, gems=(3,))
+assert [tuple(f.shape[1:]) for f in feats] == [(s, s, c) for s, c in LG.decoder_shapes]
+assert LC(np.concatenate([pics, np.asarray(LG((pics, z8), gems="none"))], axis=-1)).shape == (2, 1)
+def l2l_forward(trainable, non_trainable, pics, z):
+    fake, non_trainable = LG.stateless_call(trainable, non_trainable, (pics, z), training=True, gems=(4,))
+    return fake, non_trainable
+fake, _ = jax.jit(l2l_forward)([v.value for v in LG.trainable_variables],
+                               [v.value for v in LG.non_trainable_variables], pics, z8)
+assert fake.shape == (2, 32, 32, 1) and bool(np.isfinite(np.asarray(fake)).all())
 print("ok")
 """
 

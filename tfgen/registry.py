@@ -173,6 +173,38 @@ def _stylegan_describe(config):
     return "StyleGenerator(" + ", ".join(f"{f}={getattr(config, f)}" for f in fields) + ")"
 
 
+def _l2l_generator(config):
+    from tfgen.models.l2l import L2LGenerator
+
+    config.validate()
+    return L2LGenerator(
+        resolution=config.resolution,
+        channels=config.channels,
+        latent_dim=config.latent_dim,
+        width=config.width,
+        noise_channels=config.noise_channels,
+        gem_type=config.gem_type,
+        gem_layers=config.gem_layers,
+        conditioning_images=config.conditioning_images,
+        name="generator",
+    )
+
+
+def _l2l_critic(config):
+    from tfgen.models.l2l import L2LCritic
+
+    config.validate()
+    return L2LCritic(resolution=config.resolution, channels=config.channels, width=config.width, name="critic")
+
+
+def _l2l_describe(config):
+    fields = (
+        "resolution", "channels", "latent_dim", "width", "noise_channels", "gem_type", "gem_layers",
+        "conditioning_images",
+    )  # fmt: skip
+    return "L2LGenerator(" + ", ".join(f"{f}={getattr(config, f)!r}" for f in fields) + ")"
+
+
 def _describe_few_shot(model_name):
     def describe(config):
         fields = ("resolution", "channels", "latent_dim", "width", "num_classes", "num_categories", "num_continuous")
@@ -230,6 +262,14 @@ FAMILIES = {
         build_discriminator=_stylegan_discriminator,
         describe_generator=_stylegan_describe,
         trainer_path="tfgen.training.stylegan:StyleGANTrainer",
+    ),
+    "l2l": ModelFamily(
+        name="l2l",
+        config_class=MODEL_CONFIGS["l2l"],
+        build_generator=_l2l_generator,
+        build_discriminator=_l2l_critic,
+        describe_generator=_l2l_describe,
+        trainer_path="tfgen.training.l2l:L2LTrainer",
     ),
 }
 

@@ -442,6 +442,7 @@ def _load_keras_archive(path):
     # Importing the model modules registers the tfgen classes with Keras.
     import tfgen.models.dcgan  # noqa: F401
     import tfgen.models.fastgan  # noqa: F401
+    import tfgen.models.l2l  # noqa: F401
     import tfgen.models.resnet_gan  # noqa: F401
     import tfgen.models.stylegan  # noqa: F401
 

@@ -295,6 +295,30 @@ def load_shots(
     return to_channels(images, channels)
 
 
+def subset_per_class(data: LabelledImages, per_class: int, *, seed=0) -> LabelledImages:
+    """``per_class`` images of every class of ``data``, drawn without replacement.
+
+    The few-shot sets of L2L-GAN's Algorithm 1 (X_s^t on the source classes,
+    X_n on the novel ones). Images keep their original order; ``seed`` may be
+    an int or a sequence of ints (``(seed, epoch)``). A class with fewer
+    images is a ValueError naming it.
+    """
+    _check_positive(per_class=per_class)
+    labels = np.asarray(data.labels)
+    counts = np.bincount(labels, minlength=len(data.class_names))
+    short = [f"{n} ({c})" for n, c in zip(data.class_names, counts) if c < per_class]
+    if short:
+        raise ValueError(
+            f"Every class needs {per_class} images for a {per_class}-per-class subset; these have "
+            f"fewer: {_list_classes(short, 10)}. Lower samples_per_class or drop those classes."
+        )
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(np.concatenate([
+        rng.choice(np.flatnonzero(labels == k), per_class, replace=False) for k in range(len(data.class_names))
+    ]))  # fmt: skip
+    return LabelledImages(np.asarray(data.images)[chosen], labels[chosen], list(data.class_names))
+
+
 # --- augmentation -------------------------------------------------------------
 
 

@@ -10,7 +10,10 @@ an unseen class to a generator of that class.
   from the pre-trained weights (:func:`tfgen.training.transfer.finetune_on_shots`);
 * ``stylegan`` -- AdaIN adaptation: per-shot latents and the AdaIN affine
   maps fitted to the shots with a perceptual + L1 + interpolation loss
-  (:func:`tfgen.training.style_adapt.adapt_adain`).
+  (:func:`tfgen.training.style_adapt.adapt_adain`);
+* ``l2l`` -- the run's phi_t conditioned on the shots (it is an
+  image-to-image generator), fine-tuned on them for K steps when K > 0
+  (default 0) (:func:`tfgen.training.l2l.condition_on_shots`).
 
 The run folder is only read: its weights files are never modified.
 :func:`save_adapted` writes the adapted generator as a run folder of its
@@ -28,9 +31,9 @@ from tfgen.config import load_run_config, save_run_config
 from tfgen.sampling import CONFIG_FILE, DISCRIMINATOR_WEIGHTS, EMA_WEIGHTS, RAW_WEIGHTS
 from tfgen.weights import save_weights_atomic
 
-META_FAMILIES = ("figr", "dcgan", "cdcgan", "infogan", "stylegan")
+META_FAMILIES = ("figr", "dcgan", "cdcgan", "infogan", "stylegan", "l2l")
 # Adaptation method of each family (generate.py --method).
-METHODS = {"figr": "reptile", "dcgan": "finetune", "cdcgan": "finetune", "infogan": "finetune", "stylegan": "adain"}
+METHODS = {"figr": "reptile", "dcgan": "finetune", "cdcgan": "finetune", "infogan": "finetune", "stylegan": "adain", "l2l": "condition"}
 
 
 def read_meta_run(meta_run, *, expected_families=META_FAMILIES, reader="tfgen.adapt adapts"):
@@ -40,13 +43,13 @@ def read_meta_run(meta_run, *, expected_families=META_FAMILIES, reader="tfgen.ad
     if not os.path.isfile(os.path.join(meta_run, CONFIG_FILE)):
         raise FileNotFoundError(
             f"{meta_run!r} is not a run folder (no {CONFIG_FILE}). Pass the folder a FIGR, "
-            "DCGAN, cDCGAN, InfoGAN or StyleGAN run was trained into, e.g. runs/figr_digits."
+            "DCGAN, cDCGAN, InfoGAN, StyleGAN or L2L-GAN run was trained into, e.g. runs/figr_digits."
         )
     family, model_config, run_config = load_run_config(meta_run)
     if family not in expected_families:
         raise ValueError(
             f"{reader} {', '.join(expected_families)} runs, but {meta_run!r} is a {family} run. "
-            "Train one with `python train.py --model figr` (or dcgan, cdcgan, infogan, stylegan); "
+            "Train one with `python train.py --model figr` (or dcgan, cdcgan, infogan, stylegan, l2l); "
             "tfgen.adapt takes any of them. "
             f"Received: family={family!r}"
         )
@@ -86,7 +89,8 @@ def load_shots_for_run(spec, model_config, *, num_shots=None, seed=0):
 
     return load_shots(
         spec,
-        shots=int(num_shots or model_config.shots),
+        # L2L's few-shot sets hold samples_per_class images of a class.
+        shots=int(num_shots or getattr(model_config, "shots", None) or model_config.samples_per_class),
         resolution=model_config.resolution,
         channels=model_config.channels,
         seed=seed,
@@ -104,10 +108,10 @@ def adapt(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True, me
             from which ``num_shots`` (default: the run's ``shots``) are drawn
             with ``seed``.
         steps: adaptation steps K (default: the run's ``adapt_steps``; AdaIN:
-            ``adain.steps``).
+            ``adain.steps``; L2L-GAN: 0, conditioning alone).
         seed: seed of the shot choice, augmentation and training noise.
-        method: ``reptile`` (FIGR), ``finetune`` (the DCGANs) or ``adain``
-            (StyleGAN); None takes the family's (``METHODS``), which is the
+        method: ``reptile`` (FIGR), ``finetune`` (the DCGANs), ``adain``
+            (StyleGAN) or ``condition`` (L2L-GAN); None takes the family's (``METHODS``), which is the
             only one each family supports.
         adain: an :class:`tfgen.config.AdaINAdaptConfig` for ``adain``.
 
@@ -124,6 +128,10 @@ def adapt(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True, me
         )
     if isinstance(shots, (str, os.PathLike)):
         shots = load_shots_for_run(os.fspath(shots), model_config, num_shots=num_shots, seed=seed)
+    if family == "l2l":
+        from tfgen.training.l2l import condition_on_shots
+
+        return condition_on_shots(meta_run, shots, steps=steps, seed=seed, quiet=quiet)
     if family == "figr":
         from tfgen.training.reptile import adapt_to_shots
 
