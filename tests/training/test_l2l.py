@@ -18,6 +18,7 @@ from tfgen.training.l2l import (
     GEMTrainer,
     L2LTrainer,
     PairTrainer,
+    condition_on_shots,
     copy_generator_weights,
     gem_stages,
 )
@@ -207,6 +208,16 @@ def test_algorithm_1_end_to_end_writes_a_generator_of_the_novel_classes(tmp_path
     stored = np.array(loaded.conditioning)
     novel = trainer.novel.images.astype("float32") / 127.5 - 1.0
     np.testing.assert_allclose(stored, novel, atol=1e-6)
+
+    # New shots: phi_t itself, storing them (no training with steps=0).
+    shots = trainer.novel.images[:3]
+    conditioned = condition_on_shots(run_dir, shots)
+    assert conditioned.conditioning_count == 3 and conditioned.adapted_config.conditioning_images == 3
+    x = shots.astype("float32") / 127.5 - 1.0
+    z = np.random.default_rng(2).standard_normal((3, 8)).astype("float32")
+    np.testing.assert_array_equal(np.array(conditioned((x, z))), np.array(phi_t((x, z))))
+    with pytest.raises(ValueError, match="at least two shots"):
+        condition_on_shots(run_dir, shots[:1], steps=2)
 
     # Run again: every stage is done, nothing retrains.
     stamps = {p: os.path.getmtime(os.path.join(run_dir, "stages", p, "generator.weights.h5")) for p in stages}
