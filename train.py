@@ -222,6 +222,7 @@ flags.DEFINE_float("gem-learning-rate", L2LConfig.gem_learning_rate, "L2L: Adam 
 flags.DEFINE_integer("source-steps", None, f"L2L: steps of phi_s^1 on all source data (default {L2L_DEFAULTS['source_steps']}).")
 flags.DEFINE_integer("few-steps", None, f"L2L: steps of each phi_s^2 and of phi_t^plain (default {L2L_DEFAULTS['few_steps']}).")
 flags.DEFINE_integer("finetune-steps", None, f"L2L: steps of fine-tuning phi_t (default {L2L_DEFAULTS['finetune_steps']}).")
+flags.DEFINE_integer("noise-channels", L2LConfig.noise_channels, "L2L: channels of z's projection at each decoder block.")
 flags.DEFINE_integer("samples-per-class", L2LConfig.samples_per_class, "L2L: p, images per class of X_s^t and X_n.")
 flags.DEFINE_integer("critic-steps", None, f"L2L: critic steps per generator step (DAGAN 5; default {L2L_DEFAULTS['critic_steps']}).")
 flags.DEFINE_enum("few-shot-init", L2LConfig.few_shot_init, ["scratch", "source"],
@@ -364,6 +365,7 @@ def l2l_config():
         channels=FLAGS.channels,
         latent_dim=flag_or("latent-dim", L2LConfig.latent_dim),
         width=flag_or("width", defaults["width"]),
+        noise_channels=FLAGS["noise-channels"].value,
         batch_size=flag_or("batch-size", defaults["batch_size"]),
         g_learning_rate=flag_or("G-learning-rate", L2LConfig.g_learning_rate),
         d_learning_rate=flag_or("D-learning-rate", L2LConfig.d_learning_rate),

@@ -15,25 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-
-def timed(function, iterations, warmup):
-    for _ in range(warmup):
-        function()
-    seconds = []
-    for _ in range(iterations):
-        started = time.perf_counter()
-        function()
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds)
+from bench.timing import timed  # noqa: E402
 
 
 def main():

@@ -12,6 +12,8 @@ import json
 import os
 from typing import Any
 
+from tfgen.checks import check_channels
+
 SUPPORTED_FASTGAN_RESOLUTIONS = (64, 128, 256, 512, 1024)
 SUPPORTED_FEW_SHOT_RESOLUTIONS = (32, 64)
 SUPPORTED_STYLEGAN_RESOLUTIONS = (32, 64, 128, 256, 512, 1024)
@@ -88,11 +90,6 @@ def _check_positive(config, *fields) -> None:
             raise ValueError(f"{field} must be >= 1. Received: {field}={value}")
 
 
-def _check_channels(channels) -> None:
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 (grey) or 3 (RGB). Received: channels={channels}")
-
-
 @dataclasses.dataclass
 class FIGRConfig:
     """FIGR (Clouâtre & Demers, "FIGR: Few-shot Image Generation with
@@ -133,7 +130,7 @@ class FIGRConfig:
 
     def validate(self) -> None:
         check_few_shot_resolution(self.resolution)
-        _check_channels(self.channels)
+        check_channels(self.channels)
         _check_positive(self, "latent_dim", "width", "shots", "tasks_per_step", "inner_steps", "adapt_steps")
         for field in ("inner_optimizer", "meta_optimizer"):
             if getattr(self, field) not in ("sgd", "adam"):
@@ -167,7 +164,7 @@ class DCGANConfig:
 
     def validate(self) -> None:
         check_few_shot_resolution(self.resolution)
-        _check_channels(self.channels)
+        check_channels(self.channels)
         _check_positive(self, "latent_dim", "width", "batch_size", "shots", "augmented_shots", "adapt_steps")
 
 
@@ -284,7 +281,7 @@ class StyleGANConfig:
 
     def validate(self) -> None:
         check_stylegan_resolution(self.resolution)
-        _check_channels(self.channels)
+        check_channels(self.channels)
         if self.channel_base < self.resolution:
             raise ValueError(
                 "channel_base must be >= resolution (the finest layer has channel_base // "
@@ -470,7 +467,7 @@ class L2LConfig:
 
     def validate(self) -> None:
         check_l2l_resolution(self.resolution)
-        _check_channels(self.channels)
+        check_channels(self.channels)
         _check_positive(
             self, "latent_dim", "width", "noise_channels", "batch_size", "critic_steps",
             "source_steps", "few_steps", "gem_epochs", "gem_steps",

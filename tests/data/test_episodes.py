@@ -151,7 +151,7 @@ def test_to_channels():
     assert grey.dtype == np.uint8 and grey.shape == (1, 1, 4, 1)
     np.testing.assert_array_equal(to_channels(to_channels(grey, 3), 1), grey)
     assert to_channels(rgb, 3) is rgb
-    with pytest.raises(ValueError, match="channels must be 1 or 3"):
+    with pytest.raises(ValueError, match="channels must be 1 \\(grey\\) or 3"):
         to_channels(rgb, 2)
     with pytest.raises(ValueError, match="1 or 3 channels"):
         to_channels(np.zeros((2, 4, 4, 4), np.uint8), 3)

@@ -36,6 +36,7 @@ from typing import Callable, NamedTuple, Sequence
 import numpy as np
 import tensorflow as tf
 
+from tfgen.checks import check_channels
 from tfgen.data import builtin, glyphs
 from tfgen.data.builtin import LabelledImages
 from tfgen.data.images import _index_stream, load_images, load_labelled
@@ -218,15 +219,10 @@ def resolve_class_split(
 # --- loading ------------------------------------------------------------------
 
 
-def _check_channels(channels) -> None:
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3. Received: channels={channels!r}")
-
-
 def to_channels(images: np.ndarray, channels: int) -> np.ndarray:
     """uint8 [..., C] images with ``channels`` channels: RGB -> grey by ITU-R
     601 luma (rounded), grey -> RGB by repetition, unchanged when C matches."""
-    _check_channels(channels)
+    check_channels(channels)
     images = np.asarray(images)
     have = images.shape[-1] if images.ndim else None
     if have not in (1, 3):
@@ -261,7 +257,7 @@ def load_few_shot_data(
     with one subfolder per class. Images come back uint8 [N, R, R, channels].
     Classes named on neither side (when both are given) are dropped.
     """
-    _check_channels(channels)
+    check_channels(channels)
     data = load_labelled(source, resolution=resolution)
     split = resolve_class_split(
         source, data.class_names, train_classes=train_classes, test_classes=test_classes
@@ -280,7 +276,7 @@ def load_shots(
     ``fashion_mnist:ankle_boot``; when there are more images, ``shots`` of
     them are chosen with ``seed`` (kept in their original order).
     """
-    _check_channels(channels)
+    check_channels(channels)
     if not isinstance(shots, (int, np.integer)) or shots < 1:
         raise ValueError(f"shots must be a positive integer. Received: shots={shots!r}")
     images = load_images(spec, resolution=resolution)

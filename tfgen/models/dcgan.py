@@ -28,6 +28,7 @@ import math
 import keras
 from keras import ops
 
+from tfgen.checks import check_channels, check_int
 from tfgen.config import check_few_shot_resolution
 from tfgen.layers import batch_norm, conv_initializer
 from tfgen.weights import CheckedWeightsMixin
@@ -35,18 +36,6 @@ from tfgen.weights import CheckedWeightsMixin
 START_SIZE = 4  # G starts, D ends, at 4x4
 Q_HIDDEN = 128  # units of InfoGAN's Q head
 LEAKY_SLOPE = 0.2
-
-
-def _check_channels(channels) -> int:
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 (grey) or 3 (RGB). Received: channels={channels}")
-    return int(channels)
-
-
-def _check_int(name, value, minimum) -> int:
-    if isinstance(value, bool) or int(value) != value or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}. Received: {name}={value}")
-    return int(value)
 
 
 def _num_resamplings(resolution) -> int:
@@ -241,12 +230,12 @@ class DCGANGenerator(CheckedWeightsMixin, keras.Model):
     ):
         super().__init__(**kwargs)
         self.resolution = check_few_shot_resolution(resolution)
-        self.channels = _check_channels(channels)
-        self.latent_dim = _check_int("latent_dim", latent_dim, 1)
-        self.width = _check_int("width", width, 1)
-        self.num_classes = _check_int("num_classes", num_classes, 0)
+        self.channels = check_channels(channels)
+        self.latent_dim = check_int("latent_dim", latent_dim, 1)
+        self.width = check_int("width", width, 1)
+        self.num_classes = check_int("num_classes", num_classes, 0)
         if sample_class is not None:
-            sample_class = _check_int("sample_class", sample_class, 0)
+            sample_class = check_int("sample_class", sample_class, 0)
             if sample_class >= self.num_classes:
                 raise ValueError(
                     f"sample_class must index one of the num_classes={self.num_classes} classes "
@@ -309,9 +298,9 @@ class DCGANDiscriminator(CheckedWeightsMixin, keras.Model):
     def __init__(self, *, resolution=32, channels=1, width=64, num_classes=0, **kwargs):
         super().__init__(**kwargs)
         self.resolution = check_few_shot_resolution(resolution)
-        self.channels = _check_channels(channels)
-        self.width = _check_int("width", width, 1)
-        self.num_classes = _check_int("num_classes", num_classes, 0)
+        self.channels = check_channels(channels)
+        self.width = check_int("width", width, 1)
+        self.num_classes = check_int("num_classes", num_classes, 0)
         self.trunk = DiscriminatorBody(resolution=self.resolution, width=self.width, name="trunk")
         self.logits = keras.layers.Dense(1, use_bias=False, kernel_initializer=conv_initializer(), name="logits")
         self.build((None, self.resolution, self.resolution, self.channels))
@@ -348,8 +337,8 @@ class DCGANDiscriminator(CheckedWeightsMixin, keras.Model):
 
 
 def _check_codes(num_categories, num_continuous):
-    num_categories = _check_int("num_categories", num_categories, 0)
-    num_continuous = _check_int("num_continuous", num_continuous, 0)
+    num_categories = check_int("num_categories", num_categories, 0)
+    num_continuous = check_int("num_continuous", num_continuous, 0)
     if num_categories + num_continuous < 1:
         raise ValueError(
             "InfoGAN needs at least one code: num_categories and num_continuous must not both be 0. "
@@ -381,10 +370,10 @@ class InfoGANGenerator(CheckedWeightsMixin, keras.Model):
     ):
         super().__init__(**kwargs)
         self.resolution = check_few_shot_resolution(resolution)
-        self.channels = _check_channels(channels)
-        self.noise_dim = _check_int("noise_dim", noise_dim, 1)
+        self.channels = check_channels(channels)
+        self.noise_dim = check_int("noise_dim", noise_dim, 1)
         self.num_categories, self.num_continuous = _check_codes(num_categories, num_continuous)
-        self.width = _check_int("width", width, 1)
+        self.width = check_int("width", width, 1)
         self.latent_dim = self.noise_dim + self.num_categories + self.num_continuous
         self.trunk = GeneratorBody(resolution=self.resolution, channels=self.channels, width=self.width, name="trunk")
         self.build((None, self.latent_dim))
@@ -445,8 +434,8 @@ class InfoGANDiscriminator(CheckedWeightsMixin, keras.Model):
     def __init__(self, *, resolution=32, channels=1, width=64, num_categories=10, num_continuous=2, **kwargs):
         super().__init__(**kwargs)
         self.resolution = check_few_shot_resolution(resolution)
-        self.channels = _check_channels(channels)
-        self.width = _check_int("width", width, 1)
+        self.channels = check_channels(channels)
+        self.width = check_int("width", width, 1)
         self.num_categories, self.num_continuous = _check_codes(num_categories, num_continuous)
         self.trunk = DiscriminatorBody(resolution=self.resolution, width=self.width, name="trunk")
         self.logits = keras.layers.Dense(1, use_bias=False, kernel_initializer=conv_initializer(), name="logits")

@@ -26,6 +26,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from tfgen.checks import check_channels, check_int
 from tfgen.config import L2L_DECODER_BLOCKS, L2L_GEM_TYPES, check_l2l_resolution, parse_gem_layers
 from tfgen.layers import BatchNorm
 from tfgen.weights import CheckedWeightsMixin
@@ -35,18 +36,6 @@ BN_MOMENTUM = 0.9  # torch's momentum 0.1
 BN_EPSILON = 1e-5  # torch's default
 ENCODER_STRIDES = 4  # the UNet halves the image four times (R/16 bottleneck)
 CRITIC_LEVELS = 4
-
-
-def _check_channels(channels) -> int:
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 (grey) or 3 (RGB). Received: channels={channels}")
-    return int(channels)
-
-
-def _check_int(name, value, minimum) -> int:
-    if isinstance(value, bool) or int(value) != value or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}. Received: {name}={value}")
-    return int(value)
 
 
 def _lrelu(x):
@@ -88,7 +77,7 @@ class GEM(keras.layers.Layer):
         if gem_type not in L2L_GEM_TYPES:
             raise ValueError(f"gem_type must be 1, 2 or 3. Received: gem_type={gem_type!r}")
         self.gem_type = int(gem_type)
-        self.channels = _check_int("channels", channels, 1)
+        self.channels = check_int("channels", channels, 1)
         self.branch = []
         if self.gem_type >= 2:
             self.branch += [_conv(self.channels, name="conv_in"), keras.layers.ReLU(name="relu")]
@@ -147,7 +136,7 @@ class ResidualBlock(keras.layers.Layer):
 
     def __init__(self, *, filters, strides=1, upsample=False, **kwargs):
         super().__init__(**kwargs)
-        self.filters = _check_int("filters", filters, 1)
+        self.filters = check_int("filters", filters, 1)
         self.strides = int(strides)
         self.upsample = bool(upsample)
         self.up = keras.layers.UpSampling2D(2, interpolation="nearest", name="upsample") if self.upsample else None
@@ -232,17 +221,17 @@ class L2LGenerator(CheckedWeightsMixin, keras.Model):
     ):
         super().__init__(**kwargs)
         self.resolution = check_l2l_resolution(resolution)
-        self.channels = _check_channels(channels)
-        self.latent_dim = _check_int("latent_dim", latent_dim, 1)
-        self.width = _check_int("width", width, 1)
-        self.noise_channels = _check_int("noise_channels", noise_channels, 1)
+        self.channels = check_channels(channels)
+        self.latent_dim = check_int("latent_dim", latent_dim, 1)
+        self.width = check_int("width", width, 1)
+        self.noise_channels = check_int("noise_channels", noise_channels, 1)
         if gem_type not in L2L_GEM_TYPES:
             raise ValueError(f"gem_type must be 1, 2 or 3. Received: gem_type={gem_type!r}")
         self.gem_type = int(gem_type)
         empty = gem_layers is None or (isinstance(gem_layers, str) and not gem_layers.strip())
         empty = empty or (not isinstance(gem_layers, str) and len(gem_layers) == 0)
         self._gem_slots = () if empty else parse_gem_layers(gem_layers)
-        self.conditioning_images = _check_int("conditioning_images", conditioning_images, 0)
+        self.conditioning_images = check_int("conditioning_images", conditioning_images, 0)
 
         r, c1, c2 = self.resolution, self.width, 2 * self.width
         # Encoder: e0 @ R/2, e1 @ R/4, e2 @ R/8, e3 @ R/16.
@@ -471,8 +460,8 @@ class DenseBlock(keras.layers.Layer):
 
     def __init__(self, *, growth, layers=2, **kwargs):
         super().__init__(**kwargs)
-        self.growth = _check_int("growth", growth, 1)
-        self.num_layers = _check_int("layers", layers, 1)
+        self.growth = check_int("growth", growth, 1)
+        self.num_layers = check_int("layers", layers, 1)
         self.norms = [keras.layers.LayerNormalization(name=f"norm{i}") for i in range(self.num_layers)]
         self.convs = [_conv(self.growth, name=f"conv{i}") for i in range(self.num_layers)]
 
@@ -502,7 +491,7 @@ class Transition(keras.layers.Layer):
 
     def __init__(self, *, filters, **kwargs):
         super().__init__(**kwargs)
-        self.filters = _check_int("filters", filters, 1)
+        self.filters = check_int("filters", filters, 1)
         self.norm = keras.layers.LayerNormalization(name="norm")
         self.conv = _conv(self.filters, kernel_size=1, name="conv")
         self.pool = keras.layers.AveragePooling2D(2, name="avgpool")
@@ -543,8 +532,8 @@ class L2LCritic(CheckedWeightsMixin, keras.Model):
     def __init__(self, *, resolution, channels, width=64, **kwargs):
         super().__init__(**kwargs)
         self.resolution = check_l2l_resolution(resolution)
-        self.channels = _check_channels(channels)
-        self.width = _check_int("width", width, 1)
+        self.channels = check_channels(channels)
+        self.width = check_int("width", width, 1)
         growth = max(self.width // 2, 1)
         self.stem = _conv(self.width, name="stem")
         self.blocks, self.transitions = [], []

@@ -31,6 +31,7 @@ import math
 import keras
 from keras import ops
 
+from tfgen.checks import check_channels
 from tfgen.config import check_few_shot_resolution
 from tfgen.weights import CheckedWeightsMixin
 
@@ -39,12 +40,6 @@ from tfgen.weights import CheckedWeightsMixin
 NUM_STAGES = 4
 LAYER_NORM_EPSILON = 1e-5  # torch's default (Keras' is 1e-3)
 PRELU_INIT = 0.25  # torch's default (Keras' is 0)
-
-
-def _check_channels(channels) -> int:
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 (grey) or 3 (RGB). Received: channels={channels}")
-    return int(channels)
 
 
 def _check_positive(name, value) -> int:
@@ -195,7 +190,7 @@ class FIGRGenerator(CheckedWeightsMixin, keras.Model):
     def __init__(self, *, resolution=32, channels=1, latent_dim=100, width=64, **kwargs):
         super().__init__(**kwargs)
         self.resolution = check_few_shot_resolution(resolution)
-        self.channels = _check_channels(channels)
+        self.channels = check_channels(channels)
         self.latent_dim = _check_positive("latent_dim", latent_dim)
         self.width = _check_positive("width", width)
         self.start_size = self.resolution // 2**NUM_STAGES
@@ -263,7 +258,7 @@ class FIGRCritic(CheckedWeightsMixin, keras.Model):
     def __init__(self, *, resolution=32, channels=1, width=64, **kwargs):
         super().__init__(**kwargs)
         self.resolution = check_few_shot_resolution(resolution)
-        self.channels = _check_channels(channels)
+        self.channels = check_channels(channels)
         self.width = _check_positive("width", width)
         self.stem = ConvPReLUNorm(filters=self.width, in_channels=self.channels, kernel_size=7, name="stem")
         self.stages = []

@@ -32,6 +32,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from tfgen.checks import check_channels
 from tfgen.config import LATENT_SPACES, STYLEGAN_SAMPLING, check_stylegan_resolution
 from tfgen.layers import AdaIN, EqualizedConv2D, EqualizedDense, NoiseInjection, PixelNorm, scaled_lrelu
 from tfgen.weights import CheckedWeightsMixin
@@ -43,12 +44,6 @@ def _check_positive(name, value) -> int:
     if int(value) != value or value < 1:
         raise ValueError(f"{name} must be a positive integer. Received: {name}={value}")
     return int(value)
-
-
-def _check_channels(channels) -> int:
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 (grey) or 3 (RGB). Received: channels={channels}")
-    return int(channels)
 
 
 def num_style_layers(resolution) -> int:
@@ -268,7 +263,7 @@ class SynthesisNetwork(keras.layers.Layer):
     def __init__(self, *, resolution, channels, w_dim, channel_base, channel_max, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.resolution = check_stylegan_resolution(resolution)
-        self.channels = _check_channels(channels)
+        self.channels = check_channels(channels)
         self.w_dim = _check_positive("w_dim", w_dim)
         self.channel_base = _check_positive("channel_base", channel_base)
         self.channel_max = _check_positive("channel_max", channel_max)
@@ -438,7 +433,7 @@ class StyleGenerator(CheckedWeightsMixin, keras.Model):
     ):
         super().__init__(**kwargs)
         self.resolution = check_stylegan_resolution(resolution)
-        self.channels = _check_channels(channels)
+        self.channels = check_channels(channels)
         self.latent_dim = _check_positive("latent_dim", latent_dim)
         self.w_dim = _check_positive("w_dim", w_dim)
         self.mapping_layers = _check_positive("mapping_layers", mapping_layers)
@@ -756,7 +751,7 @@ class StyleDiscriminator(CheckedWeightsMixin, keras.Model):
     def __init__(self, *, resolution=32, channels=1, channel_base=8192, channel_max=512, mbstd_group_size=4, **kwargs):
         super().__init__(**kwargs)
         self.resolution = check_stylegan_resolution(resolution)
-        self.channels = _check_channels(channels)
+        self.channels = check_channels(channels)
         self.channel_base = _check_positive("channel_base", channel_base)
         self.channel_max = _check_positive("channel_max", channel_max)
         self.mbstd_group_size = _check_positive("mbstd_group_size", mbstd_group_size)
