@@ -253,3 +253,44 @@ def test_l2l_trainer_errors(tmp_path):
         algorithm_1_run(tmp_path, samples_per_class=1)
     with pytest.raises(ValueError, match="fewer"):
         algorithm_1_run(tmp_path, samples_per_class=25)  # glyph classes have 20 images
+
+
+_PRECISION_AND_MIRRORED_SCRIPT = """
+import json, sys, tempfile
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import numpy as np
+from tfgen.config import L2LConfig, RunConfig
+from tfgen.data.builtin import LabelledImages
+from tfgen.training.l2l import PairTrainer
+
+rng = np.random.default_rng(0)
+images = LabelledImages(rng.integers(0, 256, (24, 32, 32, 1), dtype=np.uint8), np.repeat(np.arange(6), 4),
+                        [str(k) for k in range(6)])
+config = L2LConfig(resolution=32, channels=1, latent_dim=8, width=4, noise_channels=2, batch_size=4,
+                   critic_steps=2, gem_layers="3")
+result = {}
+for precision, strategy in (("bfloat16", "default"), ("off", "mirrored")):
+    run = RunConfig(name=precision + strategy, runs_dir=sys.argv[1], data="x", steps=2, mixed_precision=precision,
+                    strategy=strategy, sample_every=2, checkpoint_every=2)
+    trainer = PairTrainer(config, run, images=images, gems="all", quiet=True)
+    before = [np.array(v) for v in trainer.generator.gem_variables()]
+    batches = iter(trainer.distribute(trainer.data.dataset))
+    losses = [trainer.train_function(next(batches)) for _ in range(2)]
+    result[precision + "_" + strategy] = {
+        "replicas": trainer.num_replicas,
+        "finite": bool(all(np.isfinite(float(v)) for step in losses for v in step.values())),
+        "gems_changed": bool(any(not np.array_equal(b, np.array(v))
+                                 for b, v in zip(before, trainer.generator.gem_variables()))),
+    }
+print("RESULT " + json.dumps(result))
+"""
+
+
+def test_pair_trainer_under_bfloat16_and_mirrored_strategy(tmp_path):
+    from tests.scripts import run_result_script
+
+    result = run_result_script(_PRECISION_AND_MIRRORED_SCRIPT, tmp_path)
+    assert result["bfloat16_default"] == {"replicas": 1, "finite": True, "gems_changed": True}
+    assert result["off_mirrored"] == {"replicas": 2, "finite": True, "gems_changed": True}
