@@ -266,6 +266,19 @@ def load_few_shot_data(
     return FewShotData(_select(data, split.train), _select(data, split.test), split)
 
 
+def load_few_shot_data_for(source: str, config) -> FewShotData:
+    """:func:`load_few_shot_data` with a model config's ``resolution``,
+    ``channels``, ``train_classes`` and ``test_classes`` (what every
+    few-shot trainer reads)."""
+    return load_few_shot_data(
+        source,
+        resolution=config.resolution,
+        channels=config.channels,
+        train_classes=config.train_classes,
+        test_classes=config.test_classes,
+    )
+
+
 def load_shots(
     spec: str, *, shots: int, resolution: int, channels: int, seed: int = 0
 ) -> np.ndarray:

@@ -342,7 +342,7 @@ class L2LTrainer:
     architecture_fields = ARCHITECTURE_FIELDS
 
     def __init__(self, model_config, run_config, *, quiet=False):
-        from tfgen.data.episodes import load_few_shot_data, subset_per_class
+        from tfgen.data.episodes import load_few_shot_data_for, subset_per_class
 
         model_config.validate()
         run_config.validate()
@@ -364,13 +364,7 @@ class L2LTrainer:
         self.config = model_config
         self.run = run_config
         self.quiet = quiet
-        data = load_few_shot_data(
-            run_config.data,
-            resolution=model_config.resolution,
-            channels=model_config.channels,
-            train_classes=model_config.train_classes,
-            test_classes=model_config.test_classes,
-        )
+        data = load_few_shot_data_for(run_config.data, model_config)
         self.split = data.split
         self.source = data.train
         p = model_config.samples_per_class
@@ -481,8 +475,7 @@ class L2LTrainer:
             )  # fmt: skip
             final_dir = self.stage_dir("target_finetune")
         else:
-            save_weights_atomic(combined, os.path.join(self.stage_dir("target_plain"), "combined.weights.h5"))
-            final_dir = None
+            final_dir = None  # phi_t is the combined generator itself
         self._write_final_outputs(combined, final_dir)
         return self.run_dir
 

@@ -182,16 +182,10 @@ class ReptileTrainer(Trainer):
             )
 
     def build_dataset(self):
-        from tfgen.data.episodes import load_few_shot_data, task_dataset
+        from tfgen.data.episodes import load_few_shot_data_for, task_dataset
 
         config = self.model_config
-        data = load_few_shot_data(
-            self.run_config.data,
-            resolution=config.resolution,
-            channels=config.channels,
-            train_classes=config.train_classes,
-            test_classes=config.test_classes,
-        )
+        data = load_few_shot_data_for(self.run_config.data, config)
         self.class_split = data.split
         return task_dataset(
             data.train, shots=config.shots, tasks_per_batch=config.tasks_per_step, seed=self.run_config.seed

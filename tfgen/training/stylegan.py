@@ -44,7 +44,7 @@ def training_images(source, config):
     0-8); otherwise every image of ``source``.
     """
     from tfgen.data import builtin
-    from tfgen.data.episodes import default_split, load_few_shot_data, to_channels
+    from tfgen.data.episodes import default_split, load_few_shot_data_for, to_channels
     from tfgen.data.images import load_images
 
     resolution, channels = config.resolution, config.channels
@@ -54,13 +54,7 @@ def training_images(source, config):
         split = default_split(source, class_names)
         names_classes = split is not None and bool(split.train) and bool(split.test)
     if names_classes:
-        data = load_few_shot_data(
-            source,
-            resolution=resolution,
-            channels=channels,
-            train_classes=config.train_classes,
-            test_classes=config.test_classes,
-        )
+        data = load_few_shot_data_for(source, config)
         return np.asarray(data.train.images), data.split
     return to_channels(load_images(source, resolution=resolution), channels), None
 

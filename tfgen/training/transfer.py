@@ -87,18 +87,12 @@ class DCGANTrainer(Trainer):
     # ---------------------------------------------------------------- data
 
     def build_dataset(self):
-        from tfgen.data.episodes import labelled_batches, load_few_shot_data, shot_dataset
+        from tfgen.data.episodes import labelled_batches, load_few_shot_data_for, shot_dataset
 
         config, run = self.model_config, self.run_config
         if self.images is not None:
             return shot_dataset(self.images, batch_size=self.global_batch_size, seed=run.seed)
-        data = load_few_shot_data(
-            run.data,
-            resolution=config.resolution,
-            channels=config.channels,
-            train_classes=config.train_classes,
-            test_classes=config.test_classes,
-        )
+        data = load_few_shot_data_for(run.data, config)
         self.class_split = data.split
         self.prepare_for_classes(data.train.class_names)
         return labelled_batches(data.train, batch_size=self.global_batch_size, seed=run.seed)
