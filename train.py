@@ -450,8 +450,10 @@ def main(argv):
     try:
         trainer = trainer_class(model_config, run_config, quiet=FLAGS.quiet)
         trainer.fit(override=FLAGS.override)
-    except KeyboardInterrupt:
-        sys.exit(130)  # the trainer saved a checkpoint and said where
+    except KeyboardInterrupt as interrupt:
+        # The trainer saved a checkpoint and said where; exit as a shell
+        # reports the signal (130: SIGINT, 143: SIGTERM).
+        sys.exit(getattr(interrupt, "exit_code", 130))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from tfgen.models.fastgan import FastGANDiscriminator, FastGANGenerator
 from tfgen.weights import (
     load_weights_checked,
     model_weights_layout,
+    non_finite_datasets,
     read_weights_layout,
     save_weights_atomic,
 )
@@ -206,3 +207,108 @@ def test_discriminator_weights_into_generator_raise(tmp_path):
     save_weights_atomic(FastGANDiscriminator(input_resolution=64, ndf=8, name="discriminator"), path)
     with pytest.raises(ValueError, match="saved from a model named 'discriminator'"):
         load_weights_checked(_tiny_generator(), path)
+
+
+def _tiny_dense():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    assert model.built
+    return model
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_save_weights_atomic_refuses_non_finite_and_keeps_previous_file(tmp_path, bad):
+    model = _tiny_dense()
+    path = tmp_path / "m.weights.h5"
+    save_weights_atomic(model, str(path))
+    good_bytes = path.read_bytes()
+
+    kernel = model.layers[0].kernel
+    values = kernel.numpy()
+    values[1, 0] = bad
+    kernel.assign(values)
+    with pytest.raises(ValueError, match="diverged") as info:
+        save_weights_atomic(model, str(path))
+    message = str(info.value)
+    assert str(path) in message and "Not writing" in message
+    assert "1 variable(s)" in message and kernel.path in message
+    assert "left untouched" in message
+    assert path.read_bytes() == good_bytes
+    assert sorted(os.listdir(tmp_path)) == ["m.weights.h5"]  # no temp file left
+
+
+def test_save_weights_atomic_refuses_non_finite_without_writing_a_new_file(tmp_path):
+    model = _tiny_dense()
+    model.layers[0].bias.assign(np.full((2,), np.nan, np.float32))
+    path = tmp_path / "new" / "m.weights.h5"
+    with pytest.raises(ValueError, match="NaN or Inf") as info:
+        save_weights_atomic(model, str(path))
+    assert "no file existed there before" in str(info.value)
+    assert not path.exists()
+
+
+class _Counter(keras.layers.Layer):
+    def build(self, input_shape):
+        self.count = self.add_weight(shape=(), dtype="int32", initializer="zeros", trainable=False)
+        self.scale = self.add_weight(shape=(), initializer="ones")
+
+    def call(self, x):
+        return x * self.scale
+
+
+def test_save_weights_atomic_skips_integer_variables(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), _Counter()])
+    assert {str(v.dtype) for v in model.weights} == {"int32", "float32"}
+    path = str(tmp_path / "m.weights.h5")
+    save_weights_atomic(model, path)
+    load_weights_checked(model, path)
+
+
+def _poison(path, value=np.nan):
+    """Put ``value`` into one element of the first model dataset of ``path``."""
+    name = sorted(read_weights_layout(path))[0]
+    with h5py.File(path, "r+") as f:
+        data = f[name][()]
+        data.flat[0] = value
+        f[name][...] = data
+    return name
+
+
+def test_load_weights_checked_refuses_nan_and_loads_nothing(tmp_path):
+    path = str(tmp_path / "m.weights.h5")
+    save_weights_atomic(_tiny_dense(), path)
+    assert non_finite_datasets(path) == []
+    poisoned = _poison(path)
+    assert non_finite_datasets(path) == [poisoned]
+
+    target = _tiny_dense()
+    before = _values(target)
+    with pytest.raises(ValueError, match="diverged") as info:
+        load_weights_checked(target, path)
+    message = str(info.value)
+    assert path in message and poisoned in message
+    assert "1 of its 2 arrays" in message and "earlier checkpoint" in message
+    for a, b in zip(before, _values(target)):  # nothing was assigned
+        np.testing.assert_array_equal(a, b)
+
+
+def test_load_weights_refuses_inf_through_mixin(tmp_path):
+    path = str(tmp_path / "g.weights.h5")
+    save_weights_atomic(_tiny_generator(), path)
+    _poison(path, np.inf)
+    target = _tiny_generator()
+    before = _values(target)
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        target.load_weights(path)  # CheckedWeightsMixin
+    for a, b in zip(before, _values(target)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_finite_file_still_loads(tmp_path):
+    source = _tiny_dense()
+    source.layers[0].kernel.assign(np.arange(6, dtype=np.float32).reshape(3, 2))
+    path = str(tmp_path / "m.weights.h5")
+    save_weights_atomic(source, path)
+    target = _tiny_dense()
+    load_weights_checked(target, path)
+    for a, b in zip(_values(source), _values(target)):
+        np.testing.assert_array_equal(a, b)

@@ -529,6 +529,9 @@ class RunConfig:
     fid_feature_weights: str | None = None  # inception weights file or classifier folder
 
     def validate(self) -> None:
+        from tfgen.runs import check_run_name
+
+        check_run_name(self.name)
         if self.mixed_precision not in ("off", "float16", "bfloat16"):
             raise ValueError(
                 "mixed_precision must be one of off, float16, bfloat16. "

@@ -11,6 +11,11 @@ model's own layout first. The model's layout is obtained by saving the model
 to a temporary ``.weights.h5`` file with the same Keras version, so both sides
 follow exactly the same naming rules; every variable path and shape must
 match before anything is assigned.
+
+NaN and Inf never pass either way: :func:`save_weights_atomic` refuses to
+write a model whose weights are not all finite (a diverged run must not
+overwrite its last good checkpoint), and :func:`load_weights_checked` refuses
+a file that contains such values, before assigning anything.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import warnings
 
 import h5py
 import keras
+import numpy as np
 
 WEIGHTS_SUFFIX = ".weights.h5"
 
@@ -41,15 +47,52 @@ def _check_suffix(path: str) -> None:
         )
 
 
+def _is_float_dtype(dtype) -> bool:
+    return "float" in keras.backend.standardize_dtype(dtype)
+
+
+def _all_finite(array) -> bool:
+    array = np.asarray(array)
+    if array.dtype.kind != "f":  # e.g. bfloat16 from ml_dtypes
+        array = array.astype(np.float32)
+    return bool(np.isfinite(array).all())
+
+
+def non_finite_variables(variables) -> list[str]:
+    """Paths of the floating-point ``variables`` (e.g. ``model.weights``) that hold NaN or Inf.
+
+    Integer and boolean variables (seed-generator states, counters) are skipped.
+    """
+    return [v.path for v in variables if _is_float_dtype(v.dtype) and not _all_finite(v)]
+
+
 def save_weights_atomic(model, path: str) -> None:
     """Save ``model``'s weights to ``path`` so that readers never see half a file.
 
     Keras writes to ``path + ".tmp.weights.h5"`` (it insists on the
     ``.weights.h5`` suffix), which then replaces ``path`` in one
     ``os.replace``; parent folders are created as needed.
+
+    Raises:
+        ValueError: a floating-point variable of ``model`` holds NaN or Inf
+            (the training diverged). Nothing is written then: a file already
+            at ``path`` is left untouched.
     """
     path = os.fspath(path)
     _check_suffix(path)
+    bad = non_finite_variables(model.weights)
+    if bad:
+        previous = (
+            "the previous file there was left untouched"
+            if os.path.exists(path)
+            else "no file existed there before"
+        )
+        raise ValueError(
+            f"Not writing weights file {path!r}: {len(bad)} variable(s) of model "
+            f"{model.name!r} contain NaN or Inf ({_list(bad)}). The training has diverged (e.g. the "
+            f"learning rate is too high, or the loss blew up); {previous}. Resume from an "
+            "earlier checkpoint, with a lower learning rate if it happens again."
+        )
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
     tmp = path + ".tmp" + WEIGHTS_SUFFIX
@@ -61,17 +104,20 @@ def save_weights_atomic(model, path: str) -> None:
             os.remove(tmp)
 
 
-def read_weights_layout(path: str) -> dict[str, tuple[int, ...]]:
-    """Map every variable stored in a ``.weights.h5`` file to its shape.
-
-    Keys are the HDF5 dataset paths Keras writes, e.g.
-    ``"layers/dense/vars/0"``; optimizer state is left out.
-    """
+def _scan_weights_file(
+    path: str, *, check_values: bool
+) -> tuple[dict[str, tuple[int, ...]], list[str]]:
+    """One pass over a ``.weights.h5`` file: its layout and, when
+    ``check_values``, the floating-point datasets that hold NaN or Inf
+    (otherwise only metadata is read). Optimizer state is left out of both."""
     layout: dict[str, tuple[int, ...]] = {}
+    non_finite: list[str] = []
 
     def visit(name, obj):
         if isinstance(obj, h5py.Dataset) and name.split("/", 1)[0] not in _IGNORED_TOP_LEVEL_GROUPS:
             layout[name] = tuple(int(d) for d in obj.shape)
+            if check_values and obj.dtype.kind == "f" and not _all_finite(obj[()]):
+                non_finite.append(name)
 
     try:
         with h5py.File(path, "r") as f:
@@ -81,7 +127,22 @@ def read_weights_layout(path: str) -> dict[str, tuple[int, ...]]:
             f"{path!r} is not a readable HDF5 weights file ({e}). Pass a "
             f"{WEIGHTS_SUFFIX} file written by model.save_weights()."
         ) from None
-    return layout
+    return layout, non_finite
+
+
+def read_weights_layout(path: str) -> dict[str, tuple[int, ...]]:
+    """Map every variable stored in a ``.weights.h5`` file to its shape.
+
+    Keys are the HDF5 dataset paths Keras writes, e.g.
+    ``"layers/dense/vars/0"``; optimizer state is left out.
+    """
+    return _scan_weights_file(path, check_values=False)[0]
+
+
+def non_finite_datasets(path: str) -> list[str]:
+    """Dataset paths (as in :func:`read_weights_layout`) of a ``.weights.h5``
+    file whose floating-point values include NaN or Inf."""
+    return _scan_weights_file(path, check_values=True)[1]
 
 
 def saved_model_name(path: str) -> str | None:
@@ -160,8 +221,9 @@ def load_weights_checked(
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: the file is not a weights file, or its variables (names
-            or shapes) differ from the model's. Nothing is loaded then.
+        ValueError: the file is not a weights file, its variables (names
+            or shapes) differ from the model's, or it holds NaN or Inf.
+            Nothing is loaded then.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -172,11 +234,18 @@ def load_weights_checked(
         "It was probably saved from another model or configuration (resolution, width, "
         "latent size): load it into the model it was trained with."
     )
-    mismatch = describe_layout_mismatch(model_weights_layout(model), read_weights_layout(path))
+    layout, non_finite = _scan_weights_file(path, check_values=True)
+    mismatch = describe_layout_mismatch(model_weights_layout(model), layout)
     if mismatch is not None:
         source = saved_model_name(path)
         source = f" (saved from a model named {source!r})" if source else ""
         raise ValueError(f"Weights file {path!r}{source} does not fit {expected}: {mismatch}. {advice}")
+    if non_finite:
+        raise ValueError(
+            f"Weights file {path!r} contains NaN or Inf in {len(non_finite)} of its "
+            f"{len(layout)} arrays ({_list(non_finite)}): the run that wrote it had "
+            "diverged. Nothing was loaded; use an earlier checkpoint or weights file."
+        )
     try:
         with warnings.catch_warnings():
             # Keras 3.15 warns about internal containers of functional models

@@ -1,12 +1,16 @@
 """Folder loading and the tf.data pipeline of tfgen.data."""
 
 import os
+import threading
+import time
+import warnings
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from tfgen.data import load_image_dataset, load_images, load_labelled
+from tfgen.data.images import find_image_files
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
 
@@ -225,3 +229,87 @@ def test_labelled_loading_rejects_loose_images(tmp_path):
     _noise_images(tmp_path, 1)
     with pytest.raises(ValueError, match="one subfolder per class"):
         load_labelled(tmp_path)
+
+
+def _small_image_warnings(record):
+    return [w for w in record if "far smaller than the training resolution" in str(w.message)]
+
+
+def _load_within(seconds, fifo, **kwargs):
+    """load_image_dataset in a thread; a hang on ``fifo`` fails instead of blocking.
+
+    On a timeout, opening the FIFO's write end and closing it hands the stuck
+    reader an end-of-file, so the thread (and the test run) can finish.
+    """
+    result = {}
+
+    def load():
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            result["data"] = load_image_dataset(**kwargs)
+        result["warnings"] = record
+
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        for _ in range(50):
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                break
+            except OSError:  # no reader yet
+                time.sleep(0.1)
+        thread.join(10)
+        pytest.fail(f"load_image_dataset blocked on the FIFO {fifo}")
+    return result["data"], result["warnings"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_fifo_with_an_image_name_is_skipped_not_read(tmp_path):
+    _noise_images(tmp_path, 2)
+    fifo = tmp_path / "x.png"
+    os.mkfifo(fifo)
+
+    data, record = _load_within(30, fifo, source=tmp_path, resolution=8, batch_size=2)
+
+    assert data.num_images == 2
+    skips = [w for w in record if "not regular files" in str(w.message)]
+    assert len(skips) == 1
+    assert "Skipping 1 entry" in str(skips[0].message) and "x.png" in str(skips[0].message)
+    assert not any("unreadable" in str(w.message) for w in record)
+
+
+def test_broken_symlink_is_skipped_and_good_symlink_kept(tmp_path):
+    _noise_images(tmp_path / "real", 1)
+    (tmp_path / "data").mkdir()
+    os.symlink(tmp_path / "real" / "000.png", tmp_path / "data" / "good.png")
+    os.symlink(tmp_path / "gone.png", tmp_path / "data" / "broken.png")
+
+    with pytest.warns(UserWarning, match=r"Skipping 1 entry .*not regular files.*broken\.png"):
+        paths = find_image_files(tmp_path / "data")
+
+    assert paths == [os.path.join(tmp_path / "data", "good.png")]
+
+
+def test_tiny_images_warn_once_per_load(tmp_path):
+    _noise_images(tmp_path, 4, size=2)
+
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        data = load_image_dataset(tmp_path, resolution=64, batch_size=2)
+
+    assert data.num_images == 4  # still used
+    (warning,) = _small_image_warnings(record)
+    message = str(warning.message)
+    assert "4 of 4 images" in message and "2x2" in message and "000.png" in message
+    assert "64" in message and "--resolution" in message
+
+
+def test_images_a_few_times_smaller_do_not_warn(tmp_path):
+    _noise_images(tmp_path, 2, size=32)
+
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        load_images(tmp_path, resolution=64)
+
+    assert _small_image_warnings(record) == []

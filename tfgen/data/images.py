@@ -18,6 +18,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import os
+import stat
 import warnings
 
 import numpy as np
@@ -31,6 +32,9 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif")
 # the pipeline; with cache=True they are resized once up front when the
 # result fits in this many bytes.
 CACHE_BUDGET_BYTES = 2 * 1024**3
+# An image whose shorter side is under resolution / SMALL_IMAGE_FACTOR is
+# upscaled so much that it only adds blur; it is kept but warned about.
+SMALL_IMAGE_FACTOR = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +70,34 @@ def find_image_files(folder: str) -> list[str]:
         dirs.sort()  # os.walk visits subfolders in this order
         names = [name for name in sorted(files) if name.lower().endswith(IMAGE_EXTENSIONS)]
         paths.extend(os.path.join(root, name) for name in names)
-    return paths
+    regular = {path: _is_regular_file(path) for path in paths}
+    skipped = [path for path, ok in regular.items() if not ok]
+    if skipped:
+        _warn_not_regular(skipped)
+    return [path for path, ok in regular.items() if ok]
+
+
+def _is_regular_file(path: str) -> bool:
+    """True for a file or a symlink to one.
+
+    Opening a FIFO named ``x.png`` blocks forever, and sockets, devices and
+    broken symlinks cannot be read either; ``os.stat`` tells without opening.
+    """
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:  # broken symlink, symlink loop, no permission
+        return False
+
+
+def _warn_not_regular(skipped: list[str], shown: int = 3) -> None:
+    names = ", ".join(skipped[:shown]) + (", ..." if len(skipped) > shown else "")
+    entries = "entry" if len(skipped) == 1 else "entries"
+    warnings.warn(
+        f"Skipping {len(skipped)} {entries} with an image name that are not regular files "
+        f"(FIFOs, sockets, devices or broken symlinks; reading them would hang or fail): "
+        f"{names}. Remove them or replace them with image files.",
+        stacklevel=3,
+    )
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -104,34 +135,51 @@ def resize_and_center_crop(image: Image.Image, resolution: int) -> np.ndarray:
 
 
 def _read(path: str, resolution: int | None):
-    """(uint8 RGB array, None) or (None, error message) for one file."""
+    """(uint8 RGB array, original (width, height), None) or (None, None, error message)."""
     try:
         with Image.open(path) as image:  # GIF / animated WebP: opens on frame 0
             image.load()
             image = to_rgb(ImageOps.exif_transpose(image))
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        return None, f"{type(error).__name__}: {error}"
+        return None, None, f"{type(error).__name__}: {error}"
     if resolution is None:
-        return np.asarray(image), None
-    return resize_and_center_crop(image, resolution), None
+        return np.asarray(image), image.size, None
+    return resize_and_center_crop(image, resolution), image.size, None
 
 
 def read_images(paths: list[str], *, resolution: int | None) -> tuple[list[np.ndarray], list[str]]:
     """Decode ``paths`` (in threads); unreadable files are skipped with a warning.
 
-    Returns the images and the paths that were read.
+    With a ``resolution``, images far smaller than it are kept but warned
+    about once. Returns the images and the paths that were read.
     """
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         results = list(pool.map(lambda path: _read(path, resolution), paths))
-    images, kept = [], []
-    for path, (image, error) in zip(paths, results):
+    # Warnings are raised here, in the caller's thread, so warning filters apply.
+    images, kept, small = [], [], []
+    for path, (image, size, error) in zip(paths, results):
         if image is None:
-            # Warned here, in the caller's thread, so warning filters apply.
             warnings.warn(f"Skipping unreadable image file {path} ({error})", stacklevel=3)
-        else:
-            images.append(image)
-            kept.append(path)
+            continue
+        images.append(image)
+        kept.append(path)
+        if resolution is not None and min(size) * SMALL_IMAGE_FACTOR < resolution:
+            small.append((path, size))
+    if small:
+        _warn_small(small, len(kept), resolution)
     return images, kept
+
+
+def _warn_small(small: list[tuple[str, tuple[int, int]]], num_images: int, resolution: int) -> None:
+    """One warning per load: a folder of thumbnails would otherwise warn per image."""
+    path, (width, height) = small[0]
+    warnings.warn(
+        f"{len(small)} of {num_images} images are far smaller than the training resolution "
+        f"{resolution} (shorter side under {resolution / SMALL_IMAGE_FACTOR:g} px; e.g. {path} "
+        f"is {width}x{height}), so they are upscaled more than {SMALL_IMAGE_FACTOR}x and only "
+        "add blur. They are still used. Use bigger images or a lower --resolution.",
+        stacklevel=4,
+    )
 
 
 def _stack_if_same_size(images: list[np.ndarray]):

@@ -395,7 +395,8 @@ class L2LTrainer:
         run = self.run
         return dataclasses.replace(
             run,
-            name=os.path.join(run.name, STAGES_DIR, stage),
+            runs_dir=os.path.join(run.run_dir, STAGES_DIR),
+            name=stage,
             steps=steps,
             epochs=0,
             sample_every=min(run.sample_every, steps),

@@ -197,6 +197,15 @@ class ReptileTrainer(Trainer):
         self.working_critic = self.build_discriminator()
         self.inner_loop = None  # made in build_optimizers, once the seed exists
 
+    def checkpointed_networks(self):
+        # W too: it is overwritten by Phi at every task, but a checkpoint
+        # holds everything the trainer keeps.
+        return dict(
+            super().checkpointed_networks(),
+            working_generator=self.working_generator,
+            working_critic=self.working_critic,
+        )
+
     def build_optimizers(self):
         config = self.model_config
 

@@ -67,6 +67,7 @@ import tensorflow as tf
 
 from tfgen.config import save_run_config
 from tfgen.registry import get_family
+from tfgen.runs import RunLock, clear_run_folder
 from tfgen.sampling import (
     CONFIG_FILE,
     DISCRIMINATOR_WEIGHTS,
@@ -75,12 +76,13 @@ from tfgen.sampling import (
     generate,
     make_grid,
     save_image,
-    seed_state_variables,
 )
+from tfgen.training.checkpointing import CHECKPOINT_DIR, network_state, restore_newest_intact
 from tfgen.training.ema import copy_weights, update_ema
+from tfgen.training.interrupt import StopSignals, TrainingInterrupted
 from tfgen.training.metric_monitor import BEST_DIR, MetricMonitor, append_metrics_log, write_best
 from tfgen.training.progress import TrainingProgress
-from tfgen.weights import load_weights_checked, save_weights_atomic
+from tfgen.weights import load_weights_checked, non_finite_variables, save_weights_atomic
 
 # RunConfig.mixed_precision -> Keras dtype policy.
 PRECISION_POLICIES = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
@@ -135,6 +137,10 @@ def precision_policy(mixed_precision):
         yield
     finally:
         keras.mixed_precision.set_global_policy(previous)
+
+
+class TrainingDiverged(ValueError):
+    """A loss or a variable became NaN or Inf; nothing unhealthy was written."""
 
 
 class ReplicaSeedGenerator(keras.random.SeedGenerator):
@@ -291,6 +297,8 @@ class Trainer:
         self.train_function = self.make_train_function()
         self.run_dir = run_config.run_dir
         self.checkpoint_manager = None
+        self._lock = None  # the run folder's RunLock while this trainer uses it
+        self._scratch_dir = None  # a non-chief worker's checkpoint folder
         self.log_to_tensorboard = False  # decided when training starts
 
     # -------------------------------------------------------- subclass hooks
@@ -344,24 +352,35 @@ class Trainer:
         return generate(self.sampling_generator, num_images, batch_size=16, seed=self.run_config.seed)
 
     def checkpoint_objects(self):
-        """Everything a checkpoint holds; extend it for extra networks or state."""
-        networks = {"generator": self.generator, "discriminator": self.discriminator}
-        if self.generator_ema is not None:
-            networks["generator_ema"] = self.generator_ema
-        objects = dict(
-            networks,
+        """Everything a checkpoint holds; extend it for extra networks or state.
+
+        Networks go in whole (every variable, by position: see
+        :mod:`tfgen.training.checkpointing`); ``tests/training/test_checkpoint_state.py``
+        checks for every family that no network variable is left out."""
+        objects = {name: network_state(network) for name, network in self.checkpointed_networks().items()}
+        objects.update(
             g_optimizer=self.g_optimizer,
             d_optimizer=self.d_optimizer,
             step=self.step,
             rng=self.seed_generator.state,
             best_metric=self.best_metric,
         )
-        # tf.train.Checkpoint does not see the SeedGenerators inside layers
-        # (noise injection); listing their states lets a resumed run go on
-        # with the same noise streams.
-        for name, network in networks.items():
-            objects[f"{name}_seed_states"] = seed_state_variables(network)
         return objects
+
+    def checkpointed_networks(self):
+        """{name: Keras model} whose variables a checkpoint holds; extend it for
+        networks a method adds (e.g. working copies)."""
+        networks = {"generator": self.generator, "discriminator": self.discriminator}
+        if self.generator_ema is not None:
+            networks["generator_ema"] = self.generator_ema
+        return networks
+
+    def state_variables(self):
+        """Every variable a checkpoint holds (networks and optimizers)."""
+        variables = [v for network in self.checkpointed_networks().values() for v in network.variables]
+        for optimizer in (self.g_optimizer, self.d_optimizer):
+            variables.extend(optimizer.variables)
+        return variables
 
     # ------------------------------------------------------ step machinery
 
@@ -439,48 +458,127 @@ class Trainer:
 
     # ------------------------------------------------------------- the run
 
-    def open_run(self, *, override=False):
-        """Create (or with ``override``, recreate) the run folder and restore its
-        latest checkpoint. Returns the step training starts from."""
-        run_dir = self.run_dir
-        if self.is_chief:
-            if override and os.path.exists(run_dir):
-                shutil.rmtree(run_dir)
-            check_resumable(run_dir, self.family, self.model_config, self.architecture_fields)
-            os.makedirs(os.path.join(run_dir, "samples"), exist_ok=True)
-            config_path = os.path.join(run_dir, CONFIG_FILE)
-            save_run_config(config_path, self.family, self.model_config, self.run_config)
-            checkpoint_dir = os.path.join(run_dir, "checkpoints")
-        else:
-            # Other workers take part in saving (it is collective) but write
-            # to a scratch folder (the TF multi-worker recipe).
-            checkpoint_dir = tempfile.mkdtemp(prefix="tfgen_worker_ckpt_")
-        checkpoint = tf.train.Checkpoint(**self.checkpoint_objects())
-        self.checkpoint_manager = tf.train.CheckpointManager(
-            checkpoint, checkpoint_dir, max_to_keep=self.run_config.keep_checkpoints
-        )
-        latest = self.checkpoint_manager.latest_checkpoint
-        if latest:
-            checkpoint.restore(latest).assert_existing_objects_matched()
+    def restore(self, *, override=False):
+        """Take the run folder (its lock; with ``override``, empty it) and
+        restore its newest readable checkpoint. Returns the step training
+        starts from. Writes nothing else: a finished run stays untouched."""
+        if self.is_chief and self._lock is None:
+            lock = RunLock(self.run_dir)
+            lock.acquire()
+            self._lock = lock
+        try:
+            if self.is_chief:
+                if override:
+                    clear_run_folder(self.run_dir, self.run_config.runs_dir)
+                check_resumable(self.run_dir, self.family, self.model_config, self.architecture_fields)
+            # Other workers read the chief's checkpoints (a shared folder, as
+            # in TF's multi-worker recipe) but never move or index them.
+            restore_newest_intact(
+                lambda: tf.train.Checkpoint(**self.checkpoint_objects()),
+                os.path.join(self.run_dir, CHECKPOINT_DIR),
+                read_only=not self.is_chief,
+            )
+        except BaseException:
+            self.release()
+            raise
         return int(self.step.numpy())
 
+    def open_run(self, *, override=False):
+        """:meth:`restore`, then prepare the folder for training: ``config.json``,
+        ``samples/`` and the checkpoint writer. Returns the step training starts from."""
+        start = self.restore(override=override)
+        if self.is_chief:
+            os.makedirs(os.path.join(self.run_dir, "samples"), exist_ok=True)
+            save_run_config(os.path.join(self.run_dir, CONFIG_FILE), self.family, self.model_config, self.run_config)
+            checkpoint_dir = os.path.join(self.run_dir, CHECKPOINT_DIR)
+        else:
+            # Other workers take part in saving (it is collective) but write
+            # to a scratch folder (the TF multi-worker recipe), removed by release().
+            self._scratch_dir = checkpoint_dir = tempfile.mkdtemp(prefix="tfgen_worker_ckpt_")
+        self.checkpoint_manager = tf.train.CheckpointManager(
+            tf.train.Checkpoint(**self.checkpoint_objects()),
+            checkpoint_dir,
+            max_to_keep=self.run_config.keep_checkpoints,
+        )
+        return start
+
+    def release(self):
+        """Give the run folder back: the lock, and a worker's scratch checkpoints."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+        if self._scratch_dir is not None:
+            shutil.rmtree(self._scratch_dir, ignore_errors=True)
+            self._scratch_dir = None
+
+    def is_finished(self, total_steps):
+        """Whether the run has reached ``total_steps`` and written its final weights."""
+        return int(self.step.numpy()) >= total_steps and all(
+            os.path.isfile(os.path.join(self.run_dir, name)) for name in self.final_weights()
+        )
+
     def save_checkpoint(self):
-        """Write a checkpoint numbered by the current step; returns its path."""
+        """Write a checkpoint numbered by the current step; returns its path.
+
+        Refuses (:class:`TrainingDiverged`) when a variable is not finite, so
+        the checkpoints on disk stay healthy."""
+        bad = non_finite_variables(self.state_variables())
+        if bad:
+            raise self._diverged(
+                f"{len(bad)} variables hold NaN or Inf (e.g. {', '.join(bad[:3])})"
+            )
         return self.checkpoint_manager.save(checkpoint_number=self.step)
+
+    def _diverged(self, what):
+        step = int(self.step.numpy())
+        latest = self.checkpoint_manager.latest_checkpoint if self.checkpoint_manager else None
+        kept = (
+            f"The last healthy checkpoint, {latest}, and the weights files were left untouched"
+            if latest
+            else "No checkpoint had been written yet"
+        )
+        return TrainingDiverged(
+            f"Training diverged at step {step}: {what}. Likely causes: a learning rate too high "
+            "(--G-learning-rate / --D-learning-rate), float16 overflow (try --mixed-precision "
+            f"bfloat16 or off) or broken input images. {kept}; fix the cause and run the same "
+            "command to resume from it, or pass --override to start afresh."
+        )
 
     def fit(self, *, override=False):
         """Train to the configured number of steps, resuming the run folder's
-        checkpoint if there is one. Returns the run folder."""
+        checkpoint if there is one. Returns the run folder.
+
+        A finished run is left untouched. SIGINT / SIGTERM save a checkpoint
+        and raise :class:`TrainingInterrupted`; non-finite losses stop the run
+        with :class:`TrainingDiverged` before anything unhealthy is written."""
+        total_steps = resolve_total_steps(self.run_config, steps_per_epoch=self.data.steps_per_epoch)
+        try:
+            with StopSignals() as stop:
+                start = self.restore(override=override)
+                if self.is_finished(total_steps):
+                    self._say(
+                        f"{self.family}: {self.run_dir} has finished ({start} steps); nothing to do. "
+                        "Pass a larger --steps to train on from its last checkpoint, or --override "
+                        "to start afresh."
+                    )
+                    return self.run_dir
+                self.open_run()
+                self._train_loop(start, total_steps, stop)
+        finally:
+            self.release()
+        return self.run_dir
+
+    def _train_loop(self, start, total_steps, stop):
         run = self.run_config
-        total_steps = resolve_total_steps(run, steps_per_epoch=self.data.steps_per_epoch)
-        start = self.open_run(override=override)
         self._say(
             f"{self.family}: {'resuming at step ' + str(start) if start else 'starting'}; "
             f"{total_steps} steps of {self.global_batch_size} images from {run.data} "
             f"({self.data.num_images} images) into {self.run_dir}"
         )
         writer = self._open_summary_writer()
-        batches = iter(self.distribute(self.data.dataset))
+        # The pipelines are stateless functions of the batch number: skipping
+        # the batches already trained on gives a resumed run the same batches.
+        batches = iter(self.distribute(self.data.dataset.skip(start)))
         progress = TrainingProgress(
             start=start, total=total_steps, images_per_step=self.global_batch_size, enabled=not self.quiet
         )
@@ -490,8 +588,11 @@ class Trainer:
                 while step < total_steps:
                     losses = self.train_function(next(batches))
                     step = int(self.step.numpy())
+                    # A few scalars a step: the cheap, early sign of divergence.
+                    values = {name: float(value) for name, value in losses.items()}
+                    if not all(math.isfinite(v) for v in values.values()):
+                        raise self._diverged(", ".join(f"{k}={v:.4g}" for k, v in values.items()))
                     if step % run.log_every == 0 or step == total_steps:
-                        values = {name: float(value) for name, value in losses.items()}
                         values["images_per_second"] = progress.update(step, values)
                         if self.log_to_tensorboard:
                             for name, value in values.items():
@@ -502,21 +603,29 @@ class Trainer:
                         progress.write(self.measure_metric(step))
                     if step % run.checkpoint_every == 0:
                         self.save_checkpoint()
-        except KeyboardInterrupt:
-            path = self.save_checkpoint()
-            print(
-                f"\nInterrupted at step {int(self.step.numpy())}; checkpoint saved to {path}. "
-                "Run the same command again to resume.",
-                flush=True,
-            )
+                    if stop.requested is not None:
+                        self._save_on_interrupt()
+                        raise TrainingInterrupted(stop.requested)
+        except TrainingInterrupted:
+            raise  # saved above, or a second signal: stop at once, as asked
+        except KeyboardInterrupt:  # Ctrl-C where no handler could be installed
+            self._save_on_interrupt()
             raise
+        finally:
+            writer.close()
         if self.metric_monitor is not None and step != start and step % run.fid_frequency:
             self._say(self.measure_metric(step))  # the final weights are measured too
         if step != start and step % run.checkpoint_every:  # not saved in the loop
             self.save_checkpoint()
         self.write_final_outputs()
-        writer.close()
-        return self.run_dir
+
+    def _save_on_interrupt(self):
+        path = self.save_checkpoint()
+        print(
+            f"\nInterrupted at step {int(self.step.numpy())}; checkpoint saved to {path}. "
+            "Run the same command again to resume.",
+            flush=True,
+        )
 
     def _open_summary_writer(self):
         # tf.summary's scalar/image ops live in the tensorboard package, which

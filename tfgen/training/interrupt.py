@@ -1,0 +1,70 @@
+"""Stopping a run on SIGINT (Ctrl-C) or SIGTERM (schedulers, ``docker stop``,
+``kill``) without losing work.
+
+While a training loop runs inside :class:`StopSignals`, the first signal only
+asks it to stop: the loop finishes its step, saves a checkpoint and raises
+:class:`TrainingInterrupted`. A second signal stops at once. Outside a loop
+(``deferred=False``) a signal raises at once, as Ctrl-C does by default; SIGTERM
+then ends the run with a message instead of killing it mid-write.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped on a signal (after saving a checkpoint when it could).
+
+    A KeyboardInterrupt, so code that handles Ctrl-C handles it too. The CLI
+    exits with ``128 + signal`` (130 for SIGINT, 143 for SIGTERM), as a shell does.
+    """
+
+    def __init__(self, signum, message=""):
+        super().__init__(message or f"stopped by {signal.Signals(signum).name}")
+        self.signum = signum
+
+    @property
+    def exit_code(self):
+        return 128 + int(self.signum)
+
+
+class StopSignals:
+    """Context manager: handle SIGINT/SIGTERM as a stop request (module doc).
+
+    ``requested`` is the signal number received, or None. Handlers can only
+    be installed from the main thread; elsewhere this does nothing.
+    """
+
+    def __init__(self, *, deferred=True):
+        self.deferred = deferred
+        self.requested = None
+        self._previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for signum in HANDLED_SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+        return False
+
+    def _handle(self, signum, frame):
+        if self.deferred and self.requested is None:
+            self.requested = signum
+            print(
+                f"\n{signal.Signals(signum).name} received: saving a checkpoint after this step "
+                "(send it again to stop at once).",
+                file=sys.stderr,
+                flush=True,
+            )
+            return
+        raise TrainingInterrupted(signum)
