@@ -68,6 +68,18 @@ def _move_aside(prefix):
     return target
 
 
+def _index_intact_checkpoints(directory, prefix, step, candidates):
+    """Make the ``checkpoint`` index file name ``prefix`` as the latest and list
+    the intact ones, so the manager keeps rotating them (it may have been lost
+    or name a damaged one). Left alone when already right: a finished run's
+    folder is not touched."""
+    state = tf.train.get_checkpoint_state(directory)
+    if state is not None and os.path.basename(state.model_checkpoint_path) == os.path.basename(prefix):
+        return
+    kept = [p for s, p in sorted(candidates) if s <= step and os.path.exists(p + ".index")]
+    tf.compat.v1.train.update_checkpoint_state(directory, prefix, all_model_checkpoint_paths=kept)
+
+
 def restore_newest_intact(make_checkpoint, directory, *, read_only=False):
     """Restore the newest readable checkpoint in ``directory``.
 
@@ -89,7 +101,9 @@ def restore_newest_intact(make_checkpoint, directory, *, read_only=False):
     for step, prefix in candidates:
         try:
             make_checkpoint().restore(prefix).assert_existing_objects_matched()
-        except (tf.errors.OpError, ValueError, AssertionError) as error:
+        # A damaged file fails in many ways (OpError, IndexError, ValueError,
+        # AssertionError, ...); the architecture was checked before this.
+        except Exception as error:  # noqa: BLE001
             failures.append(f"{os.path.basename(prefix)}: {_first_line(error)}")
             where = "" if read_only else f"; moved to {_move_aside(prefix)}"
             warnings.warn(
@@ -99,12 +113,7 @@ def restore_newest_intact(make_checkpoint, directory, *, read_only=False):
             )
             continue
         if not read_only:
-            # The index file lists the intact checkpoints again, so the
-            # manager keeps rotating them (it may have been lost or stale).
-            kept = [p for s, p in sorted(candidates) if s <= step and os.path.exists(p + ".index")]
-            tf.compat.v1.train.update_checkpoint_state(
-                directory, prefix, all_model_checkpoint_paths=kept
-            )
+            _index_intact_checkpoints(directory, prefix, step, candidates)
         return prefix
     if failures:
         raise ValueError(

@@ -59,8 +59,10 @@ from keras import ops
 from tfgen.config import save_run_config
 from tfgen.losses import gradient_penalty, wasserstein_discriminator_loss, wasserstein_generator_loss
 from tfgen.registry import get_family
+from tfgen.runs import RunLock, clear_run_folder
 from tfgen.sampling import CONFIG_FILE, DISCRIMINATOR_WEIGHTS, RAW_WEIGHTS, make_grid, postprocess_images, save_image
 from tfgen.training.ema import copy_weights
+from tfgen.training.interrupt import StopSignals
 from tfgen.training.trainer import Trainer, check_resumable
 from tfgen.weights import load_weights_checked, save_weights_atomic
 
@@ -440,8 +442,8 @@ class L2LTrainer:
     # ------------------------------------------------------------------ run
 
     def open_run(self, *, override=False):
-        if override and os.path.exists(self.run_dir):
-            shutil.rmtree(self.run_dir)
+        if override:
+            clear_run_folder(self.run_dir, self.run.runs_dir)
         check_resumable(self.run_dir, self.family, self.final_config, RUN_FIELDS)
         os.makedirs(os.path.join(self.run_dir, "samples"), exist_ok=True)
         save_run_config(os.path.join(self.run_dir, CONFIG_FILE), self.family, self.final_config, self.run)
@@ -451,10 +453,31 @@ class L2LTrainer:
             json.dump(names, f, ensure_ascii=False, indent=0)
         os.replace(path + ".tmp", path)
 
+    def is_finished(self):
+        """Whether Algorithm 1 has run to its end (phi_t and its figure written)."""
+        return all(
+            os.path.isfile(os.path.join(self.run_dir, name))
+            for name in (RAW_WEIGHTS, DISCRIMINATOR_WEIGHTS, os.path.join("samples", "final.png"))
+        )
+
     def fit(self, *, override=False):
-        """Algorithm 1, skipping finished stages; returns the run folder."""
+        """Algorithm 1, skipping finished stages; returns the run folder. A
+        finished run is left untouched. The GAN stages stop on SIGINT/SIGTERM
+        after a checkpoint; elsewhere (GEM training, at most one epoch's
+        work) a signal stops at once."""
+        with RunLock(self.run_dir), StopSignals(deferred=False):
+            check_resumable(self.run_dir, self.family, self.final_config, RUN_FIELDS)
+            if not override and self.is_finished():
+                self._say(
+                    f"l2l: {self.run_dir} has finished; nothing to do. Pass --override to start afresh."
+                )
+                return self.run_dir
+            self.open_run(override=override)
+            self._run_algorithm_1()
+        return self.run_dir
+
+    def _run_algorithm_1(self):
         config = self.config
-        self.open_run(override=override)
         self._say(
             f"l2l: {len(self.split.train)} source classes ({len(self.source.labels)} images), "
             f"{len(self.split.test)} novel classes, p = {config.samples_per_class}; GEM type "
@@ -478,7 +501,6 @@ class L2LTrainer:
         else:
             final_dir = None  # phi_t is the combined generator itself
         self._write_final_outputs(combined, final_dir)
-        return self.run_dir
 
     def _train_gems(self, epoch, reference, subset):
         config = self.config
@@ -523,17 +545,14 @@ class L2LTrainer:
 
     def _write_final_outputs(self, combined, finetune_dir):
         if finetune_dir is None:
-            generator = combined
-            save_weights_atomic(generator, os.path.join(self.run_dir, RAW_WEIGHTS))
-            shutil.copyfile(
-                os.path.join(self.stage_dir("target_plain"), DISCRIMINATOR_WEIGHTS),
-                os.path.join(self.run_dir, DISCRIMINATOR_WEIGHTS),
-            )
+            save_weights_atomic(combined, os.path.join(self.run_dir, RAW_WEIGHTS))
+            copies = {DISCRIMINATOR_WEIGHTS: self.stage_dir("target_plain")}
         else:
-            for name in (RAW_WEIGHTS, DISCRIMINATOR_WEIGHTS):
-                tmp = os.path.join(self.run_dir, name + ".tmp")
-                shutil.copyfile(os.path.join(finetune_dir, name), tmp)
-                os.replace(tmp, os.path.join(self.run_dir, name))
+            copies = {RAW_WEIGHTS: finetune_dir, DISCRIMINATOR_WEIGHTS: finetune_dir}
+        for name, folder in copies.items():  # atomically: a rerun sees whole files or none
+            tmp = os.path.join(self.run_dir, name + ".tmp")
+            shutil.copyfile(os.path.join(folder, name), tmp)
+            os.replace(tmp, os.path.join(self.run_dir, name))
         path = os.path.join(self.run_dir, "samples", "final.png")
         generators = self.stage_generators()
         save_image(path, figure_grid(generators, self.novel, per_image=7, seed=self.run.seed))
