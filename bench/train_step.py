@@ -68,11 +68,16 @@ def measure(resolution, precision, xla, batch_size, iterations, warmup, width=64
     first = time.perf_counter() - start
     for _ in range(warmup - 1):
         trainer.train_function(batch)["g_loss"].numpy()
-    times = []
+    # Alternating, in one process: the bare step (one loss read back) and the
+    # step as fit() runs it, every loss read and checked for NaN/Inf.
+    times, checked_times = [], []
     for _ in range(iterations):
         start = time.perf_counter()
         trainer.train_function(batch)["g_loss"].numpy()
         times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        trainer.loss_values(trainer.train_function(batch))
+        checked_times.append(time.perf_counter() - start)
 
     steady_rss_gb = _current_rss_gb()  # after training iterations, before generation
     generator = trainer.sampling_generator
@@ -94,6 +99,8 @@ def measure(resolution, precision, xla, batch_size, iterations, warmup, width=64
         "width": width,
         "first_iteration_s": round(first, 2),
         "median_s_per_iteration": round(float(np.median(times)), 3),
+        "median_s_with_finite_check": round(float(np.median(checked_times)), 3),
+        "finite_check_overhead": round(float(np.median(checked_times) / np.median(times)) - 1.0, 4),
         "generator_images_per_s": round(8 / float(np.median(gen_times)), 2),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
         "steady_rss_gb": steady_rss_gb,
@@ -124,7 +131,10 @@ def main():
         return
 
     xla_modes = {"off": [False], "on": [True], "both": [False, True]}[args.xla]
-    header = f"{'res':>5} {'precision':>9} {'xla':>4} {'batch':>5} {'s/iter':>8} {'first s':>8} {'gen img/s':>9} {'peak RSS GB':>11}"
+    header = (
+        f"{'res':>5} {'precision':>9} {'xla':>4} {'batch':>5} {'s/iter':>8} {'+NaN chk':>8} "
+        f"{'first s':>8} {'gen img/s':>9} {'peak RSS GB':>11}"
+    )
     print(header)
     for resolution in [int(r) for r in args.resolutions.split(",")]:
         for precision in args.precisions.split(","):
@@ -142,7 +152,8 @@ def main():
                 r = json.loads(lines[0][len("RESULT "):])
                 print(
                     f"{resolution:>5} {precision:>9} {'on' if xla else 'off':>4} {r['batch_size']:>5} "
-                    f"{r['median_s_per_iteration']:>8.3f} {r['first_iteration_s']:>8.1f} "
+                    f"{r['median_s_per_iteration']:>8.3f} {r['median_s_with_finite_check']:>8.3f} "
+                    f"{r['first_iteration_s']:>8.1f} "
                     f"{r['generator_images_per_s']:>9.1f} {r['peak_rss_gb']:>11.2f}",
                     flush=True,
                 )

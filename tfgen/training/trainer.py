@@ -529,6 +529,17 @@ class Trainer:
             )
         return self.checkpoint_manager.save(checkpoint_number=self.step)
 
+    def loss_values(self, losses):
+        """The step's losses as floats; :class:`TrainingDiverged` if one is NaN or Inf.
+
+        A few scalars read once a step (the loop reads the step counter
+        anyway): the cheap, early sign of divergence (bench/train_step.py
+        measures it)."""
+        values = {name: float(value) for name, value in losses.items()}
+        if not all(math.isfinite(v) for v in values.values()):
+            raise self._diverged(", ".join(f"{k}={v:.4g}" for k, v in values.items()))
+        return values
+
     def _diverged(self, what):
         step = int(self.step.numpy())
         latest = self.checkpoint_manager.latest_checkpoint if self.checkpoint_manager else None
@@ -588,10 +599,7 @@ class Trainer:
                 while step < total_steps:
                     losses = self.train_function(next(batches))
                     step = int(self.step.numpy())
-                    # A few scalars a step: the cheap, early sign of divergence.
-                    values = {name: float(value) for name, value in losses.items()}
-                    if not all(math.isfinite(v) for v in values.values()):
-                        raise self._diverged(", ".join(f"{k}={v:.4g}" for k, v in values.items()))
+                    values = self.loss_values(losses)
                     if step % run.log_every == 0 or step == total_steps:
                         values["images_per_second"] = progress.update(step, values)
                         if self.log_to_tensorboard:
