@@ -8,19 +8,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfgen.config import RunConfig
 from tfgen.runs import RunLockedError
 from tfgen.training.trainer import TrainingDiverged
 
+from .test_trainer import run_config as trainer_run_config
 from .toy_gan import ToyConfig, ToyTrainer
 
 
 def run_config(tmp_path, **overrides):
-    values = dict(
-        name="toy", runs_dir=str(tmp_path), steps=6, seed=1, sample_every=100, checkpoint_every=2, log_every=1
-    )
-    values.update(overrides)
-    return RunConfig(**values)
+    """test_trainer's toy run, 6 steps long with a checkpoint every 2."""
+    return trainer_run_config(tmp_path, **{"steps": 6, "sample_every": 100, **overrides})
 
 
 def checkpoints(tmp_path):

@@ -472,12 +472,15 @@ class Trainer:
                     clear_run_folder(self.run_dir, self.run_config.runs_dir)
                 check_resumable(self.run_dir, self.family, self.model_config, self.architecture_fields)
             # Other workers read the chief's checkpoints (a shared folder, as
-            # in TF's multi-worker recipe) but never move or index them.
-            restore_newest_intact(
-                lambda: tf.train.Checkpoint(**self.checkpoint_objects()),
-                os.path.join(self.run_dir, CHECKPOINT_DIR),
-                read_only=not self.is_chief,
-            )
+            # in TF's multi-worker recipe) but never move or index them. With
+            # override they start afresh without reading it: the chief may be
+            # emptying it at that moment.
+            if self.is_chief or not override:
+                restore_newest_intact(
+                    lambda: tf.train.Checkpoint(**self.checkpoint_objects()),
+                    os.path.join(self.run_dir, CHECKPOINT_DIR),
+                    read_only=not self.is_chief,
+                )
         except BaseException:
             self.release()
             raise
@@ -487,6 +490,11 @@ class Trainer:
         """:meth:`restore`, then prepare the folder for training: ``config.json``,
         ``samples/`` and the checkpoint writer. Returns the step training starts from."""
         start = self.restore(override=override)
+        self._prepare_folder()
+        return start
+
+    def _prepare_folder(self):
+        """After :meth:`restore`: ``config.json``, ``samples/`` and the checkpoint writer."""
         if self.is_chief:
             os.makedirs(os.path.join(self.run_dir, "samples"), exist_ok=True)
             save_run_config(os.path.join(self.run_dir, CONFIG_FILE), self.family, self.model_config, self.run_config)
@@ -500,7 +508,6 @@ class Trainer:
             checkpoint_dir,
             max_to_keep=self.run_config.keep_checkpoints,
         )
-        return start
 
     def release(self):
         """Give the run folder back: the lock, and a worker's scratch checkpoints."""
@@ -566,14 +573,16 @@ class Trainer:
         try:
             with StopSignals() as stop:
                 start = self.restore(override=override)
-                if self.is_finished(total_steps):
+                # (With override the chief has emptied the folder; the other
+                # workers must not see the files it may not have deleted yet.)
+                if not override and self.is_finished(total_steps):
                     self._say(
                         f"{self.family}: {self.run_dir} has finished ({start} steps); nothing to do. "
                         "Pass a larger --steps to train on from its last checkpoint, or --override "
                         "to start afresh."
                     )
                     return self.run_dir
-                self.open_run()
+                self._prepare_folder()
                 self._train_loop(start, total_steps, stop)
         finally:
             self.release()
