@@ -313,3 +313,20 @@ def test_images_a_few_times_smaller_do_not_warn(tmp_path):
         load_images(tmp_path, resolution=64)
 
     assert _small_image_warnings(record) == []
+
+
+@pytest.mark.parametrize("source", ["digits:3", "folder"])
+def test_batches_from_a_step_equal_the_full_pipeline_skipped(tmp_path, source):
+    """What a resumed run trains on: the same batches (order, flips, resizing)
+    as an uninterrupted pipeline from that step on, across epoch ends."""
+    if source == "folder":
+        rng = np.random.default_rng(0)
+        for i in range(7):
+            Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+        source = str(tmp_path)
+    data = load_image_dataset(source, resolution=16, batch_size=3, flip=True, seed=5)
+    start = 5  # past the first epoch end for 7 images
+    expected = [b.numpy() for b in data.dataset.take(start + 4)][start:]
+    resumed = [b.numpy() for b in data.batches_from(start).take(4)]
+    for a, b in zip(expected, resumed):
+        np.testing.assert_array_equal(a, b)

@@ -20,6 +20,7 @@ import dataclasses
 import os
 import stat
 import warnings
+from typing import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -46,6 +47,9 @@ class ImageDataset:
     source: str
     resolution: int
     batch_size: int
+    # start -> the same pipeline from batch ``start`` on (what a resumed run
+    # trains on); None: ``dataset.skip(start)``.
+    batches_from: Callable[[int], tf.data.Dataset] | None = None
 
     @property
     def steps_per_epoch(self) -> int:
@@ -337,21 +341,25 @@ def load_image_dataset(
         images, needs_resize = _resize_all(images, resolution), False
 
     table = tf.constant(images)  # [N, h, w, 3] uint8, held once
-    dataset = _index_stream(num_images, shuffle=shuffle, seed=seed, repeat=repeat)
-    dataset = dataset.batch(batch_size, drop_remainder=True)
-    dataset = dataset.map(
-        lambda indices: tf.gather(table, indices), num_parallel_calls=tf.data.AUTOTUNE
-    )
-    if needs_resize:
-        dataset = dataset.map(
-            lambda batch: _resize_square(batch, resolution), num_parallel_calls=tf.data.AUTOTUNE
+
+    def batches_from(start):
+        """The pipeline from batch ``start`` on: the batches skipped as indices
+        only (cheap), so a resumed run does not decode what it trained on."""
+        indices = _index_stream(num_images, shuffle=shuffle, seed=seed, repeat=repeat)
+        dataset = indices.batch(batch_size, drop_remainder=True).skip(start)
+        dataset = dataset.map(lambda batch: tf.gather(table, batch), num_parallel_calls=tf.data.AUTOTUNE)
+        if needs_resize:
+            dataset = dataset.map(
+                lambda batch: _resize_square(batch, resolution), num_parallel_calls=tf.data.AUTOTUNE
+            )
+        dataset = dataset.enumerate(start=start).map(
+            lambda step, batch: _to_float_and_flip(batch, step, seed=seed, flip=flip),
+            num_parallel_calls=tf.data.AUTOTUNE,
         )
-    dataset = dataset.enumerate().map(
-        lambda step, batch: _to_float_and_flip(batch, step, seed=seed, flip=flip),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
-    dataset = dataset.prefetch(tf.data.AUTOTUNE)
-    return ImageDataset(dataset, num_images, source, resolution, batch_size)
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
+    dataset = batches_from(0)
+    return ImageDataset(dataset, num_images, source, resolution, batch_size, batches_from)
 
 
 def _index_stream(num_images: int, *, shuffle: bool, seed: int, repeat: bool) -> tf.data.Dataset:

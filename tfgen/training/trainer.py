@@ -433,6 +433,13 @@ class Trainer:
 
         return tf.function(train_function, jit_compile=self.run_config.xla or None)
 
+    def batches_from(self, start):
+        """The training batches from batch ``start`` on: the pipelines are
+        stateless functions of the batch number, so a resumed run gets the
+        batches an uninterrupted one would."""
+        batches_from = getattr(self.data, "batches_from", None)
+        return batches_from(start) if batches_from is not None else self.data.dataset.skip(start)
+
     def distribute(self, dataset):
         options = tf.data.Options()
         # Every worker reads the whole pipeline and keeps its share of batches.
@@ -596,9 +603,7 @@ class Trainer:
             f"({self.data.num_images} images) into {self.run_dir}"
         )
         writer = self._open_summary_writer()
-        # The pipelines are stateless functions of the batch number: skipping
-        # the batches already trained on gives a resumed run the same batches.
-        batches = iter(self.distribute(self.data.dataset.skip(start)))
+        batches = iter(self.distribute(self.batches_from(start)))
         progress = TrainingProgress(
             start=start, total=total_steps, images_per_step=self.global_batch_size, enabled=not self.quiet
         )
