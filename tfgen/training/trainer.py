@@ -557,16 +557,17 @@ class Trainer:
     def _diverged(self, what):
         step = int(self.step.numpy())
         latest = self.checkpoint_manager.latest_checkpoint if self.checkpoint_manager else None
-        kept = (
-            f"The last healthy checkpoint, {latest}, and the weights files were left untouched"
+        then = (
+            f"The last healthy checkpoint, {latest}, and the weights files were left untouched; "
+            "fix the cause and run the command again to resume from it, or pass --override to "
+            "start afresh."
             if latest
-            else "No checkpoint had been written yet"
+            else "No checkpoint had been written yet; fix the cause and run the command again."
         )
         return TrainingDiverged(
             f"Training diverged at step {step}: {what}. Likely causes: a learning rate too high "
             "(--G-learning-rate / --D-learning-rate), float16 overflow (try --mixed-precision "
-            f"bfloat16 or off) or broken input images. {kept}; fix the cause and run the same "
-            "command to resume from it, or pass --override to start afresh."
+            f"bfloat16 or off) or broken input images. {then}"
         )
 
     def fit(self, *, override=False):
