@@ -19,7 +19,7 @@ from tests.crash_harness import REPO, checkpoint_steps, differences, random_dela
 COMMON = ["--sample-every", "1000", "--seed", "0", "--quiet"]
 FAMILIES = {
     "fastgan": ["--ngf", "4", "--ndf", "4", "--batch-size", "2", "--steps", "12", "--checkpoint-every", "3"],
-    "figr": ["--model", "figr", "--width", "4", "--latent-dim", "8", "--inner-steps", "2", "--steps", "8",
+    "figr": ["--model", "figr", "--width", "4", "--latent-dim", "8", "--inner-steps", "2", "--steps", "6",
              "--checkpoint-every", "2"],
     "dcgan": ["--model", "dcgan", "--width", "4", "--latent-dim", "8", "--batch-size", "8", "--steps", "12",
               "--checkpoint-every", "3"],
@@ -31,8 +31,8 @@ FAMILIES = {
                  "--channel-base", "64", "--channel-max", "8", "--batch-size", "4", "--steps", "12",
                  "--checkpoint-every", "3"],
     "l2l": ["--model", "l2l", "--width", "4", "--latent-dim", "8", "--noise-channels", "2", "--batch-size", "2",
-            "--critic-steps", "1", "--source-steps", "6", "--few-steps", "4", "--gem-epochs", "1", "--gem-steps", "3",
-            "--finetune-steps", "3", "--gem-layers", "3", "--checkpoint-every", "2"],
+            "--critic-steps", "1", "--source-steps", "4", "--few-steps", "2", "--gem-epochs", "1", "--gem-steps", "2",
+            "--finetune-steps", "2", "--gem-layers", "3", "--checkpoint-every", "2"],
 }  # fmt: skip
 
 
