@@ -1,0 +1,95 @@
+"""The few-shot benchmark: how well a method makes images of a class it never saw.
+
+    python benchmark.py --data digits --methods cdcgan
+    python benchmark.py --data fashion_mnist:all:5000 --methods dcgan,cdcgan,stylegan \\
+        --num-classes 4 --seeds 0,1,2 --out-dir bench_runs/fashion
+    python benchmark.py --data path/to/class_folders --classes cat,owl --methods cdcgan
+
+For each held-out class (``--classes``, or ``--num-classes`` spread over the
+data), a base of each method is trained with ``train.py``'s defaults for that
+model on the other classes (``--per-base`` classes are held out together from
+one base to save time), adapted to ``--shots`` images of the class drawn with
+each of ``--seeds``, and asked for as many images as the real row holds (up to
+``--num-images``). A judge -- a classifier trained on all classes of the
+data, used by no method -- scores every row against the real images of the
+class that are not shots:
+
+* FD ×real: Fréchet distance in the judge's features, as a multiple of the
+  distance of the same number of real images;
+* judge acc: share of the images the judge assigns to the class;
+* novelty: distance to the nearest shot relative to real images' (0: copies);
+* diversity ×real: pairwise feature diversity relative to real images'.
+
+The references ``real``, ``augmented_shots`` (the shots shifted, rotated,
+zoomed) and ``copies`` (the shots repeated) are measured beside the methods.
+Everything is cached in ``--out-dir`` (judge, bases, scores): an interrupted
+benchmark resumes, a finished one rewrites its report at once. The report is
+``results.md`` and ``results.json`` there, with grids (shots on top) in
+``grids/``.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+from tfgen.cli import clean_errors, parse_flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("data", "digits", "Labelled data: a bundled set (digits, fashion_mnist:all:5000, glyphs:greek) "
+                    "or a folder with one subfolder per class.")  # fmt: skip
+flags.DEFINE_list("methods", ["cdcgan"], "Methods (dcgan, cdcgan, infogan, figr, stylegan, l2l), comma-joined.")
+flags.DEFINE_list("references", ["real", "augmented_shots", "copies"], "Reference rows measured beside the methods.")
+flags.DEFINE_list("classes", [], "Held-out classes, names or indices (default: --num-classes spread over the data).")
+flags.DEFINE_integer("num-classes", 4, "How many classes to hold out when --classes is not given.")
+flags.DEFINE_integer("per-base", 2, "Classes held out together from one base (fewer bases: faster).")
+flags.DEFINE_integer("shots", 4, "k: images of the held-out class a method sees.")
+flags.DEFINE_list("seeds", ["0", "1", "2"], "Shot seeds: each draws other shots.")
+flags.DEFINE_integer("num-images", 100, "Images per row (at most half of the class's images besides the shots).")
+flags.DEFINE_integer("resolution", 32, "Side the images are resized to (the few-shot models: 32 or 64).")
+flags.DEFINE_integer("channels", 1, "1: grey, 3: RGB.")
+flags.DEFINE_integer("judge-epochs", None, "Epochs of the judge (default: about 40000 images seen, 2 to 30 epochs).")
+flags.DEFINE_string("train-flags", "", "Extra train.py flags for every base, e.g. '--steps 500'.")
+flags.DEFINE_string("out-dir", None, "Where the judge, bases, scores and report go (default: runs/benchmark_<data>).")
+flags.DEFINE_boolean("quiet", False, "No progress bars or messages.")
+
+
+def main(argv):
+    del argv
+    import shlex
+
+    from tfgen.benchmark import BenchmarkSettings, parse_methods, run_benchmark
+    from tfgen.benchmark.report import markdown
+
+    try:
+        seeds = tuple(int(s) for s in FLAGS.seeds)
+    except ValueError:
+        raise ValueError(f"--seeds must be integers, comma-joined. Received: {','.join(FLAGS.seeds)}") from None
+    if not seeds:
+        raise ValueError("--seeds is empty: give at least one shot seed, e.g. --seeds 0.")
+    settings = BenchmarkSettings(
+        data=FLAGS.data,
+        out_dir=FLAGS["out-dir"].value or os.path.join("runs", "benchmark_" + FLAGS.data.replace(":", "_").replace("/", "_")),
+        classes=tuple(FLAGS.classes),
+        num_classes=FLAGS["num-classes"].value,
+        per_base=FLAGS["per-base"].value,
+        shots=FLAGS.shots,
+        seeds=seeds,
+        num_images=FLAGS["num-images"].value,
+        resolution=FLAGS.resolution,
+        channels=FLAGS.channels,
+        judge_epochs=FLAGS["judge-epochs"].value,
+        quiet=FLAGS.quiet,
+    )
+    rows = parse_methods([*FLAGS.references, *FLAGS.methods], shlex.split(FLAGS["train-flags"].value))
+    result = run_benchmark(settings, rows)
+    print(markdown(result))
+    print(f"Report: {os.path.join(settings.out_dir, 'results.md')} and results.json")
+
+
+if __name__ == "__main__":
+    app.run(clean_errors(main), flags_parser=parse_flags)

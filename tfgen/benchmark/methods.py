@@ -1,0 +1,163 @@
+"""The rows of the few-shot benchmark: the references and the methods.
+
+A reference makes its images from the episode alone (the real row, the
+augmented shots, the shots copied). A method has a base: a run trained by
+``train.py --model MODEL`` with that model's defaults on the classes that
+are not held out (cached: a finished run folder is reused, an interrupted
+one resumes), then adapted to the shots with ``tfgen.adapt`` and sampled
+with ``tfgen.generate``, exactly the path a user takes with
+``generate.py --adapt-from RUN --shots DIR``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from tfgen.sampling import RAW_WEIGHTS
+
+REFERENCES = ("real", "augmented_shots", "copies")
+TRAIN_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "train.py")
+SECONDS_FILE = "benchmark_seconds.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """A few-shot method: how its base is trained and how it adapts.
+
+    ``train_flags`` are added to ``train.py --model MODEL``; ``adapt`` holds
+    keyword arguments of :func:`tfgen.adapt` (``steps``, ``method``, ...).
+    """
+
+    name: str
+    model: str
+    train_flags: tuple[str, ...] = ()
+    adapt: tuple[tuple[str, object], ...] = ()
+
+    def signature(self) -> str:
+        """A short hash of everything that changes the base."""
+        text = json.dumps([self.model, list(self.train_flags)])
+        return hashlib.sha1(text.encode()).hexdigest()[:8]
+
+
+# The methods with each family's defaults (train.py's and tfgen.adapt's).
+METHODS = {
+    name: Method(name, name) for name in ("dcgan", "cdcgan", "infogan", "figr", "stylegan", "l2l")
+}
+
+
+def parse_methods(names, extra_flags=()) -> list[Method | str]:
+    """References (strings) and :class:`Method`s named in ``names``;
+    ``extra_flags`` go to every base's train.py (e.g. ``--steps 200``)."""
+    rows = []
+    for name in names:
+        if name in REFERENCES:
+            rows.append(name)
+        elif name in METHODS:
+            method = METHODS[name]
+            rows.append(dataclasses.replace(method, train_flags=method.train_flags + tuple(extra_flags)))
+        else:
+            raise ValueError(
+                f"Unknown benchmark method {name!r}. Methods: {', '.join(METHODS)}; "
+                f"references: {', '.join(REFERENCES)}."
+            )
+    return rows
+
+
+# --- references ---------------------------------------------------------------
+
+
+def reference_images(name: str, episode) -> np.ndarray:
+    """uint8 images of a reference row, ``episode.num_images`` of them."""
+    if name == "real":
+        return episode.real
+    if name == "copies":
+        return episode.shots[np.arange(episode.num_images) % len(episode.shots)]
+    if name == "augmented_shots":
+        from tfgen.data.episodes import augment_shots
+        from tfgen.sampling import postprocess_images
+
+        count = max(episode.num_images, len(episode.shots))
+        images = augment_shots(episode.shots, count=count, seed=episode.seed)
+        return postprocess_images(images)[: episode.num_images]
+    raise ValueError(f"Unknown reference {name!r}. References: {', '.join(REFERENCES)}.")
+
+
+# --- bases ----------------------------------------------------------------------
+
+
+def base_name(method: Method, data_tag: str, group_index: int, group) -> str:
+    """A run name unique to the method's base settings, the data and the held-out group."""
+    classes = hashlib.sha1("\n".join(group).encode()).hexdigest()[:6]
+    return f"{method.name}_{data_tag}_fold{group_index}-{classes}_{method.signature()}"
+
+
+def train_command(method: Method, *, source: str, group, name: str, bases_dir: str, resolution: int,
+                  channels: int, quiet: bool) -> list[str]:  # fmt: skip
+    data_flag = "--data-folder" if os.path.isdir(source) else "--dataset"
+    command = [
+        sys.executable, TRAIN_SCRIPT, "--model", method.model, data_flag, source,
+        "--test-classes", ",".join(group), "--name", name, "--runs-dir", bases_dir,
+        "--resolution", str(resolution), "--channels", str(channels),
+    ]  # fmt: skip
+    if quiet:
+        command.append("--quiet")
+    return command + list(method.train_flags)
+
+
+def train_base(method: Method, *, source, group, name, bases_dir, resolution, channels, quiet=False):
+    """``(run folder, seconds of training)``: trains (or resumes) the base in a
+    ``train.py`` process unless its final weights exist. Seconds add up over
+    resumed invocations."""
+    run_dir = os.path.join(bases_dir, name)
+    seconds_path = os.path.join(run_dir, SECONDS_FILE)
+    if not os.path.isfile(os.path.join(run_dir, RAW_WEIGHTS)):
+        if not os.path.isfile(TRAIN_SCRIPT):
+            raise FileNotFoundError(
+                f"The benchmark trains bases with {TRAIN_SCRIPT!r}, which is missing: run it from a "
+                "checkout of tfgen (pip install -e .)."
+            )
+        command = train_command(method, source=source, group=group, name=name, bases_dir=bases_dir,
+                                resolution=resolution, channels=channels, quiet=quiet)  # fmt: skip
+        started = time.perf_counter()
+        finished = subprocess.run(command)
+        spent = time.perf_counter() - started + _read_seconds(seconds_path)
+        if os.path.isdir(run_dir):
+            _write_seconds(seconds_path, spent)
+        if finished.returncode != 0:
+            raise RuntimeError(
+                f"Training the {method.name} base {name!r} failed (exit {finished.returncode}). "
+                f"Command: {' '.join(command)}. Run it alone to see the error; the benchmark "
+                "resumes the base when run again."
+            )
+    return run_dir, _read_seconds(seconds_path)
+
+
+def _read_seconds(path) -> float:
+    if not os.path.isfile(path):
+        return 0.0
+    with open(path) as f:
+        return float(json.load(f)["seconds"])
+
+
+def _write_seconds(path, seconds) -> None:
+    with open(path + ".tmp", "w") as f:
+        json.dump({"seconds": seconds}, f)
+    os.replace(path + ".tmp", path)
+
+
+def adapted_images(method: Method, base_dir: str, episode) -> np.ndarray:
+    """``episode.num_images`` uint8 images of the generator adapted from
+    ``base_dir`` to the episode's shots."""
+    import tfgen
+    from tfgen.training.adapt import adapt
+
+    generator = adapt(base_dir, episode.shots, seed=episode.seed, quiet=True, **dict(method.adapt))
+    return tfgen.generate(generator, episode.num_images, batch_size=100, seed=1000 + episode.seed)

@@ -1,0 +1,205 @@
+"""The few-shot benchmark's loop: judge, bases, episodes, scores, report.
+
+Everything it makes goes to ``out_dir`` and is reused when run again: the
+judge (``judge_*/``), the bases (``bases/<run>``, resumed when interrupted),
+each episode's scores (``scores.json``, written after every row) and the
+grids (``grids/``). The report is ``results.json`` and ``results.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import time
+import warnings
+
+import numpy as np
+
+from tfgen.benchmark import protocol, report
+from tfgen.benchmark.methods import Method, adapted_images, base_name, reference_images, train_base
+from tfgen.benchmark.scores import episode_baseline, score_images
+
+SCORES_FILE = "scores.json"
+# The judge is trained on roughly this many images in all (epochs x images).
+JUDGE_IMAGES_SEEN = 40000
+JUDGE_MIN_ACCURACY = 0.9
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchmarkSettings:
+    data: str  # a bundled labelled set (digits, fashion_mnist:all:5000, glyphs:greek) or class folders
+    out_dir: str
+    classes: tuple[str, ...] = ()  # held-out classes; empty: num_classes spread over the data
+    num_classes: int = 4
+    per_base: int = 2  # held-out classes per base (one base is trained without each group)
+    shots: int = 4
+    seeds: tuple[int, ...] = (0, 1, 2)
+    num_images: int = 100
+    resolution: int = 32
+    channels: int = 1
+    judge_epochs: int | None = None  # default: about JUDGE_IMAGES_SEEN images seen
+    quiet: bool = False
+
+    def data_tag(self) -> str:
+        tag = re.sub(r"[^A-Za-z0-9]+", "-", os.path.basename(os.path.normpath(self.data))).strip("-")
+        return f"{tag or 'data'}_r{self.resolution}c{self.channels}"
+
+
+def _say(message, quiet):
+    if not quiet:
+        print(f"[benchmark {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def _read_json(path, default):
+    if not os.path.isfile(path):
+        return default
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_json_atomic(path, content) -> None:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump(content, f, indent=1, ensure_ascii=False)
+    os.replace(path + ".tmp", path)
+
+
+def load_data(settings: BenchmarkSettings):
+    """The labelled images at the benchmark's resolution and channels."""
+    from tfgen.data.builtin import LabelledImages
+    from tfgen.data.episodes import to_channels
+    from tfgen.data.images import load_labelled
+
+    data = load_labelled(settings.data, resolution=settings.resolution)
+    return LabelledImages(to_channels(data.images, settings.channels), np.asarray(data.labels), list(data.class_names))
+
+
+def held_out_classes(settings: BenchmarkSettings, class_names) -> list[str]:
+    if not settings.classes:
+        return protocol.spread_classes(class_names, settings.num_classes)
+    from tfgen.data.episodes import _find_class
+
+    return [_find_class(c, class_names, "--classes", settings.classes, settings.data) for c in settings.classes]
+
+
+def train_judge(settings: BenchmarkSettings, num_images: int):
+    """The judge's extractor (trained on all classes once, then reused) and its info."""
+    from tfgen.metrics import get_extractor
+    from tfgen.metrics.classifier import CLASSIFIER_WEIGHTS_FILE, train_domain_classifier
+
+    epochs = settings.judge_epochs or int(np.clip(round(JUDGE_IMAGES_SEEN / num_images), 2, 30))
+    folder = os.path.join(settings.out_dir, f"judge_{settings.data_tag()}_e{epochs}")
+    if not os.path.isfile(os.path.join(folder, CLASSIFIER_WEIGHTS_FILE)):
+        _say(f"training the judge on all classes of {settings.data} ({epochs} epochs)", settings.quiet)
+        started = time.perf_counter()
+        train_domain_classifier(settings.data, out_dir=folder, resolution=settings.resolution, epochs=epochs,
+                                progress=not settings.quiet)  # fmt: skip
+        write_json_atomic(os.path.join(folder, "seconds.json"), {"seconds": time.perf_counter() - started})
+    judge = get_extractor("classifier", path=folder)
+    accuracy = judge.info.validation_accuracy
+    if accuracy is not None and accuracy < JUDGE_MIN_ACCURACY:
+        warnings.warn(
+            f"The judge reaches only {accuracy:.3f} validation accuracy on {settings.data}: its judge "
+            "accuracy and features are weak evidence. Raise --judge-epochs.",
+            stacklevel=2,
+        )
+    seconds = _read_json(os.path.join(folder, "seconds.json"), {}).get("seconds")
+    return judge, {"folder": folder, "epochs": epochs, "validation_accuracy": accuracy, "seconds": seconds}
+
+
+def _slug(text) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", str(text)).strip("-") or "x"
+
+
+def _save_grid(path, episode, images) -> None:
+    from tfgen.sampling import make_shots_grid, save_image
+
+    save_image(path, make_shots_grid(episode.shots, images[:32], nrow=8))
+
+
+def run_benchmark(settings: BenchmarkSettings, rows) -> dict:
+    """Run every row (a reference name or a :class:`Method`) on every held-out
+    class and seed; returns the report (also written to ``out_dir``)."""
+    from tqdm.auto import tqdm
+
+    started = time.perf_counter()
+    data = load_data(settings)
+    classes = held_out_classes(settings, data.class_names)
+    protocol.check_class_sizes(data.labels, data.class_names, classes, shots=settings.shots)
+    groups = protocol.group_classes(classes, settings.per_base)
+    judge, judge_info = train_judge(settings, len(data.labels))
+    judge_index = {name: i for i, name in enumerate(judge.class_names)}
+
+    bases = {}  # (method name, group index) -> run folder
+    base_info = {}
+    for method in (r for r in rows if isinstance(r, Method)):
+        for index, group in enumerate(groups):
+            name = base_name(method, settings.data_tag(), index, group)
+            _say(f"base {name}: {method.model} without {', '.join(group)}", settings.quiet)
+            run_dir, seconds = train_base(
+                method, source=settings.data, group=group, name=name,
+                bases_dir=os.path.join(settings.out_dir, "bases"), resolution=settings.resolution,
+                channels=settings.channels, quiet=settings.quiet,
+            )  # fmt: skip
+            bases[method.name, index] = run_dir
+            base_info[name] = {"method": method.name, "held_out": list(group), "train_seconds": seconds,
+                               "train_flags": list(method.train_flags)}  # fmt: skip
+
+    cache_path = os.path.join(settings.out_dir, SCORES_FILE)
+    cache = _read_json(cache_path, {})
+    episodes = []
+    total = len(classes) * len(settings.seeds) * len(rows)
+    bar = tqdm(total=total, disable=settings.quiet, desc="episodes", unit="row", dynamic_ncols=True)
+    for index, group in enumerate(groups):
+        for class_name in group:
+            class_images = data.images[data.labels == data.class_names.index(class_name)]
+            for seed in settings.seeds:
+                episode = protocol.draw_episode(class_images, class_name, shots=settings.shots, seed=seed,
+                                                num_images=settings.num_images)  # fmt: skip
+                baseline = None
+                for row in rows:
+                    row_name = row.name if isinstance(row, Method) else row
+                    base = bases.get((row_name, index)) if isinstance(row, Method) else None
+                    key = "|".join([settings.data_tag(), os.path.basename(judge_info["folder"]), row_name,
+                                    os.path.basename(base or "-"), json.dumps(list(getattr(row, "adapt", ()))),
+                                    class_name, f"k{settings.shots}", f"seed{seed}", f"n{settings.num_images}"])  # fmt: skip
+                    grid = os.path.join(settings.out_dir, "grids", f"{_slug(row_name)}__{_slug(class_name)}.png")
+                    want_grid = seed == settings.seeds[0] and not os.path.isfile(grid)
+                    if key not in cache or want_grid:
+                        if baseline is None:
+                            baseline = episode_baseline(judge, episode, judge_index[class_name])
+                        began = time.perf_counter()
+                        if isinstance(row, Method):
+                            images = adapted_images(row, base, episode)
+                        else:
+                            images = reference_images(row, episode)
+                        seconds = time.perf_counter() - began
+                        if key not in cache:
+                            cache[key] = {**score_images(judge, images, baseline), "seconds": seconds}
+                            write_json_atomic(cache_path, cache)
+                        if want_grid:
+                            _save_grid(grid, episode, images)
+                    episodes.append({"method": row_name, "class": class_name, "seed": seed,
+                                     "base": os.path.basename(base) if base else None,
+                                     "num_images": episode.num_images, **cache[key]})  # fmt: skip
+                    bar.update(1)
+    bar.close()
+
+    result = {
+        "settings": dataclasses.asdict(settings),
+        "methods": [dataclasses.asdict(r) if isinstance(r, Method) else {"name": r, "reference": True} for r in rows],
+        "held_out": [list(g) for g in groups],
+        "judge": judge_info,
+        "bases": base_info,
+        "episodes": episodes,
+        "summary": report.summarise(episodes),
+        "wall_seconds": time.perf_counter() - started,
+    }
+    write_json_atomic(os.path.join(settings.out_dir, "results.json"), result)
+    text = report.markdown(result)
+    with open(os.path.join(settings.out_dir, "results.md.tmp"), "w") as f:
+        f.write(text)
+    os.replace(os.path.join(settings.out_dir, "results.md.tmp"), os.path.join(settings.out_dir, "results.md"))
+    return result
