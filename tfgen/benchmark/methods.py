@@ -94,9 +94,10 @@ def reference_images(name: str, episode) -> np.ndarray:
 
 
 def base_name(method: Method, data_tag: str, group_index: int, group) -> str:
-    """A run name unique to the method's base settings, the data and the held-out group."""
+    """A run name unique to the base's model and flags, the data and the
+    held-out group: methods that adapt one base in different ways share it."""
     classes = hashlib.sha1("\n".join(group).encode()).hexdigest()[:6]
-    return f"{method.name}_{data_tag}_fold{group_index}-{classes}_{method.signature()}"
+    return f"{method.model}_{data_tag}_fold{group_index}-{classes}_{method.signature()}"
 
 
 def train_command(method: Method, *, source: str, group, name: str, bases_dir: str, resolution: int,

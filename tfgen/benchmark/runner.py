@@ -144,7 +144,7 @@ def run_benchmark(settings: BenchmarkSettings, rows) -> dict:
                 channels=settings.channels, quiet=settings.quiet,
             )  # fmt: skip
             bases[method.name, index] = run_dir
-            base_info[name] = {"method": method.name, "held_out": list(group), "train_seconds": seconds,
+            base_info[name] = {"model": method.model, "held_out": list(group), "train_seconds": seconds,
                                "train_flags": list(method.train_flags)}  # fmt: skip
 
     cache_path = os.path.join(settings.out_dir, SCORES_FILE)

@@ -7,7 +7,7 @@ dataset's own order, which is what few-shot runs want):
     digits[:CLASSES[:N]]              scikit-learn 8x8 digits, classes 0..9
     fashion_mnist[@DIR][:CLASSES[:N]] Fashion-MNIST train split (60000, 28x28)
     faces[:N]                         100 LFW faces, 25x25 (scikit-image)
-    glyphs[:SELECTION[:N]]            Omniglot-like characters, 64x64
+    glyphs[:SELECTION[:N[:K]]]        Omniglot-like characters, 64x64, K per class (20)
     tfds:NAME[:SPLIT]                 a tensorflow-datasets dataset already on disk
 
 Every loader returns uint8 RGB images at their native size (grey replicated
@@ -41,8 +41,8 @@ BUILTIN_DATASETS = {
     ),
     "faces": "faces[:N]  100 LFW faces, 25x25 grey (scikit-image lfw_subset)",
     "glyphs": (
-        "glyphs[:SELECTION[:N]]  Omniglot-like characters (64x64, 20 per class); "
-        "SELECTION: all | noto | SCRIPT | SCRIPT/CHARS | CHARS, comma-joined"
+        "glyphs[:SELECTION[:N[:K]]]  Omniglot-like characters (64x64, K per class, default 20; "
+        "N may be empty or all); SELECTION: all | noto | SCRIPT | SCRIPT/CHARS | CHARS, comma-joined"
     ),
     "tfds": "tfds:NAME[:SPLIT]  a tensorflow-datasets dataset already downloaded",
 }
@@ -89,6 +89,11 @@ def load_builtin(source: str) -> LabelledImages:
     fields = rest[1:].split(":") if rest else []
     if name == "faces":
         fields = [""] + fields  # faces has no classes: faces:N is a limit
+    per_class = None
+    if name == "glyphs" and len(fields) == 3:
+        per_class = _positive_field(fields.pop(), "samples per class", source)
+        if fields[1] in ("", "all"):
+            fields[1] = None
     if len(fields) > 2:
         raise ValueError(
             f"Too many ':' fields for {name}. Expected {BUILTIN_DATASETS[name].split()[0]}. "
@@ -102,7 +107,7 @@ def load_builtin(source: str) -> LabelledImages:
     elif name == "faces":
         data = _faces()
     else:
-        data = _glyphs(selection, limit)
+        data = _glyphs(selection, limit, per_class or glyphs.DEFAULT_SAMPLES_PER_CLASS)
     return _take_first(data, limit, source)
 
 
@@ -132,6 +137,12 @@ def _class_index(token: str, class_names, source: str) -> int:
         f"(or their indices 0..{len(class_names) - 1}; `all` for every class). "
         "To take the first N images of all classes write NAME:all:N."
     )
+
+
+def _positive_field(text: str, what: str, source: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"The {what} must be a positive integer. Received: {text!r} in source={source!r}")
+    return int(text)
 
 
 def _take_first(data: LabelledImages, limit: str | None, source: str) -> LabelledImages:
@@ -221,19 +232,20 @@ def _read_idx(path: str) -> np.ndarray:
     return body.reshape(shape)
 
 
-def _glyphs(selection: str | None, limit: str | None) -> LabelledImages:
+def _glyphs(selection: str | None, limit: str | None, per_class: int) -> LabelledImages:
     classes = tuple(_glyph_classes(selection))
     if limit and limit.isdigit():  # render only the classes the first N images need
-        classes = classes[: -(-int(limit) // glyphs.DEFAULT_SAMPLES_PER_CLASS)]
-    images = _render_glyphs_cached(classes)
-    labels = np.repeat(np.arange(len(classes)), glyphs.DEFAULT_SAMPLES_PER_CLASS)
+        classes = classes[: -(-int(limit) // per_class)]
+    images = _render_glyphs_cached(classes, per_class)
+    labels = np.repeat(np.arange(len(classes)), per_class)
     names = [f"{script}/{char}" for script, char in classes]
     return LabelledImages(_grey_to_rgb(images), labels, names)
 
 
 @functools.lru_cache(maxsize=4)
-def _render_glyphs_cached(classes: tuple) -> np.ndarray:
-    images = glyphs.render_glyphs(list(classes))
+def _render_glyphs_cached(classes: tuple, per_class: int) -> np.ndarray:
+    # Sample k of a character does not depend on per_class: K = 100 extends the default 20.
+    images = glyphs.render_glyphs(list(classes), samples_per_class=per_class)
     images.flags.writeable = False  # shared by every caller of the cache
     return images
 

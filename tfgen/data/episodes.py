@@ -469,6 +469,30 @@ def labelled_batches(data: LabelledImages, *, batch_size: int, seed: int = 0) ->
     return TaskDataset(dataset, num_images, batch_size, -(-num_images // batch_size))
 
 
+def weighted_labelled_batches(images, labels, weights, *, batch_size: int, seed: int = 0) -> TaskDataset:
+    """Endless ``(images float32 [B, R, R, C], labels int32 [B])`` batches whose
+    rows are drawn with replacement, row i with probability ``weights[i]``
+    (normalised). Batch t depends only on ``(seed, t)``."""
+    _check_positive(batch_size=batch_size)
+    images = np.asarray(images, np.float32)
+    weights = np.asarray(weights, np.float64)
+    if len(images) == 0 or len(labels) != len(images) or weights.shape != (len(images),) or weights.min() < 0:
+        raise ValueError(
+            "weighted_labelled_batches needs as many labels and non-negative weights as images. "
+            f"Received: {len(images)} images, {len(labels)} labels, weights.shape={weights.shape}"
+        )
+    table, label_table = tf.constant(images), tf.constant(np.asarray(labels, np.int32))
+    log_weights = tf.constant(np.log(np.maximum(weights / weights.sum(), 1e-30))[None], tf.float32)
+
+    def draw(step):
+        idx = tf.random.stateless_categorical(log_weights, batch_size, seed=tf.stack([tf.cast(seed, tf.int64), step]))
+        idx = tf.reshape(idx, (-1,))
+        return tf.gather(table, idx), tf.gather(label_table, idx)
+
+    dataset = tf.data.Dataset.counter().map(draw, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return TaskDataset(dataset, len(images), batch_size, -(-len(images) // batch_size))
+
+
 def shot_dataset(images: np.ndarray, *, batch_size: int, seed: int = 0) -> TaskDataset:
     """Endless shuffled batches of float images [B, R, R, C] (e.g. augmented shots).
 

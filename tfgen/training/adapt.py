@@ -97,7 +97,7 @@ def load_shots_for_run(spec, model_config, *, num_shots=None, seed=0):
     )
 
 
-def adapt(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True, method=None, adain=None):
+def adapt(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True, method=None, adain=None, options=None):
     """A generator of the class shown by ``shots``, adapted from ``meta_run``.
 
     Args:
@@ -114,6 +114,9 @@ def adapt(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True, me
             (StyleGAN) or ``condition`` (L2L-GAN); None takes the family's (``METHODS``), which is the
             only one each family supports.
         adain: an :class:`tfgen.config.AdaINAdaptConfig` for ``adain``.
+        options: keyword arguments of the fine-tuning of the transfer
+            baselines (:func:`tfgen.training.transfer.finetune_on_shots`:
+            ``base_mix``, ``freeze_d``, ``generator_part``).
 
     Returns:
         The adapted generator (a Keras model: ``tfgen.generate(G, n)`` works).
@@ -126,6 +129,8 @@ def adapt(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True, me
             f"{meta_run!r} is a {family} run, which adapts with method {expected!r}. "
             f"Received: method={method!r}"
         )
+    if options and family not in ("dcgan", "cdcgan", "infogan"):
+        raise ValueError(f"options are for the fine-tuning of dcgan, cdcgan and infogan runs; this is a {family} run.")
     if isinstance(shots, (str, os.PathLike)):
         shots = load_shots_for_run(os.fspath(shots), model_config, num_shots=num_shots, seed=seed)
     if family == "l2l":
@@ -148,7 +153,7 @@ def adapt(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True, me
         return result.generator
     from tfgen.training.transfer import finetune_on_shots
 
-    return finetune_on_shots(meta_run, shots, steps=steps, seed=seed, quiet=quiet)
+    return finetune_on_shots(meta_run, shots, steps=steps, seed=seed, quiet=quiet, **(options or {}))
 
 
 def save_adapted(generator, meta_run, out_dir):

@@ -71,6 +71,7 @@ class StyleGANTrainer(Trainer):
     :class:`tfgen.config.StyleGANConfig`; see the module doc for the algorithm."""
 
     family = "stylegan"
+    checks_health = True
     architecture_fields = (
         "resolution", "channels", "latent_dim", "w_dim", "mapping_layers",
         "channel_base", "channel_max", "fitted_latents", "fitted_space",

@@ -236,6 +236,8 @@ class Trainer:
 
     # Written to config.json; names the method.
     family = ""
+    # Few-shot bases: measure the final generator for collapse (check_health).
+    checks_health = False
     # Model-config fields a checkpoint depends on: resuming with other values
     # is refused (learning rates, augmentation, ... may change on resume).
     architecture_fields: tuple[str, ...] = ()
@@ -295,6 +297,8 @@ class Trainer:
         if self.generator_ema is not None:
             copy_weights(self.generator_ema, self.generator)
         self.train_function = self.make_train_function()
+        # {variable.path: 0/1 mask}: minimize() trains only the masked-in part of those variables.
+        self.gradient_masks = {}
         self.run_dir = run_config.run_dir
         self.checkpoint_manager = None
         self._lock = None  # the run folder's RunLock while this trainer uses it
@@ -402,6 +406,9 @@ class Trainer:
             if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
                 loss = optimizer.scale_loss(loss)
         gradients = tape.gradient(loss, variables)
+        if self.gradient_masks:  # fine-tuning that trains part of a variable (a class's row)
+            gradients = [g * self.gradient_masks[v.path] if v.path in self.gradient_masks else g
+                         for g, v in zip(gradients, variables)]  # fmt: skip
         optimizer.apply_gradients(zip(gradients, variables))
 
     def _prepare_optimizer(self, optimizer, model):
@@ -716,7 +723,27 @@ class Trainer:
         for filename, network in self.final_weights().items():
             save_weights_atomic(network, os.path.join(self.run_dir, filename))
         path = self.write_samples("final.png")
+        if self.checks_health:
+            self.check_health()
         self._say(f"Done: weights in {self.run_dir}, samples in {path}")
+
+    def check_health(self, num_images=500):
+        """Measure the final generator against training images and warn when
+        it collapsed (:mod:`tfgen.training.health`); returns the scores."""
+        from tfgen.training.health import check_base
+
+        real = []
+        for batch in self.data.dataset:
+            real.append(np.asarray(batch[0] if isinstance(batch, (tuple, list)) else batch))
+            if sum(map(len, real)) >= num_images:
+                break
+        health = check_base(self.sampling_generator, np.concatenate(real)[:num_images], self.run_dir,
+                            seed=self.run_config.seed)  # fmt: skip
+        self._say(
+            f"Base health: recall {health['recall']:.2f}, precision {health['precision']:.2f}, "
+            f"diversity {health['diversity_ratio']:.2f}x the training images' (pooled pixels)"
+        )
+        return health
 
     def _say(self, message):
         if not self.quiet and self.is_chief:

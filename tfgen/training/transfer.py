@@ -65,11 +65,17 @@ class DCGANTrainer(Trainer):
     """
 
     family = "dcgan"
+    checks_health = True
     architecture_fields = ("resolution", "channels", "latent_dim", "width")
 
     def __init__(self, model_config, run_config, *, quiet=False, images=None):
         # The base constructor builds the dataset first, which reads this.
-        self.images = None if images is None else self._check_images(images, model_config)
+        # Fine-tuning data: float images, or (images, labels, sampling probabilities).
+        if isinstance(images, tuple):
+            images = (self._check_images(images[0], model_config), *images[1:])
+        elif images is not None:
+            images = self._check_images(images, model_config)
+        self.images = images
         self.class_split = None  # the ClassSplit pre-training used (None when fine-tuning)
         super().__init__(model_config, run_config, quiet=quiet)
 
@@ -90,6 +96,11 @@ class DCGANTrainer(Trainer):
         from tfgen.data.episodes import labelled_batches, load_few_shot_data_for, shot_dataset
 
         config, run = self.model_config, self.run_config
+        if isinstance(self.images, tuple):
+            from tfgen.data.episodes import weighted_labelled_batches
+
+            images, labels, weights = self.images
+            return weighted_labelled_batches(images, labels, weights, batch_size=self.global_batch_size, seed=run.seed)
         if self.images is not None:
             return shot_dataset(self.images, batch_size=self.global_batch_size, seed=run.seed)
         data = load_few_shot_data_for(run.data, config)
@@ -294,7 +305,14 @@ class InfoGANTrainer(DCGANTrainer):
 # ------------------------------------------------------------ fine-tuning
 
 
-def finetune_on_shots(meta_run, shots, *, steps=None, seed=0, from_scratch=False, quiet=True):
+# What fine-tuning trains of G: everything, or (cDCGAN) only the new class's input row.
+GENERATOR_PARTS = ("all", "class")
+
+
+def finetune_on_shots(
+    meta_run, shots, *, steps=None, seed=0, from_scratch=False, quiet=True, base_mix=0.0, freeze_d=0,
+    generator_part="all",
+):  # fmt: skip
     """Fine-tune a pre-trained transfer baseline on the shots of a new class.
 
     The shots are augmented to ``augmented_shots`` images
@@ -314,6 +332,15 @@ def finetune_on_shots(meta_run, shots, *, steps=None, seed=0, from_scratch=False
             trained on the augmented shots alone); the run's config still
             defines the networks.
         quiet: no progress bar.
+        base_mix: cDCGAN only: this share of every batch is real images of
+            the pre-training classes with their labels (joint fine-tuning:
+            G and D keep seeing what the classes have in common), the rest
+            the augmented shots with the new label.
+        freeze_d: FreezeD (Mo et al., 2020): the first ``freeze_d``
+            convolutions of D stay as pre-trained.
+        generator_part: ``all`` trains all of G; ``class`` (cDCGAN) only the
+            new class's row of G's input layer -- a class embedding fitted
+            to the shots, the rest of G untouched.
 
     Returns:
         The fine-tuned generator (a ``keras.Model``), with
@@ -350,8 +377,15 @@ def finetune_on_shots(meta_run, shots, *, steps=None, seed=0, from_scratch=False
         mixed_precision="off",
         **weights,
     )
+    _check_finetune_options(family, base_mix, freeze_d, generator_part)
     images = augment_shots(shots, count=model_config.augmented_shots, seed=seed)
+    if base_mix > 0:
+        images = _mixed_with_base(images, run_config, model_config, base_mix)
     trainer = get_family(family).trainer_class()(adapted_config, run, quiet=True, images=images)
+    for conv in trainer.discriminator.trunk.convs[:freeze_d]:
+        conv.trainable = False
+    if generator_part == "class":
+        _train_only_new_class(trainer)
 
     batches = iter(trainer.distribute(trainer.data.dataset))
     bar = None
@@ -373,3 +407,54 @@ def finetune_on_shots(meta_run, shots, *, steps=None, seed=0, from_scratch=False
     generator = trainer.generator
     generator.adapted_config = adapted_config
     return generator
+
+
+def _check_finetune_options(family, base_mix, freeze_d, generator_part):
+    if not 0.0 <= base_mix < 1.0:
+        raise ValueError(f"base_mix must be in [0, 1). Received: base_mix={base_mix}")
+    if base_mix > 0 and family != "cdcgan":
+        raise ValueError(
+            f"base_mix needs class labels, which only cdcgan runs have; this is a {family} run. "
+            f"Received: base_mix={base_mix}"
+        )
+    if not isinstance(freeze_d, (int, np.integer)) or freeze_d < 0:
+        raise ValueError(f"freeze_d must be a non-negative integer. Received: freeze_d={freeze_d!r}")
+    if generator_part not in GENERATOR_PARTS or (generator_part == "class" and family != "cdcgan"):
+        raise ValueError(
+            f"generator_part must be one of {GENERATOR_PARTS} ('class' for cdcgan runs only). "
+            f"Received: generator_part={generator_part!r} for a {family} run"
+        )
+
+
+def _mixed_with_base(shot_images, run_config, model_config, base_mix):
+    """(images, labels, probabilities): the augmented shots with the free
+    label and the pre-training classes' images, drawn with total probability
+    ``1 - base_mix`` and ``base_mix``."""
+    from tfgen.data.episodes import load_few_shot_data_for
+
+    base = load_few_shot_data_for(run_config.data, model_config).train
+    base_images = np.asarray(base.images, np.float32) / 127.5 - 1.0
+    images = np.concatenate([shot_images, base_images])
+    labels = np.concatenate([np.full(len(shot_images), model_config.num_classes - 1), base.labels]).astype(np.int32)
+    weights = np.concatenate([
+        np.full(len(shot_images), (1 - base_mix) / len(shot_images)),
+        np.full(len(base_images), base_mix / len(base_images)),
+    ])  # fmt: skip
+    return images, labels, weights
+
+
+def _train_only_new_class(trainer):
+    """G's only trainable values: the new class's row of its input Dense
+    layer (z and the one-hot label are concatenated before it)."""
+    generator = trainer.generator
+    trunk = generator.trunk
+    project = trunk.project
+    # (generator.trainable = False would hide project's variables too.)
+    for layer in (trunk.project_bn, *trunk.up_convs, *trunk.up_bns, trunk.to_image):
+        layer.trainable = False
+    row = generator.latent_dim + trainer.free_class
+    mask = np.zeros(tuple(project.kernel.shape), np.float32)
+    mask[row] = 1.0
+    trainer.gradient_masks[project.kernel.path] = tf.constant(mask)
+    if project.bias is not None:
+        trainer.gradient_masks[project.bias.path] = tf.zeros(tuple(project.bias.shape))
