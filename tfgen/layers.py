@@ -292,7 +292,8 @@ class BatchNorm(keras.layers.BatchNormalization):
     """
 
     def call(self, inputs, training=None, mask=None):
-        if not training or keras.backend.backend() != "tensorflow" or len(inputs.shape) != 4:
+        # A frozen layer (trainable=False) runs in inference mode, as Keras' own does.
+        if not training or not self.trainable or keras.backend.backend() != "tensorflow" or len(inputs.shape) != 4:
             return super().call(inputs, training=training, mask=mask)
         import tensorflow as tf  # the TensorFlow-only fast path
 

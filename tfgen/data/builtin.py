@@ -146,7 +146,7 @@ def _positive_field(text: str, what: str, source: str) -> int:
 
 
 def _take_first(data: LabelledImages, limit: str | None, source: str) -> LabelledImages:
-    if limit in (None, ""):
+    if limit in (None, "", "all"):
         return data
     if not limit.isdigit() or int(limit) < 1:
         raise ValueError(

@@ -476,9 +476,10 @@ def weighted_labelled_batches(images, labels, weights, *, batch_size: int, seed:
     _check_positive(batch_size=batch_size)
     images = np.asarray(images, np.float32)
     weights = np.asarray(weights, np.float64)
-    if len(images) == 0 or len(labels) != len(images) or weights.shape != (len(images),) or weights.min() < 0:
+    if (len(images) == 0 or len(labels) != len(images) or weights.shape != (len(images),)
+            or not np.all(np.isfinite(weights)) or weights.min() < 0 or weights.sum() <= 0):  # fmt: skip
         raise ValueError(
-            "weighted_labelled_batches needs as many labels and non-negative weights as images. "
+            "weighted_labelled_batches needs as many labels and finite non-negative weights (not all 0) as images. "
             f"Received: {len(images)} images, {len(labels)} labels, weights.shape={weights.shape}"
         )
     table, label_table = tf.constant(images), tf.constant(np.asarray(labels, np.int32))
