@@ -316,6 +316,8 @@ def few_shot_config(model):
         d_learning_rate=flag_or("D-learning-rate", DCGANConfig.d_learning_rate),
         augmented_shots=FLAGS["augmented-shots"].value,
         adapt_steps=flag_or("adapt-steps", DCGANConfig.adapt_steps),
+        ema_decay=FLAGS["ema-decay"].value if FLAGS["ema-decay"].present else DCGANConfig.ema_decay,
+        diff_augment=FLAGS["diff-augment"].value if FLAGS["diff-augment"].present else DCGANConfig.diff_augment,
     )
     if model == "infogan":
         dcgan.update(

@@ -159,6 +159,12 @@ class DCGANConfig:
     shots: int = 4
     augmented_shots: int = 300
     adapt_steps: int = 300
+    # Decay of the generator's EMA, which samples and adaptation start from (None: no EMA).
+    ema_decay: float | None = None
+    # DiffAugment policy (Zhao et al. 2020) on D's real and fake inputs ("": none).
+    diff_augment: str = ""
+    # DCGAN / cDCGAN: z is scaled by this when sampling (the truncation trick; 1: none).
+    truncation_psi: float = 1.0
 
     family = "dcgan"
 
@@ -166,6 +172,10 @@ class DCGANConfig:
         check_few_shot_resolution(self.resolution)
         check_channels(self.channels)
         _check_positive(self, "latent_dim", "width", "batch_size", "shots", "augmented_shots", "adapt_steps")
+        if not 0.0 < self.truncation_psi <= 2.0:
+            raise ValueError(f"truncation_psi must be in (0, 2] (1: none). Received: {self.truncation_psi}")
+        if self.ema_decay is not None and not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1) or None (no EMA). Received: ema_decay={self.ema_decay}")
 
 
 @dataclasses.dataclass

@@ -82,6 +82,7 @@ def _dcgan_generator(config):
         width=config.width,
         num_classes=getattr(config, "num_classes", 0),
         sample_class=getattr(config, "sample_class", None),
+        truncation_psi=getattr(config, "truncation_psi", 1.0),
         name="generator",
     )
 

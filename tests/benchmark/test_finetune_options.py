@@ -267,3 +267,43 @@ def test_conditional_options_on_a_dcgan_run_raise(dcgan_run, shots):
     assert transfer.GENERATOR_PARTS == ("all", "class")
     # freeze_d needs no labels: it works on a dcgan run.
     assert generate(finetune_on_shots(dcgan_run, shots, steps=1, freeze_d=2), 1).shape == (1, 32, 32, 1)
+
+
+# ------------------------------------------- truncation, EMA, DiffAugment
+
+
+def test_truncation_scales_z_only_when_sampling():
+    from tfgen.models.dcgan import DCGANGenerator
+
+    G = DCGANGenerator(resolution=32, latent_dim=8, width=4, num_classes=3, truncation_psi=0.5)
+    plain = DCGANGenerator(resolution=32, latent_dim=8, width=4, num_classes=3)
+    plain.set_weights(G.get_weights())
+    z = np.random.default_rng(0).standard_normal((4, 8)).astype(np.float32)
+    labels = np.array([0, 1, 2, 0], np.int32)
+    np.testing.assert_allclose(G((z, labels), training=False), plain((0.5 * z, labels), training=False), atol=1e-6)
+    # training never truncates (BatchNorm uses batch statistics: compare two training calls)
+    np.testing.assert_allclose(G((z, labels), training=True), plain((z, labels), training=True), atol=1e-5)
+    with pytest.raises(ValueError, match="truncation_psi"):
+        DCGANGenerator(resolution=32, latent_dim=8, width=4, truncation_psi=0.0)
+
+
+def test_finetuned_generator_samples_with_the_truncation_asked_for(cdcgan_run, shots):
+    G = finetune_on_shots(cdcgan_run, shots, steps=2, truncation_psi=0.7)
+    assert G.truncation_psi == 0.7 and G.adapted_config.truncation_psi == 0.7
+    assert finetune_on_shots(cdcgan_run, shots, steps=2).truncation_psi == 1.0  # the base's
+
+
+def test_finetuning_with_an_ema_returns_the_average(cdcgan_run, shots, trainers):
+    G = finetune_on_shots(cdcgan_run, shots, steps=3, ema_decay=0.5)
+    trainer = trainers[-1]
+    assert G is trainer.generator_ema is not trainer.generator
+    # the average lies between the pre-trained and the last weights: it differs from both
+    last = trainer.generator.trunk.project.kernel.numpy()
+    assert not np.array_equal(G.trunk.project.kernel.numpy(), last)
+
+
+def test_finetuning_with_diff_augment_runs_and_rejects_unknown_policies(cdcgan_run, shots):
+    G = finetune_on_shots(cdcgan_run, shots, steps=2, diff_augment="translation,cutout")
+    assert generate(G, 2).shape == (2, 32, 32, 1)
+    with pytest.raises(ValueError, match="Unknown DiffAugment policy"):
+        finetune_on_shots(cdcgan_run, shots, steps=1, diff_augment="blur")

@@ -42,8 +42,12 @@ class Method:
     adapt: tuple[tuple[str, object], ...] = ()
 
     def signature(self) -> str:
-        """A short hash of everything that changes the base."""
-        text = json.dumps([self.model, list(self.train_flags)])
+        """A short hash of everything that changes the base: the model, the
+        flags and the model config's defaults (a new tfgen default is a new base)."""
+        from tfgen.registry import get_family
+
+        defaults = dataclasses.asdict(get_family(self.model).config_class())
+        text = json.dumps([self.model, list(self.train_flags), defaults], sort_keys=True, default=str)
         return hashlib.sha1(text.encode()).hexdigest()[:8]
 
 

@@ -206,6 +206,12 @@ def _split_conditional(model, inputs, what):
     return inputs, None
 
 
+def check_truncation_psi(psi) -> float:
+    if isinstance(psi, bool) or not isinstance(psi, (int, float)) or not 0.0 < psi <= 2.0:
+        raise ValueError(f"truncation_psi must be a number in (0, 2] (1: no truncation). Received: {psi!r}")
+    return float(psi)
+
+
 @keras.saving.register_keras_serializable("tfgen")
 class DCGANGenerator(CheckedWeightsMixin, keras.Model):
     """DCGAN generator, optionally class-conditional: ``G(z)`` or
@@ -223,11 +229,15 @@ class DCGANGenerator(CheckedWeightsMixin, keras.Model):
         num_classes: labels one-hot into the input; 0: unconditional.
         sample_class: the label of ``G(z)`` calls (e.g. the new class's slot
             after fine-tuning), or None.
+        truncation_psi: z is scaled by this when sampling (``training=False``):
+            the truncation trick (Brock et al., BigGAN 2019) trades variety for
+            fidelity; 1: none. Training always sees z itself.
     """
 
     def __init__(
-        self, *, resolution=32, channels=1, latent_dim=100, width=64, num_classes=0, sample_class=None, **kwargs
-    ):
+        self, *, resolution=32, channels=1, latent_dim=100, width=64, num_classes=0, sample_class=None,
+        truncation_psi=1.0, **kwargs,
+    ):  # fmt: skip
         super().__init__(**kwargs)
         self.resolution = check_few_shot_resolution(resolution)
         self.channels = check_channels(channels)
@@ -242,6 +252,7 @@ class DCGANGenerator(CheckedWeightsMixin, keras.Model):
                     f"(a conditional generator). Received: sample_class={sample_class}"
                 )
         self.sample_class = sample_class
+        self.truncation_psi = check_truncation_psi(truncation_psi)
         self.trunk = GeneratorBody(resolution=self.resolution, channels=self.channels, width=self.width, name="trunk")
         self.build((None, self.latent_dim))
 
@@ -258,6 +269,8 @@ class DCGANGenerator(CheckedWeightsMixin, keras.Model):
     def call(self, inputs, training=False):
         z, labels = _split_conditional(self, inputs, "z")
         x = ops.cast(z, self.compute_dtype)
+        if not training and self.truncation_psi != 1.0:
+            x = x * self.truncation_psi
         if self.num_classes:
             if labels is None:
                 labels = self.default_labels(ops.shape(z)[0])
@@ -278,6 +291,7 @@ class DCGANGenerator(CheckedWeightsMixin, keras.Model):
             width=self.width,
             num_classes=self.num_classes,
             sample_class=self.sample_class,
+            truncation_psi=self.truncation_psi,
         )
         return config
 

@@ -26,14 +26,16 @@ how :func:`finetune_on_shots` fine-tunes.
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from tfgen.augment import diff_augment
 from tfgen.losses import info_loss, non_saturating_discriminator_loss, non_saturating_generator_loss
-from tfgen.sampling import postprocess_images
+from tfgen.sampling import EMA_WEIGHTS, postprocess_images
 from tfgen.training.adapt import check_shots, meta_weight_paths, read_meta_run
 from tfgen.training.trainer import Trainer
 
@@ -133,6 +135,12 @@ class DCGANTrainer(Trainer):
         """What D is called with (the conditional model adds the labels)."""
         return images
 
+    def augment(self, images):
+        """DiffAugment of D's inputs, real and fake alike (the config's policy)."""
+        if not getattr(self.model_config, "diff_augment", ""):
+            return images
+        return diff_augment(images, self.model_config.diff_augment, seed=self.seed_generator)
+
     def sample_latents(self, batch_size):
         """z ~ N(0, I) of G's latent size, from the trainer's seed stream."""
         return keras.random.normal((batch_size, self.generator.latent_dim), seed=self.seed_generator)
@@ -147,14 +155,14 @@ class DCGANTrainer(Trainer):
         # -- discriminator step: real vs G(z), G not differentiated
         fake = tf.stop_gradient(G(self.generator_inputs(z, labels), training=True))
         with tf.GradientTape() as d_tape:
-            real_logits = D(self.discriminator_inputs(real, labels), training=True)
-            fake_logits = D(self.discriminator_inputs(fake, labels), training=True)
+            real_logits = D(self.discriminator_inputs(self.augment(real), labels), training=True)
+            fake_logits = D(self.discriminator_inputs(self.augment(fake), labels), training=True)
             d_loss = non_saturating_discriminator_loss(real_logits, fake_logits)
         self.minimize(d_tape, d_loss, D.trainable_variables, self.d_optimizer)
 
         # -- generator step: a fresh G forward against the updated D
         with tf.GradientTape() as g_tape:
-            fake = G(self.generator_inputs(z, labels), training=True)
+            fake = self.augment(G(self.generator_inputs(z, labels), training=True))
             g_loss = non_saturating_generator_loss(D(self.discriminator_inputs(fake, labels), training=True))
         self.minimize(g_tape, g_loss, G.trainable_variables, self.g_optimizer)
 
@@ -311,7 +319,7 @@ GENERATOR_PARTS = ("all", "class")
 
 def finetune_on_shots(
     meta_run, shots, *, steps=None, seed=0, from_scratch=False, quiet=True, base_mix=0.0, freeze_d=0,
-    generator_part="all",
+    generator_part="all", ema_decay=None, diff_augment=None, truncation_psi=None,
 ):  # fmt: skip
     """Fine-tune a pre-trained transfer baseline on the shots of a new class.
 
@@ -341,6 +349,14 @@ def finetune_on_shots(
         generator_part: ``all`` trains all of G; ``class`` (cDCGAN) only the
             new class's row of G's input layer -- a class embedding fitted
             to the shots, the rest of G untouched.
+        ema_decay: keep an EMA of G's weights while fine-tuning and return
+            it (None: the base's ``ema_decay``; 0: no EMA, the last weights).
+        diff_augment: DiffAugment policy on D's inputs while fine-tuning
+            (None: the base's ``diff_augment``).
+        truncation_psi: the adapted DCGAN / cDCGAN samples with z scaled by
+            this (None: the base's ``truncation_psi``).
+
+    A base trained with an EMA is fine-tuned from its EMA generator.
 
     Returns:
         The fine-tuned generator (a ``keras.Model``), with
@@ -362,9 +378,18 @@ def finetune_on_shots(
     weights = {"generator_weights": None, "discriminator_weights": None}
     if not from_scratch:
         generator_path, discriminator_path = meta_weight_paths(meta_run)
+        ema_path = os.path.join(os.fspath(meta_run), EMA_WEIGHTS)
+        if model_config.ema_decay is not None and os.path.isfile(ema_path):
+            generator_path = ema_path
         weights = {"generator_weights": generator_path, "discriminator_weights": discriminator_path}
 
     adapted_config = dataclasses.replace(model_config)
+    if ema_decay is not None:
+        adapted_config.ema_decay = float(ema_decay) or None
+    if diff_augment is not None:
+        adapted_config.diff_augment = diff_augment
+    if truncation_psi is not None:
+        adapted_config.truncation_psi = float(truncation_psi)
     if family == "cdcgan":
         adapted_config.sample_class = adapted_config.num_classes - 1  # the free slot
     run = dataclasses.replace(
@@ -386,6 +411,8 @@ def finetune_on_shots(
         conv.trainable = False
     if generator_part == "class":
         _train_only_new_class(trainer)
+        if trainer.generator_ema is not None:  # its trainable variables must pair with G's
+            _freeze_all_but_input(trainer.generator_ema)
 
     batches = iter(trainer.distribute(trainer.data.dataset))
     bar = None
@@ -404,7 +431,7 @@ def finetune_on_shots(
         if bar is not None:
             bar.close()
 
-    generator = trainer.generator
+    generator = trainer.sampling_generator  # the EMA generator when there is one
     generator.adapted_config = adapted_config
     return generator
 
@@ -443,15 +470,20 @@ def _mixed_with_base(shot_images, run_config, model_config, base_mix):
     return images, labels, weights
 
 
+def _freeze_all_but_input(generator):
+    """Every layer of a DCGAN generator but its input Dense layer frozen
+    (generator.trainable = False would hide that layer's variables too)."""
+    trunk = generator.trunk
+    for layer in (trunk.project_bn, *trunk.up_convs, *trunk.up_bns, trunk.to_image):
+        layer.trainable = False
+
+
 def _train_only_new_class(trainer):
     """G's only trainable values: the new class's row of its input Dense
     layer (z and the one-hot label are concatenated before it)."""
     generator = trainer.generator
-    trunk = generator.trunk
-    project = trunk.project
-    # (generator.trainable = False would hide project's variables too.)
-    for layer in (trunk.project_bn, *trunk.up_convs, *trunk.up_bns, trunk.to_image):
-        layer.trainable = False
+    project = generator.trunk.project
+    _freeze_all_but_input(generator)
     row = generator.latent_dim + trainer.free_class
     mask = np.zeros(tuple(project.kernel.shape), np.float32)
     mask[row] = 1.0
