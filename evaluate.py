@@ -7,6 +7,8 @@
         --train-classifier digits --metrics fid,accuracy --target-class 3
     python evaluate.py --generator runs/stylegan_faces --real faces --metrics fid,ppl_w \\
         --features efficientnet_lite0
+    python evaluate.py --generator runs/stylegan_digits --real digits --features classifier \\
+        --train-classifier digits --metrics separability_w,separability_z --num-images 10000
 
 prints a table and writes the results as JSON (``--output``; by default
 ``evaluation.json`` in the run folder, or in the current folder for
@@ -25,6 +27,15 @@ walk the generator's latent space instead of comparing images, so they need
 ``--generator``; their distance uses the classifier's feature maps with
 ``--features classifier`` and EfficientNet-Lite0's otherwise, and
 ``--num-images`` sets the number of latent pairs.
+
+``separability_w`` / ``separability_z`` (linear separability, Karras et al.
+2019) also need ``--generator``, and ``--features classifier``: images from
+random z are labelled by the domain classifier, one binary attribute per
+class (c or not c); on the most confident half of the samples a linear SVM
+predicts each label from the latent point (w = f(z), style-based generators
+only, or z), and the score is exp(sum over classes of H(class | SVM side)),
+in nats: 1 at best (every class linearly separable), lower is better.
+``--num-images`` sets the number of samples (default 5000; the paper: 200,000).
 """
 
 from __future__ import annotations
@@ -63,7 +74,7 @@ flags.DEFINE_string("target-class", None, "Class (name or index) for the accurac
 flags.DEFINE_integer(
     "num-images", None,
     "Generated images to use (default: 5000 from a generator; all in a folder); also the "
-    "latent pairs of ppl_w / ppl_z (default 5000).",
+    "latent pairs of ppl_w / ppl_z and the samples of separability_w / separability_z (default 5000).",
 )  # fmt: skip
 flags.DEFINE_integer("num-real", None, "Real images to use (default: all; else a seeded random subset).")
 flags.DEFINE_integer("batch-size", 50, "Images per generator / extractor call.")
@@ -137,6 +148,8 @@ def format_table(result):
         )
     if "ppl_distance" in result:
         notes.append(f"path lengths of {result['ppl_samples']} latent pairs, {result['ppl_distance']} distance")
+    if "separability_samples" in result:
+        notes.append(f"linear separability of {result['separability_samples']} samples, classifier classes")
     lines.append(f"({'; '.join(notes)}, {result['seconds']:.1f} s)")
     return "\n".join(lines)
 

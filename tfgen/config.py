@@ -165,6 +165,9 @@ class DCGANConfig:
     diff_augment: str = ""
     # DCGAN / cDCGAN: z is scaled by this when sampling (the truncation trick; 1: none).
     truncation_psi: float = 1.0
+    # ... and the generator adapted to a new class samples with this one: 0.8 was
+    # best on the bases' own training classes (docs/few_shot_benchmark.md).
+    adapt_truncation_psi: float = 0.8
 
     family = "dcgan"
 
@@ -172,8 +175,9 @@ class DCGANConfig:
         check_few_shot_resolution(self.resolution)
         check_channels(self.channels)
         _check_positive(self, "latent_dim", "width", "batch_size", "shots", "augmented_shots", "adapt_steps")
-        if not 0.0 < self.truncation_psi <= 2.0:
-            raise ValueError(f"truncation_psi must be in (0, 2] (1: none). Received: {self.truncation_psi}")
+        for name in ("truncation_psi", "adapt_truncation_psi"):
+            if not 0.0 < getattr(self, name) <= 2.0:
+                raise ValueError(f"{name} must be in (0, 2] (1: none). Received: {getattr(self, name)}")
         if self.ema_decay is not None and not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1) or None (no EMA). Received: ema_decay={self.ema_decay}")
 

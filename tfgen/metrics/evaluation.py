@@ -78,11 +78,20 @@ def evaluate(
     if (generator is None) == (generated is None):
         raise ValueError("Give exactly one of generator= (a model or run folder) or generated= (images).")
     model, generator_name = _load_generator(generator)
-    path_length, distance = None, None
-    if registry.GENERATOR in needs:
+    path_length, distance, separability = None, None, None
+    latent_metrics = [metric for metric in chosen if registry.GENERATOR in metric.needs]
+    path_names = [m.name for m in latent_metrics if registry.LATENT_CLASSES not in m.needs]
+    separability_names = [m.name for m in latent_metrics if registry.LATENT_CLASSES in m.needs]
+    if path_names:
         path_length, distance = _path_length(
-            model, [m.name for m in chosen if registry.GENERATOR in m.needs], features,
-            extractor_options, num_images, batch_size, seed, progress,
+            model, path_names, features, extractor_options, num_images, batch_size, seed, progress,
+        )  # fmt: skip
+    if separability_names:
+        from tfgen.metrics.separability import separability_measure
+
+        separability = separability_measure(
+            model, features, extractor_options, num_samples=_num_path_samples(num_images),
+            batch_size=batch_size, seed=seed, progress=progress, names=separability_names,
         )  # fmt: skip
     # Metrics of generated images against real ones (all but the latent-space ones).
     image_metrics = [metric for metric in chosen if registry.GENERATOR not in metric.needs]
@@ -142,6 +151,7 @@ def evaluate(
         target_class=target_index,
         seed=seed,
         path_length=path_length,
+        separability=separability,
     )
     values = {}
     for metric in chosen:
@@ -160,6 +170,8 @@ def evaluate(
     if distance is not None:
         result["ppl_distance"] = distance.name
         result["ppl_samples"] = _num_path_samples(num_images)
+    if separability is not None:
+        result["separability_samples"] = _num_path_samples(num_images)
     result["seconds"] = round(time.perf_counter() - started, 2)
     return result
 

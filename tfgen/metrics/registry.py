@@ -17,10 +17,15 @@ import numpy as np
 LOGITS = "logits"  # the extractor's class logits of the generated images
 PIXELS = "pixels"  # the uint8 images themselves (real and generated)
 TARGET_CLASS = "target_class"
-# The generator model itself, not its images (latent-space metrics: PPL).
-# Such a metric reads MetricInputs.path_length, needs no features, and
-# cannot run on a folder or array of generated images.
+# The generator model itself, not its images (latent-space metrics: PPL,
+# linear separability). Such a metric reads MetricInputs.path_length (or
+# .separability), needs no features of real images, and cannot run on a
+# folder or array of generated images.
 GENERATOR = "generator"
+# With GENERATOR: the domain classifier's labels of images generated from
+# known latents (linear separability; features="classifier"). Such a metric
+# reads MetricInputs.separability, not path_length.
+LATENT_CLASSES = "latent_classes"
 
 
 @dataclasses.dataclass
@@ -37,6 +42,10 @@ class MetricInputs:
     # space ("w" or "z") -> tfgen.metrics.ppl.perceptual_path_length's result
     # for the evaluated generator (GENERATOR metrics).
     path_length: Callable[[str], dict] | None = None
+    # space ("w" or "z") -> tfgen.metrics.separability.linear_separability's
+    # result for the evaluated generator and the domain classifier
+    # (tfgen.metrics.separability.separability_measure builds it).
+    separability: Callable[[str], dict] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +101,8 @@ def parse_metric_names(names) -> list[Metric]:
 
 
 def describe_metrics() -> str:
-    return "\n".join(f"  {m.name:13s} {m.description}" for m in METRICS.values())
+    width = max(13, *(len(m.name) for m in METRICS.values()))
+    return "\n".join(f"  {m.name:{width}s} {m.description}" for m in METRICS.values())
 
 
 # --------------------------------------------------------------- the metrics
@@ -240,3 +250,31 @@ def _register_path_length(space):
 
 for _space in ("w", "z"):
     _register_path_length(_space)
+
+
+def _register_separability(space):
+    name = f"separability_{space}"
+
+    @register(
+        name,
+        description=f"linear separability of the classes in {space.upper()} space (Karras et al. 2019); "
+        f"--features classifier{', style-based generators only' if space == 'w' else ''}",
+        needs=(GENERATOR, LATENT_CLASSES),
+    )
+    def _separability(inputs):
+        if inputs.separability is None:
+            raise ValueError(
+                f"{name} needs the generator and the domain classifier (MetricInputs.separability, built by "
+                "tfgen.metrics.separability.separability_measure(generator, 'classifier', {'path': FOLDER})), "
+                "which this evaluation did not supply. Compute it directly with tfgen.metrics.separability."
+                f"linear_separability(G, get_extractor('classifier', path=FOLDER), space={space!r})."
+            )
+        result = inputs.separability(space)
+        return {
+            name: result[name],  # exp of the summed conditional entropies (nats)
+            f"{name}_classes": len(result["per_class_entropy"]),  # classes scored (the others skipped)
+        }
+
+
+for _space in ("w", "z"):
+    _register_separability(_space)

@@ -354,7 +354,7 @@ def finetune_on_shots(
         diff_augment: DiffAugment policy on D's inputs while fine-tuning
             (None: the base's ``diff_augment``).
         truncation_psi: the adapted DCGAN / cDCGAN samples with z scaled by
-            this (None: the base's ``truncation_psi``).
+            this (None: the base's ``adapt_truncation_psi``, 0.8 by default).
 
     A base trained with an EMA is fine-tuned from its EMA generator.
 
@@ -388,8 +388,7 @@ def finetune_on_shots(
         adapted_config.ema_decay = float(ema_decay) or None
     if diff_augment is not None:
         adapted_config.diff_augment = diff_augment
-    if truncation_psi is not None:
-        adapted_config.truncation_psi = float(truncation_psi)
+    adapted_config.truncation_psi = float(truncation_psi or model_config.adapt_truncation_psi)
     if family == "cdcgan":
         adapted_config.sample_class = adapted_config.num_classes - 1  # the free slot
     run = dataclasses.replace(
