@@ -4,7 +4,6 @@ held-out class (``few_shot_table.py``, ``stylegan_few_shot.py``)."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -32,18 +31,8 @@ def say(message):
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def read_json(path, default):
-    if not os.path.isfile(path):
-        return default
-    with open(path) as f:
-        return json.load(f)
-
-
-def write_json(path, content):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".tmp", "w") as f:
-        json.dump(content, f, indent=1, ensure_ascii=False)
-    os.replace(path + ".tmp", path)
+# The benchmark's JSON helpers (absent file -> default; atomic writes).
+from tfgen.benchmark.runner import read_json, write_json_atomic as write_json  # noqa: E402
 
 
 def reference_halves(class_images, shots, seed):

@@ -52,7 +52,7 @@ def _say(message, quiet):
         print(f"[benchmark {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def _read_json(path, default):
+def read_json(path, default):
     if not os.path.isfile(path):
         return default
     with open(path) as f:
@@ -105,7 +105,7 @@ def train_judge(settings: BenchmarkSettings, num_images: int):
             "accuracy and features are weak evidence. Raise --judge-epochs.",
             stacklevel=2,
         )
-    seconds = _read_json(os.path.join(folder, "seconds.json"), {}).get("seconds")
+    seconds = read_json(os.path.join(folder, "seconds.json"), {}).get("seconds")
     return judge, {"folder": folder, "epochs": epochs, "validation_accuracy": accuracy, "seconds": seconds}
 
 
@@ -148,7 +148,7 @@ def run_benchmark(settings: BenchmarkSettings, rows) -> dict:
                                "train_flags": list(method.train_flags)}  # fmt: skip
 
     cache_path = os.path.join(settings.out_dir, SCORES_FILE)
-    cache = _read_json(cache_path, {})
+    cache = read_json(cache_path, {})
     episodes = []
     total = len(classes) * len(settings.seeds) * len(rows)
     bar = tqdm(total=total, disable=settings.quiet, desc="episodes", unit="row", dynamic_ncols=True)
