@@ -84,6 +84,10 @@ def test_report_and_grids_are_written(first_run):
         assert f"| {row} |" in text
     assert "| method | 0 | 9 |" in text
     assert text.strip() in completed.stdout  # the report is also printed
+    # the base's health check is reported: a 4-step base is flagged as collapsed
+    base = json.loads((out_dir / "results.json").read_text())["bases"]
+    (health,) = [info["health"] for info in base.values()]
+    assert health["collapsed"] and "**collapsed**" in text
     for row in ROWS:
         for name in CLASSES:
             path = out_dir / "grids" / f"{GRID_SLUGS[row]}__{name}.png"

@@ -92,8 +92,13 @@ def markdown(result) -> str:
             cells.append(" / ".join(_cell(r[k], d) for k, _, d in SCORES) if r else "–")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     if result.get("bases"):
-        lines += ["", "| base | held out | training seconds |", "|---|---|---:|"]
+        lines += ["", "| base | held out | training seconds | health (recall, diversity ×real, pooled pixels) |",
+                  "|---|---|---:|---|"]  # fmt: skip
         for name, info in result["bases"].items():
-            lines.append(f"| {name} | {', '.join(info['held_out'])} | {info['train_seconds']:.0f} |")
+            health = info.get("health")
+            state = "not measured"
+            if health:
+                state = f"{health['recall']:.2f}, {health['diversity_ratio']:.2f}" + (" **collapsed**" if health["collapsed"] else "")
+            lines.append(f"| {name} | {', '.join(info['held_out'])} | {info['train_seconds']:.0f} | {state} |")
     lines.append("")
     return "\n".join(lines)

@@ -145,7 +145,8 @@ def run_benchmark(settings: BenchmarkSettings, rows) -> dict:
             )  # fmt: skip
             bases[method.name, index] = run_dir
             base_info[name] = {"model": method.model, "held_out": list(group), "train_seconds": seconds,
-                               "train_flags": list(method.train_flags)}  # fmt: skip
+                               "train_flags": list(method.train_flags),
+                               "health": read_json(os.path.join(run_dir, "health.json"), None)}  # fmt: skip
 
     cache_path = os.path.join(settings.out_dir, SCORES_FILE)
     cache = read_json(cache_path, {})
