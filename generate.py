@@ -114,7 +114,7 @@ flags.DEFINE_enum(
 )  # fmt: skip
 
 # Style-based generators.
-flags.DEFINE_float("truncation-psi", None, "StyleGAN: truncation psi (1: none, 0: the average image).")
+flags.DEFINE_float("truncation-psi", None, "StyleGAN: truncation psi (1: none, 0: the average image); DCGAN / cDCGAN: z scaled by it.")
 flags.DEFINE_integer("truncation-cutoff", None, "StyleGAN: truncate only the first this many style layers (0: all).")
 flags.DEFINE_string(
     "style-mixing", None,
@@ -177,14 +177,14 @@ def parse_grid_shape(text):
 
 
 def apply_truncation(generator):
-    """--truncation-psi / --truncation-cutoff onto a style-based generator."""
+    """--truncation-psi (StyleGAN, DCGAN / cDCGAN) / --truncation-cutoff (StyleGAN) onto the generator."""
     psi, cutoff = FLAGS["truncation-psi"].value, FLAGS["truncation-cutoff"].value
     if psi is None and cutoff is None:
         return
-    if not hasattr(generator, "truncation_psi"):
+    if not hasattr(generator, "truncation_psi") or (cutoff is not None and not hasattr(generator, "truncation_cutoff")):
         raise ValueError(
-            "--truncation-psi and --truncation-cutoff apply to StyleGAN generators only; this is a "
-            f"{type(generator).__name__}."
+            "--truncation-psi applies to StyleGAN and DCGAN / cDCGAN generators, --truncation-cutoff "
+            f"to StyleGAN generators only; this is a {type(generator).__name__}."
         )
     if psi is not None:
         generator.truncation_psi = float(psi)

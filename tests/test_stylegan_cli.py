@@ -97,6 +97,12 @@ def test_truncation_needs_a_style_generator(tmp_path):
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-3000:]
     completed = run_script(
-        "generate.py", "--generator", str(tmp_path / "d"), "--truncation-psi", "0.5", "--output-dir", str(tmp_path / "o")
+        "generate.py", "--generator", str(tmp_path / "d"), "--truncation-cutoff", "1", "--output-dir", str(tmp_path / "o")
     )
     assert "StyleGAN generators only" in error_message(completed)
+    # a DCGAN takes --truncation-psi (z scaled by it)
+    completed = run_script(
+        "generate.py", "--generator", str(tmp_path / "d"), "--truncation-psi", "0.5", "--num-images", "2",
+        "--output-dir", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
