@@ -31,8 +31,8 @@ def say(message):
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-# The benchmark's JSON helpers (absent file -> default; atomic writes).
-from tfgen.benchmark.runner import read_json, write_json_atomic as write_json  # noqa: E402
+# The shared JSON helpers (absent file -> default; atomic writes).
+from tfgen.files import read_json, write_json_atomic as write_json  # noqa: E402
 
 
 def reference_halves(class_images, shots, seed):

@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 from tfgen.checks import check_channels
+from tfgen.files import write_json_atomic
 
 SUPPORTED_FASTGAN_RESOLUTIONS = (64, 128, 256, 512, 1024)
 SUPPORTED_FEW_SHOT_RESOLUTIONS = (32, 64)
@@ -593,10 +594,7 @@ def save_run_config(path: str, family: str, model: Any, run: RunConfig) -> None:
         "model": dataclasses.asdict(model),
         "run": dataclasses.asdict(run),
     }
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(payload, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    write_json_atomic(path, payload, indent=2, sort_keys=True)
 
 
 def _from_dict(cls, values: dict):

@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 
+from tfgen.files import read_json, write_json_atomic
 from tfgen.sampling import RAW_WEIGHTS
 
 REFERENCES = ("real", "augmented_shots", "copies")
@@ -146,16 +147,11 @@ def train_base(method: Method, *, source, group, name, bases_dir, resolution, ch
 
 
 def _read_seconds(path) -> float:
-    if not os.path.isfile(path):
-        return 0.0
-    with open(path) as f:
-        return float(json.load(f)["seconds"])
+    return float(read_json(path, {"seconds": 0.0})["seconds"])
 
 
 def _write_seconds(path, seconds) -> None:
-    with open(path + ".tmp", "w") as f:
-        json.dump({"seconds": seconds}, f)
-    os.replace(path + ".tmp", path)
+    write_json_atomic(path, {"seconds": seconds})
 
 
 def adapted_images(method: Method, base_dir: str, episode) -> np.ndarray:

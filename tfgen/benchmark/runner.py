@@ -20,6 +20,7 @@ import numpy as np
 from tfgen.benchmark import protocol, report
 from tfgen.benchmark.methods import Method, adapted_images, base_name, reference_images, train_base
 from tfgen.benchmark.scores import episode_baseline, score_images
+from tfgen.files import read_json, write_json_atomic, write_text_atomic
 from tfgen.training.health import HEALTH_FILE
 
 SCORES_FILE = "scores.json"
@@ -53,20 +54,6 @@ def _say(message, quiet):
         print(f"[benchmark {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def read_json(path, default):
-    if not os.path.isfile(path):
-        return default
-    with open(path) as f:
-        return json.load(f)
-
-
-def write_json_atomic(path, content) -> None:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path + ".tmp", "w") as f:
-        json.dump(content, f, indent=1, ensure_ascii=False)
-    os.replace(path + ".tmp", path)
-
-
 def load_data(settings: BenchmarkSettings):
     """The labelled images at the benchmark's resolution and channels."""
     from tfgen.data.builtin import LabelledImages
@@ -80,9 +67,9 @@ def load_data(settings: BenchmarkSettings):
 def held_out_classes(settings: BenchmarkSettings, class_names) -> list[str]:
     if not settings.classes:
         return protocol.spread_classes(class_names, settings.num_classes)
-    from tfgen.data.episodes import _find_class
+    from tfgen.data.episodes import find_class
 
-    return [_find_class(c, class_names, "--classes", settings.classes, settings.data) for c in settings.classes]
+    return [find_class(c, class_names, "--classes", settings.classes, settings.data) for c in settings.classes]
 
 
 def train_judge(settings: BenchmarkSettings, num_images: int):
@@ -201,7 +188,5 @@ def run_benchmark(settings: BenchmarkSettings, rows) -> dict:
     }
     write_json_atomic(os.path.join(settings.out_dir, "results.json"), result)
     text = report.markdown(result)
-    with open(os.path.join(settings.out_dir, "results.md.tmp"), "w") as f:
-        f.write(text)
-    os.replace(os.path.join(settings.out_dir, "results.md.tmp"), os.path.join(settings.out_dir, "results.md"))
+    write_text_atomic(os.path.join(settings.out_dir, "results.md"), text)
     return result

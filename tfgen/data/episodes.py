@@ -126,7 +126,10 @@ def _list_classes(class_names: Sequence[str], limit: int = 40) -> str:
     return shown + (f", ... ({more} more)" if more > 0 else "")
 
 
-def _find_class(token: str, class_names: Sequence[str], what: str, value, source) -> str:
+def find_class(token: str, class_names: Sequence[str], what: str, value, source) -> str:
+    """The class of ``class_names`` that ``token`` names: exactly, ignoring
+    case and separators, or (glyphs) by the character alone. A ValueError
+    names the flag (``what``, ``value``) and lists the classes otherwise."""
     token = token.strip()
     if token in class_names:
         return token
@@ -154,7 +157,7 @@ def _parse_classes(value, class_names, what, source) -> list[str]:
     if value is None:
         return []
     tokens = value.split(",") if isinstance(value, str) else [str(v) for v in value]
-    found = [_find_class(t, class_names, what, value, source) for t in tokens if t.strip()]
+    found = [find_class(t, class_names, what, value, source) for t in tokens if t.strip()]
     return list(dict.fromkeys(found))
 
 

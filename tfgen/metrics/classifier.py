@@ -29,6 +29,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from tfgen.files import write_json_atomic
 from tfgen.metrics.features import FeatureExtractor, file_fingerprint, register_extractor
 from tfgen.weights import load_weights_checked, save_weights_atomic
 
@@ -195,14 +196,6 @@ class ClassifierInfo:
 
 
 _INFO_KEYS = {f.name for f in dataclasses.fields(ClassifierInfo)} - {"folder", "weights_file"}
-
-
-def _write_json_atomic(path: str, content: dict) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(content, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
 
 
 def _resolve_classifier_files(path) -> tuple[str, str]:
@@ -476,7 +469,7 @@ def train_domain_classifier(
     )
     os.makedirs(out_dir, exist_ok=True)
     save_weights_atomic(model, info.weights_path)
-    _write_json_atomic(os.path.join(out_dir, CLASSIFIER_INFO_FILE), info.to_json())
+    write_json_atomic(os.path.join(out_dir, CLASSIFIER_INFO_FILE), info.to_json(), indent=2)
     return info
 
 

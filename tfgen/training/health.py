@@ -12,12 +12,12 @@ the real images'. Both are written to ``health.json`` in the run folder.
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 
 import numpy as np
 
+from tfgen.files import write_json_atomic
 from tfgen.metrics.diversity import pairwise_diversity
 from tfgen.metrics.precision_recall import precision_recall
 
@@ -63,10 +63,7 @@ def collapse_message(health: dict, run_dir: str) -> str:
 
 
 def write_health(run_dir: str, health: dict) -> None:
-    path = os.path.join(run_dir, HEALTH_FILE)
-    with open(path + ".tmp", "w") as f:
-        json.dump(health, f, indent=1)
-    os.replace(path + ".tmp", path)
+    write_json_atomic(os.path.join(run_dir, HEALTH_FILE), health)
 
 
 def check_base(generator, real_images, run_dir, *, num_images=500, seed=0) -> dict:

@@ -57,6 +57,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfgen.config import save_run_config
+from tfgen.files import write_json_atomic
 from tfgen.losses import gradient_penalty, wasserstein_discriminator_loss, wasserstein_generator_loss
 from tfgen.registry import get_family
 from tfgen.runs import RunLock, clear_run_folder
@@ -448,10 +449,7 @@ class L2LTrainer:
         os.makedirs(os.path.join(self.run_dir, "samples"), exist_ok=True)
         save_run_config(os.path.join(self.run_dir, CONFIG_FILE), self.family, self.final_config, self.run)
         names = [self.novel.class_names[label] for label in self.novel.labels]
-        path = os.path.join(self.run_dir, CONDITIONING_CLASSES_FILE)
-        with open(path + ".tmp", "w") as f:
-            json.dump(names, f, ensure_ascii=False, indent=0)
-        os.replace(path + ".tmp", path)
+        write_json_atomic(os.path.join(self.run_dir, CONDITIONING_CLASSES_FILE), names, indent=0)
 
     def is_finished(self):
         """Whether Algorithm 1 has run to its end (phi_t and its figure written)."""

@@ -18,6 +18,7 @@ import math
 import os
 import shutil
 
+from tfgen.files import write_json_atomic
 from tfgen.metrics import registry
 from tfgen.metrics.cache import real_features
 from tfgen.metrics.evaluation import evaluate
@@ -117,8 +118,5 @@ def write_best(run_dir, networks, record):
     shutil.copyfile(os.path.join(run_dir, CONFIG_FILE), os.path.join(best_dir, CONFIG_FILE))
     for filename, model in networks.items():
         save_weights_atomic(model, os.path.join(best_dir, filename))
-    tmp = record_path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(record, f, indent=2, sort_keys=True)
-    os.replace(tmp, record_path)
+    write_json_atomic(record_path, record, indent=2, sort_keys=True)
     return best_dir
