@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from tfgen.training.health import HEALTH_FILE, base_health, pooled_pixels, write_health
+from tfgen.training.health import HEALTH_FILE, base_health, collapse_message, pooled_pixels, write_health
 
 
 def _digits_32(count):
@@ -39,6 +39,17 @@ def test_a_few_repeated_images_are_reported_collapsed():
     health = base_health(collapsed, images[300:])
     assert health["collapsed"]
     assert health["recall"] < 0.05
+
+
+def test_varied_but_unlike_samples_fail_on_recall_with_their_own_message():
+    images = _digits_32(600)
+    drifted = np.roll(images[:300], 12, axis=2)  # as varied as digits, but none where digits are
+    health = base_health(drifted, images[300:])
+    assert health["collapsed"] and health["recall"] < 0.2 and health["diversity_ratio"] >= 0.6
+    message = collapse_message(health, "runs/x")
+    assert "unlike the real images" in message and "looks collapsed" not in message
+    alike = base_health(np.repeat(images[:3], 100, axis=0), images[300:])
+    assert "looks collapsed" in collapse_message(alike, "runs/x")
 
 
 def test_health_file_is_written_atomically(tmp_path):

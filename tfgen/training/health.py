@@ -53,12 +53,24 @@ def base_health(generated, real) -> dict:
 
 
 def collapse_message(health: dict, run_dir: str) -> str:
+    """Why the base failed the check, in words: alike samples (collapse) or
+    varied samples far from the training images (blurred or malformed)."""
+    if health["diversity_ratio"] < MIN_DIVERSITY_RATIO:
+        what = (
+            f"looks collapsed: its samples are {health['diversity_ratio']:.2f}x as diverse as the real "
+            f"images (bar {MIN_DIVERSITY_RATIO}) and cover {health['recall']:.0%} of its training images (recall)"
+        )
+    else:
+        what = (
+            f"covers only {health['recall']:.0%} of its training images (recall; healthy bases reach well "
+            f"above {MIN_RECALL:.0%}), although its samples vary ({health['diversity_ratio']:.2f}x the real "
+            "diversity): they are unlike the real images -- blurred, malformed or collapsed onto a few "
+            "shapes"
+        )
     return (
-        f"The trained generator in {run_dir} looks collapsed: it covers {health['recall']:.0%} of its "
-        f"training images (recall; healthy bases reach well above {MIN_RECALL:.0%}) and its samples are "
-        f"{health['diversity_ratio']:.2f}x as diverse as the real images (bar {MIN_DIVERSITY_RATIO}). "
-        "Few-shot adaptation starts from what it learnt, so check samples/final.png; train longer, "
-        "lower the learning rates or use another seed before adapting it."
+        f"The trained generator in {run_dir} {what}. Few-shot adaptation starts from what it learnt, "
+        "so check samples/final.png; train longer, lower the learning rates or use another seed before "
+        "adapting it."
     )
 
 
