@@ -16,7 +16,7 @@ from tfgen.training import transfer
 from tfgen.training.transfer import CDCGANTrainer, DCGANTrainer, finetune_on_shots
 
 # The bases trained here are a few steps old: their collapse warning is expected.
-pytestmark = pytest.mark.filterwarnings("ignore:The trained generator.*looks collapsed")
+pytestmark = pytest.mark.filterwarnings("ignore:The trained generator.*failed the health check")
 
 # ------------------------------------------------- weighted_labelled_batches
 

@@ -53,24 +53,16 @@ def base_health(generated, real) -> dict:
 
 
 def collapse_message(health: dict, run_dir: str) -> str:
-    """Why the base failed the check, in words: alike samples (collapse) or
-    varied samples far from the training images (blurred or malformed)."""
-    if health["diversity_ratio"] < MIN_DIVERSITY_RATIO:
-        what = (
-            f"looks collapsed: its samples are {health['diversity_ratio']:.2f}x as diverse as the real "
-            f"images (bar {MIN_DIVERSITY_RATIO}) and cover {health['recall']:.0%} of its training images (recall)"
-        )
-    else:
-        what = (
-            f"covers only {health['recall']:.0%} of its training images (recall; healthy bases reach well "
-            f"above {MIN_RECALL:.0%}), although its samples vary ({health['diversity_ratio']:.2f}x the real "
-            "diversity): they are unlike the real images -- blurred, malformed or collapsed onto a few "
-            "shapes"
-        )
+    """The failed check in words, with what each low number points to."""
     return (
-        f"The trained generator in {run_dir} {what}. Few-shot adaptation starts from what it learnt, "
-        "so check samples/final.png; train longer, lower the learning rates or use another seed before "
-        "adapting it."
+        f"The trained generator in {run_dir} failed the health check: its samples cover "
+        f"{health['recall']:.0%} of its training images (recall; healthy bases reach well above "
+        f"{MIN_RECALL:.0%}), {health['precision']:.0%} of them look like training images (precision), "
+        f"and they are {health['diversity_ratio']:.2f}x as diverse as the real images (bar "
+        f"{MIN_DIVERSITY_RATIO}). Low recall with high precision or low diversity is mode collapse "
+        "(realistic samples of a few shapes); low precision means blurred or malformed samples. "
+        "Few-shot adaptation starts from what the base learnt, so check samples/final.png; train "
+        "longer, lower the learning rates or use another seed before adapting it."
     )
 
 
