@@ -77,9 +77,9 @@ def save_random_classifier(folder, resolution=CLASSIFIER_RESOLUTION):
     from tfgen.metrics.classifier import (
         CLASSIFIER_INFO_FILE,
         ClassifierInfo,
-        _write_json_atomic,
         build_domain_classifier,
     )
+    from tfgen.files import write_json_atomic
     from tfgen.weights import save_weights_atomic
 
     keras.utils.set_random_seed(1)
@@ -96,7 +96,7 @@ def save_random_classifier(folder, resolution=CLASSIFIER_RESOLUTION):
     )  # fmt: skip
     os.makedirs(folder, exist_ok=True)
     save_weights_atomic(model, info.weights_path)
-    _write_json_atomic(os.path.join(folder, CLASSIFIER_INFO_FILE), info.to_json())
+    write_json_atomic(os.path.join(folder, CLASSIFIER_INFO_FILE), info.to_json(), indent=2)
     return str(folder)
 
 
