@@ -126,3 +126,45 @@ def metric_table(summary, num_seeds):
                  for k, _, d in METRIC_COLUMNS]  # fmt: skip
         lines.append(f"| {method} | " + " | ".join(cells) + f" | {values['seconds'][0]:.0f} |")
     return lines
+
+
+# --- probes scored as the few-shot benchmark scores (tfgen.benchmark) ----------
+
+
+def benchmark_context(data, out_dir, folds=0):
+    """``(settings, labelled images, judge, held-out groups)`` of the benchmark
+    on ``data`` whose judge lives in ``out_dir`` (trained there when missing);
+    the first ``folds`` groups (0: all)."""
+    from tfgen.benchmark import protocol
+    from tfgen.benchmark.runner import BenchmarkSettings, held_out_classes, load_data, train_judge
+
+    settings = BenchmarkSettings(data=data, out_dir=out_dir, quiet=True)
+    labelled = load_data(settings)
+    groups = protocol.group_classes(held_out_classes(settings, labelled.class_names), settings.per_base)
+    judge, _ = train_judge(settings, len(labelled.labels))
+    return settings, labelled, judge, groups[: folds or None]
+
+
+def benchmark_episodes(settings, labelled, judge, group, seeds):
+    """``(episode, baseline)`` for each class of ``group`` and shot seed, drawn
+    and measured as ``benchmark.py`` does."""
+    from tfgen.benchmark import protocol
+    from tfgen.benchmark.scores import episode_baseline
+
+    for class_name in group:
+        class_images = labelled.images[labelled.labels == labelled.class_names.index(class_name)]
+        for seed in map(int, seeds):
+            episode = protocol.draw_episode(class_images, class_name, shots=settings.shots, seed=seed,
+                                            num_images=settings.num_images)  # fmt: skip
+            yield episode, episode_baseline(judge, episode, list(judge.class_names).index(class_name))
+
+
+def print_benchmark_means(rows):
+    """``rows``: {row: {class: [benchmark scores]}} -> a line per row: the means
+    over classes and seeds, with FD ×real per class."""
+    for row, per_class in rows.items():
+        every = [s for scores in per_class.values() for s in scores]
+        mean = {k: np.mean([s[k] for s in every]) for k in ("fd_ratio", "judge_accuracy", "novelty", "diversity_ratio")}
+        classes = ", ".join(f"{c} {np.mean([s['fd_ratio'] for s in v]):.1f}" for c, v in per_class.items())
+        print(f"{row}: FD x real {mean['fd_ratio']:.1f} ({classes}), judge acc {mean['judge_accuracy']:.2f}, "
+              f"novelty {mean['novelty']:.2f}, diversity x real {mean['diversity_ratio']:.2f}")  # fmt: skip

@@ -54,46 +54,32 @@ def main(argv):
     import numpy as np
 
     import tfgen
-    from tfgen.benchmark import protocol
+    from experiments.common import benchmark_context, benchmark_episodes, print_benchmark_means
     from tfgen.benchmark.methods import METHODS, base_name, reference_images
-    from tfgen.benchmark.runner import BenchmarkSettings, held_out_classes, load_data, train_judge
-    from tfgen.benchmark.scores import episode_baseline, score_images
+    from tfgen.benchmark.scores import score_images
 
-    settings = BenchmarkSettings(data=FLAGS.data, out_dir=FLAGS["out-dir"].value, quiet=True)
-    data = load_data(settings)
-    groups = protocol.group_classes(held_out_classes(settings, data.class_names), settings.per_base)
-    judge, _ = train_judge(settings, len(data.labels))
+    settings, data, judge, groups = benchmark_context(FLAGS.data, FLAGS["out-dir"].value)
     keeps = [int(m) for m in FLAGS.keep]
     rows = {}
     for index, group in enumerate(groups):
         base = os.path.join(settings.out_dir, "bases", base_name(METHODS["cdcgan"], settings.data_tag(), index, group))
         if not os.path.isdir(base):
             raise SystemExit(f"No cDCGAN base {base}: run benchmark.py --methods cdcgan --out-dir {settings.out_dir} first.")
-        for class_name in group:
-            class_images = data.images[data.labels == data.class_names.index(class_name)]
-            for seed in map(int, FLAGS.seeds):
-                episode = protocol.draw_episode(class_images, class_name, shots=settings.shots, seed=seed,
-                                                num_images=settings.num_images)  # fmt: skip
-                baseline = episode_baseline(judge, episode, list(judge.class_names).index(class_name))
-                generator, discriminator = adapt_with_discriminator(base, episode.shots, seed)
-                n = episode.num_images
-                candidates = tfgen.generate(generator, max(keeps) * n, batch_size=200, seed=1000 + seed)
-                label = np.full(len(candidates), generator.adapted_config.sample_class)
-                floats = candidates.astype("float32") / 127.5 - 1.0
-                logits = np.concatenate([np.asarray(discriminator((x, y), training=False))[:, 0]
-                                         for x, y in zip(np.array_split(floats, 8), np.array_split(label, 8))])  # fmt: skip
-                made = {"augmented_shots": reference_images("augmented_shots", episode), "cdcgan": candidates[:n]}
-                for m in keeps:
-                    best = np.argsort(-logits[: m * n])[:n]
-                    made[f"cdcgan, best 1/{m}"] = candidates[: m * n][np.sort(best)]
-                for row, images in made.items():
-                    rows.setdefault(row, {}).setdefault(class_name, []).append(score_images(judge, images, baseline))
-    for row, per_class in rows.items():
-        every = [s for scores in per_class.values() for s in scores]
-        mean = {k: np.mean([s[k] for s in every]) for k in ("fd_ratio", "judge_accuracy", "novelty", "diversity_ratio")}
-        classes = ", ".join(f"{c} {np.mean([s['fd_ratio'] for s in v]):.1f}" for c, v in per_class.items())
-        print(f"{row}: FD x real {mean['fd_ratio']:.1f} ({classes}), judge acc {mean['judge_accuracy']:.2f}, "
-              f"novelty {mean['novelty']:.2f}, diversity x real {mean['diversity_ratio']:.2f}")  # fmt: skip
+        for episode, baseline in benchmark_episodes(settings, data, judge, group, FLAGS.seeds):
+            generator, discriminator = adapt_with_discriminator(base, episode.shots, episode.seed)
+            n = episode.num_images
+            candidates = tfgen.generate(generator, max(keeps) * n, batch_size=200, seed=1000 + episode.seed)
+            label = np.full(len(candidates), generator.adapted_config.sample_class)
+            floats = candidates.astype("float32") / 127.5 - 1.0
+            logits = np.concatenate([np.asarray(discriminator((x, y), training=False))[:, 0]
+                                     for x, y in zip(np.array_split(floats, 8), np.array_split(label, 8))])  # fmt: skip
+            made = {"augmented_shots": reference_images("augmented_shots", episode), "cdcgan": candidates[:n]}
+            for m in keeps:
+                best = np.argsort(-logits[: m * n])[:n]
+                made[f"cdcgan, best 1/{m}"] = candidates[: m * n][np.sort(best)]
+            for row, images in made.items():
+                rows.setdefault(row, {}).setdefault(episode.class_name, []).append(score_images(judge, images, baseline))
+    print_benchmark_means(rows)
 
 
 if __name__ == "__main__":

@@ -140,37 +140,24 @@ def main(argv):
     del argv
     import numpy as np
 
-    from tfgen.benchmark import protocol
+    from experiments.common import benchmark_context, benchmark_episodes, print_benchmark_means
     from tfgen.benchmark.methods import reference_images
-    from tfgen.benchmark.runner import BenchmarkSettings, held_out_classes, load_data, train_judge
-    from tfgen.benchmark.scores import episode_baseline, score_images
+    from tfgen.benchmark.scores import score_images
 
-    settings = BenchmarkSettings(data=FLAGS.data, out_dir=FLAGS["out-dir"].value, quiet=True)
-    data = load_data(settings)
-    groups = protocol.group_classes(held_out_classes(settings, data.class_names), settings.per_base)
-    groups = groups[: FLAGS.folds or None]
-    judge, _ = train_judge(settings, len(data.labels))
+    settings, data, judge, groups = benchmark_context(FLAGS.data, FLAGS["out-dir"].value, FLAGS.folds)
     names = np.asarray(data.class_names)
-    rows = {"augmented_shots": [], "pair_gan": []}
+    rows = {"augmented_shots": {}, "pair_gan": {}}
     for index, group in enumerate(groups):
         keep = ~np.isin(names[data.labels], list(group))
         started = time.perf_counter()
         G = train_pair_gan(data.images[keep], data.labels[keep], steps=FLAGS.steps, width=FLAGS.width, seed=index)
         print(f"fold {index} (without {', '.join(group)}): trained in {time.perf_counter() - started:.0f} s", flush=True)
-        for class_name in group:
-            class_images = data.images[data.labels == data.class_names.index(class_name)]
-            for seed in map(int, FLAGS.seeds):
-                episode = protocol.draw_episode(class_images, class_name, shots=settings.shots, seed=seed,
-                                                num_images=settings.num_images)  # fmt: skip
-                baseline = episode_baseline(judge, episode, judge.class_names.index(class_name))
-                made = {"augmented_shots": reference_images("augmented_shots", episode),
-                        "pair_gan": conditioned_images(G, episode.shots, episode.num_images, seed)}  # fmt: skip
-                for row, images in made.items():
-                    rows[row].append((class_name, score_images(judge, images, baseline)))
-    for row, scores in rows.items():
-        mean = {k: np.mean([s[k] for _, s in scores]) for k in ("fd_ratio", "judge_accuracy", "novelty", "diversity_ratio")}
-        print(f"{row}: FD x real {mean['fd_ratio']:.1f}, judge acc {mean['judge_accuracy']:.2f}, "
-              f"novelty {mean['novelty']:.2f}, diversity x real {mean['diversity_ratio']:.2f}")  # fmt: skip
+        for episode, baseline in benchmark_episodes(settings, data, judge, group, FLAGS.seeds):
+            made = {"augmented_shots": reference_images("augmented_shots", episode),
+                    "pair_gan": conditioned_images(G, episode.shots, episode.num_images, episode.seed)}  # fmt: skip
+            for row, images in made.items():
+                rows[row].setdefault(episode.class_name, []).append(score_images(judge, images, baseline))
+    print_benchmark_means(rows)
 
 
 if __name__ == "__main__":
