@@ -9,6 +9,7 @@ fine-tune, or a StyleGAN to adapt through its AdaIN maps).
     python train.py --model dcgan --dataset fashion_mnist --test-classes ankle_boot
     python train.py --model stylegan --dataset digits   # StyleGAN on digits 0-8 (9 held out)
     python train.py --model l2l --gem-type 2 --gem-layers 3,4 --strategy-gem B  # L2L-GAN on glyphs
+    python train.py --model shotmorph --dataset digits  # fit shot morphing on digits 0-8
 
 An L2L-GAN run trains all of its Algorithm 1 (source classes, GEMs, then
 the p images per class of the held-out classes) and ends with a generator of
@@ -44,6 +45,7 @@ from tfgen.config import (  # noqa: E402
     InfoGANConfig,
     L2LConfig,
     RunConfig,
+    ShotMorphConfig,
     StyleGANConfig,
 )
 
@@ -94,12 +96,14 @@ L2L_DEFAULTS = dict(
 FLAGS = flags.FLAGS
 
 flags.DEFINE_enum(
-    "model", "fastgan", ["fastgan", *FEW_SHOT_MODELS, "stylegan", "l2l"],
+    "model", "fastgan", ["fastgan", *FEW_SHOT_MODELS, "stylegan", "l2l", "shotmorph"],
     "fastgan: train on the images. figr: Reptile meta-training over few-shot tasks of the "
     "--train-classes. dcgan, cdcgan, infogan: pre-training on the --train-classes, the transfer "
     "baselines. stylegan: the style-based generator on the --train-classes (or every image), "
     "adapted through its AdaIN maps (adapt any of these with generate.py --adapt-from). "
-    "l2l: L2L-GAN's Algorithm 1 (source classes, GEMs, then the held-out classes).",
+    "l2l: L2L-GAN's Algorithm 1 (source classes, GEMs, then the held-out classes). "
+    "shotmorph: fit on the --train-classes how much to morph between and augment the shots of a new "
+    "class (a few minutes; the recommended few-shot path).",
 )  # fmt: skip
 
 # Data and run folder.
@@ -395,6 +399,17 @@ def l2l_config():
     )
 
 
+def shot_morph_config():
+    """The shot-morphing config from the flags that apply to it."""
+    return ShotMorphConfig(
+        resolution=flag_or("resolution", FEW_SHOT_DEFAULTS["resolution"]),
+        channels=FLAGS.channels,
+        shots=flag_or("shots", ShotMorphConfig.shots),
+        train_classes=FLAGS["train-classes"].value,
+        test_classes=FLAGS["test-classes"].value,
+    )
+
+
 def configs_from_flags():
     """(model config, RunConfig) from the command line, validated."""
     model = FLAGS.model
@@ -418,6 +433,9 @@ def configs_from_flags():
     elif model == "l2l":
         model_config = l2l_config()
         steps = 0  # the stage lengths are in the model config
+    elif model == "shotmorph":
+        model_config = shot_morph_config()
+        steps = 0  # it fits a policy, it takes no training steps
     else:
         model_config = few_shot_config(model)
     run_config = RunConfig(

@@ -229,6 +229,46 @@ class InfoGANConfig(DCGANConfig):
             )
 
 
+@dataclasses.dataclass
+class ShotMorphConfig:
+    """Shot morphing (:mod:`tfgen.shot_policy`): images of a new class made
+    from its ``shots`` by morphing between them and augmenting them, with the
+    policy (``morph_share``, ``strength``, ``reach``) fitted on the training
+    classes. ``num_shots`` is how many shots the adapted generator holds."""
+
+    resolution: int = 32
+    channels: int = 1
+    train_classes: str = ""
+    test_classes: str = ""
+    shots: int = 4
+    # The fitted policy (written by training; these are the untrained defaults).
+    morph_share: float = 0.5
+    strength: float = 1.0
+    reach: float = 0.0
+    # Fitting: episodes per class and the classifier of the training classes it scores with.
+    fit_seeds: int = 2
+    classifier_epochs: int = 0  # 0: about as many images seen as the benchmark's judge
+    num_shots: int = 4
+
+    family = "shotmorph"
+
+    @property
+    def latent_dim(self) -> int:
+        from tfgen.models.shot_morph import LATENT_DIM
+
+        return LATENT_DIM
+
+    def validate(self) -> None:
+        check_few_shot_resolution(self.resolution)
+        check_channels(self.channels)
+        _check_positive(self, "shots", "fit_seeds", "num_shots")
+        if self.classifier_epochs < 0:
+            raise ValueError(f"classifier_epochs must be >= 0 (0: automatic). Received: {self.classifier_epochs}")
+        for name, top in (("morph_share", 1.0), ("strength", 10.0), ("reach", 2.0)):
+            if not 0.0 <= getattr(self, name) <= top:
+                raise ValueError(f"{name} must be in [0, {top}]. Received: {name}={getattr(self, name)}")
+
+
 def check_stylegan_resolution(resolution) -> int:
     """``resolution`` as an int, or a ValueError saying which ones StyleGAN supports."""
     if resolution not in SUPPORTED_STYLEGAN_RESOLUTIONS:
@@ -584,6 +624,7 @@ MODEL_CONFIGS = {
     "infogan": InfoGANConfig,
     "stylegan": StyleGANConfig,
     "l2l": L2LConfig,
+    "shotmorph": ShotMorphConfig,
 }
 
 

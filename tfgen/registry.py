@@ -22,6 +22,8 @@ class ModelFamily:
     build_discriminator: Callable  # config -> built keras.Model
     describe_generator: Callable  # config -> str, for error messages
     trainer_path: str  # "module:Class", imported lazily (trainers import TF)
+    # The file whose presence says the run finished training.
+    finished_file: str = "generator.weights.h5"
 
     def trainer_class(self):
         module, name = self.trainer_path.split(":")
@@ -206,6 +208,20 @@ def _l2l_describe(config):
     return "L2LGenerator(" + ", ".join(f"{f}={getattr(config, f)!r}" for f in fields) + ")"
 
 
+def _shot_morph_generator(config):
+    from tfgen.models.shot_morph import ShotMorphGenerator
+
+    config.validate()
+    return ShotMorphGenerator(
+        resolution=config.resolution, channels=config.channels, num_shots=config.num_shots,
+        morph_share=config.morph_share, strength=config.strength, reach=config.reach, name="generator",
+    )  # fmt: skip
+
+
+def _no_discriminator(config):
+    raise ValueError("Shot morphing has no discriminator: it fits a policy, it does not train a GAN.")
+
+
 def _describe_few_shot(model_name):
     def describe(config):
         fields = ("resolution", "channels", "latent_dim", "width", "num_classes", "num_categories", "num_continuous")
@@ -271,6 +287,15 @@ FAMILIES = {
         build_discriminator=_l2l_critic,
         describe_generator=_l2l_describe,
         trainer_path="tfgen.training.l2l:L2LTrainer",
+    ),
+    "shotmorph": ModelFamily(
+        name="shotmorph",
+        config_class=MODEL_CONFIGS["shotmorph"],
+        build_generator=_shot_morph_generator,
+        build_discriminator=_no_discriminator,
+        describe_generator=_describe_few_shot("ShotMorphGenerator"),
+        trainer_path="tfgen.training.shot_morph:ShotPolicyTrainer",
+        finished_file="shot_policy.json",
     ),
 }
 

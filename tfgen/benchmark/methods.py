@@ -22,7 +22,6 @@ import time
 import numpy as np
 
 from tfgen.files import read_json, write_json_atomic
-from tfgen.sampling import RAW_WEIGHTS
 
 REFERENCES = ("real", "augmented_shots", "copies")
 TRAIN_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "train.py")
@@ -54,7 +53,7 @@ class Method:
 
 # The methods with each family's defaults (train.py's and tfgen.adapt's).
 METHODS = {
-    name: Method(name, name) for name in ("dcgan", "cdcgan", "infogan", "figr", "stylegan", "l2l")
+    name: Method(name, name) for name in ("dcgan", "cdcgan", "infogan", "figr", "stylegan", "l2l", "shotmorph")
 }
 
 
@@ -122,9 +121,11 @@ def train_base(method: Method, *, source, group, name, bases_dir, resolution, ch
     """``(run folder, seconds of training)``: trains (or resumes) the base in a
     ``train.py`` process unless its final weights exist. Seconds add up over
     resumed invocations."""
+    from tfgen.registry import get_family
+
     run_dir = os.path.join(bases_dir, name)
     seconds_path = os.path.join(run_dir, SECONDS_FILE)
-    if not os.path.isfile(os.path.join(run_dir, RAW_WEIGHTS)):
+    if not os.path.isfile(os.path.join(run_dir, get_family(method.model).finished_file)):
         if not os.path.isfile(TRAIN_SCRIPT):
             raise FileNotFoundError(
                 f"The benchmark trains bases with {TRAIN_SCRIPT!r}, which is missing: run it from a "

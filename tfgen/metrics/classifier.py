@@ -380,8 +380,10 @@ def train_domain_classifier(
     is held out (stratified) and the final accuracy on it is recorded.
 
     Args:
-        source: a folder with one subfolder per class, or a bundled labelled
-            set (``digits``, ``fashion_mnist``, ``glyphs:greek``, ...).
+        source: a folder with one subfolder per class, a bundled labelled
+            set (``digits``, ``fashion_mnist``, ``glyphs:greek``, ...), or
+            images already loaded (a ``tfgen.data.LabelledImages`` with
+            uint8 [N, R, R, C] images, e.g. the base classes of a few-shot split).
         out_dir: folder for ``classifier.weights.h5`` and ``classifier.json``
             (created; existing files are replaced atomically).
         resolution: side R the images are resized to and the network works at.
@@ -400,7 +402,11 @@ def train_domain_classifier(
     """
     from tfgen.data import load_labelled  # the data pipeline: needed for training only
 
-    source = os.fspath(source)
+    if hasattr(source, "images") and hasattr(source, "labels"):  # a LabelledImages
+        data, source = source, f"{len(source.labels)} images of {len(source.class_names)} classes given in memory"
+    else:
+        source = os.fspath(source)
+        data = None
     if not 0.0 <= validation_split < 1.0:
         raise ValueError(
             f"validation_split must be in [0, 1). Received: validation_split={validation_split!r}"
@@ -408,7 +414,8 @@ def train_domain_classifier(
     for key, value in (("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{key} must be a positive integer. Received: {key}={value!r}")
-    data = load_labelled(source, resolution=resolution)
+    if data is None:
+        data = load_labelled(source, resolution=resolution)
     images, labels = np.asarray(data.images), np.asarray(data.labels, np.int64)
     class_names = tuple(str(name) for name in data.class_names)
     _check_class_counts(labels, class_names, source)

@@ -13,7 +13,10 @@ an unseen class to a generator of that class.
   (:func:`tfgen.training.style_adapt.adapt_adain`);
 * ``l2l`` -- the run's phi_t conditioned on the shots (it is an
   image-to-image generator), fine-tuned on them for K steps when K > 0
-  (default 0) (:func:`tfgen.training.l2l.condition_on_shots`).
+  (default 0) (:func:`tfgen.training.l2l.condition_on_shots`);
+* ``shotmorph`` -- the shots registered pair by pair; the generator morphs
+  between them and augments them under the policy the run fitted on its
+  training classes (:func:`tfgen.training.shot_morph.morph_shots`; no steps).
 
 The run folder is only read: its weights files are never modified.
 :func:`save_adapted` writes the adapted generator as a run folder of its
@@ -31,9 +34,10 @@ from tfgen.config import load_run_config, save_run_config
 from tfgen.sampling import CONFIG_FILE, DISCRIMINATOR_WEIGHTS, EMA_WEIGHTS, RAW_WEIGHTS
 from tfgen.weights import save_weights_atomic
 
-META_FAMILIES = ("figr", "dcgan", "cdcgan", "infogan", "stylegan", "l2l")
+META_FAMILIES = ("figr", "dcgan", "cdcgan", "infogan", "stylegan", "l2l", "shotmorph")
 # Adaptation method of each family (generate.py --method).
-METHODS = {"figr": "reptile", "dcgan": "finetune", "cdcgan": "finetune", "infogan": "finetune", "stylegan": "adain", "l2l": "condition"}
+METHODS = {"figr": "reptile", "dcgan": "finetune", "cdcgan": "finetune", "infogan": "finetune", "stylegan": "adain", "l2l": "condition",
+           "shotmorph": "morph"}
 
 
 def read_meta_run(meta_run, *, expected_families=META_FAMILIES, reader="tfgen.adapt adapts"):
@@ -43,13 +47,13 @@ def read_meta_run(meta_run, *, expected_families=META_FAMILIES, reader="tfgen.ad
     if not os.path.isfile(os.path.join(meta_run, CONFIG_FILE)):
         raise FileNotFoundError(
             f"{meta_run!r} is not a run folder (no {CONFIG_FILE}). Pass the folder a FIGR, "
-            "DCGAN, cDCGAN, InfoGAN, StyleGAN or L2L-GAN run was trained into, e.g. runs/figr_digits."
+            "DCGAN, cDCGAN, InfoGAN, StyleGAN, L2L-GAN or shot-morphing run was trained into, e.g. runs/figr_digits."
         )
     family, model_config, run_config = load_run_config(meta_run)
     if family not in expected_families:
         raise ValueError(
             f"{reader} {', '.join(expected_families)} runs, but {meta_run!r} is a {family} run. "
-            "Train one with `python train.py --model figr` (or dcgan, cdcgan, infogan, stylegan, l2l); "
+            "Train one with `python train.py --model figr` (or dcgan, cdcgan, infogan, stylegan, l2l, shotmorph); "
             "tfgen.adapt takes any of them. "
             f"Received: family={family!r}"
         )
@@ -102,7 +106,7 @@ def adapt(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True, me
 
     Args:
         meta_run: a run folder of a ``figr``, ``dcgan``, ``cdcgan``,
-            ``infogan`` or ``stylegan`` run (read only).
+            ``infogan``, ``stylegan``, ``l2l`` or ``shotmorph`` run (read only).
         shots: uint8 images [n, R, R, C] at the run's resolution and channels,
             or a folder of images / a class of a labelled dataset (``digits:9``),
             from which ``num_shots`` (default: the run's ``shots``) are drawn
@@ -111,7 +115,7 @@ def adapt(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True, me
             ``adain.steps``; L2L-GAN: 0, conditioning alone).
         seed: seed of the shot choice, augmentation and training noise.
         method: ``reptile`` (FIGR), ``finetune`` (the DCGANs), ``adain``
-            (StyleGAN) or ``condition`` (L2L-GAN); None takes the family's (``METHODS``), which is the
+            (StyleGAN), ``condition`` (L2L-GAN) or ``morph`` (shot morphing); None takes the family's (``METHODS``), which is the
             only one each family supports.
         adain: an :class:`tfgen.config.AdaINAdaptConfig` for ``adain``.
         options: keyword arguments of the fine-tuning of the transfer
@@ -133,6 +137,12 @@ def adapt(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True, me
         raise ValueError(f"options are for the fine-tuning of dcgan, cdcgan and infogan runs; this is a {family} run.")
     if isinstance(shots, (str, os.PathLike)):
         shots = load_shots_for_run(os.fspath(shots), model_config, num_shots=num_shots, seed=seed)
+    if family == "shotmorph":
+        if steps:
+            raise ValueError(f"Shot morphing has no adaptation steps (it registers the shots). Received: steps={steps}")
+        from tfgen.training.shot_morph import morph_shots
+
+        return morph_shots(meta_run, shots)
     if family == "l2l":
         from tfgen.training.l2l import condition_on_shots
 

@@ -1,0 +1,182 @@
+"""Shot morphing: registration (tfgen.morph), the Keras generator, the policy
+fit on the training classes and the train.py / tfgen.adapt path."""
+
+import dataclasses
+import math
+import os
+
+import numpy as np
+import pytest
+
+import tfgen
+from tfgen.config import RunConfig, ShotMorphConfig, load_run_config
+from tfgen.metrics.features import FeatureExtractor
+from tfgen.models.shot_morph import LATENT_DIM, Z_KIND, Z_PICK, Z_T, ShotMorphGenerator, ordered_pairs
+from tfgen.models.shot_morph import warp as keras_warp
+from tfgen.morph import ShotMorpher, register, registration_loss, warp
+from tfgen.shot_policy import ShotPolicy, fit_policy, policy_generator
+
+
+def blobs(count, side=32, seed=0):
+    """Smooth random grey images in [-1, 1], [count, side, side, 1]."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:side, :side]
+    images = np.zeros((count, side, side), np.float32)
+    for index in range(count):
+        for _ in range(3):
+            cy, cx = rng.uniform(8, side - 8, 2)
+            images[index] += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * rng.uniform(2, 4) ** 2))
+    return (np.clip(images, 0, 1) * 2 - 1)[..., None]
+
+
+def to_uint8(images):
+    return np.round((images + 1) * 127.5).clip(0, 255).astype(np.uint8)
+
+
+# --- registration ------------------------------------------------------------
+
+
+def test_registration_gradient_matches_finite_differences():
+    images = blobs(3)
+    rng = np.random.default_rng(1)
+    coarse = rng.normal(0, 0.7, (3, 8, 8, 2)).astype(np.float32)
+    fixed = np.roll(images, 1, axis=1)
+    _, grad = registration_loss(images, fixed, coarse, 0.05)
+    for _ in range(8):
+        index = tuple(rng.integers(0, size) for size in coarse.shape)
+        plus, minus = coarse.copy(), coarse.copy()
+        plus[index] += 1e-3
+        minus[index] -= 1e-3
+        numeric = (registration_loss(images, fixed, plus, 0.05)[0] - registration_loss(images, fixed, minus, 0.05)[0]) / 2e-3
+        assert grad[index] == pytest.approx(numeric, rel=0.05, abs=1e-6)
+
+
+def test_register_recovers_a_shift():
+    images = blobs(2)
+    shifted = np.roll(images, 2, axis=2)  # shifted(p) = images(p - 2 columns)
+    flow = register(images, shifted)
+    centre = flow[:, 8:24, 8:24]
+    np.testing.assert_allclose(centre[..., 1].mean(), -2.0, atol=0.1)
+    np.testing.assert_allclose(centre[..., 0].mean(), 0.0, atol=0.1)
+    assert np.mean((warp(images, flow) - shifted) ** 2) < 0.05 * np.mean((images - shifted) ** 2)
+
+
+def test_warp_is_a_shift_for_a_constant_flow_and_keras_agrees_with_numpy():
+    images = blobs(2)
+    flow = np.zeros((2, 32, 32, 2), np.float32)
+    flow[..., 0] = 3.0  # out(p) = in(p + 3 rows)
+    np.testing.assert_allclose(warp(images, flow)[:, :29], images[:, 3:], atol=1e-6)
+    random_flow = np.random.default_rng(2).normal(0, 4, (2, 32, 32, 2)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(keras_warp(images, random_flow)), warp(images, random_flow), atol=1e-5)
+
+
+# --- the generator -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def morpher():
+    return ShotMorpher.from_shots(to_uint8(blobs(3, seed=5)))
+
+
+def test_generator_without_morphs_or_augmentation_draws_the_shots(morpher):
+    generator = policy_generator(morpher, ShotPolicy(morph_share=0.0, strength=0.0))
+    images = tfgen.generate(generator, 30, seed=0)
+    shots = to_uint8(morpher.shots)
+    matches = (images[:, None] == shots[None]).all(axis=(2, 3, 4))
+    assert matches.any(axis=1).all()  # every image is a shot ...
+    assert matches.any(axis=0).all()  # ... and every shot is drawn
+
+
+def test_morphs_start_at_the_first_shot_of_their_pair(morpher):
+    generator = policy_generator(morpher, ShotPolicy(morph_share=1.0, strength=0.0))
+    z = np.random.default_rng(0).standard_normal((12, LATENT_DIM)).astype(np.float32)
+    z[:, Z_T] = -9.0  # t = Phi(-9) ~ 0: the first shot of the pair, unmoved
+    z[:, Z_KIND] = -9.0
+    images = np.asarray(generator(z))
+    pairs = np.array(ordered_pairs(3))
+    uniform = np.array([0.5 * (1 + math.erf(value / math.sqrt(2))) for value in z[:, Z_PICK]])
+    picked = pairs[np.minimum((uniform * len(pairs)).astype(int), len(pairs) - 1)]
+    np.testing.assert_allclose(images, morpher.shots[picked[:, 0]], atol=1e-4)
+
+
+def test_generator_is_reproducible_and_round_trips_through_weights(morpher, tmp_path):
+    generator = policy_generator(morpher, ShotPolicy(morph_share=0.5, strength=1.0, reach=0.5))
+    first = tfgen.generate(generator, 40, batch_size=40, seed=7)
+    np.testing.assert_array_equal(first, tfgen.generate(generator, 40, batch_size=16, seed=7))
+    assert not np.array_equal(first, tfgen.generate(generator, 40, seed=8))
+    path = str(tmp_path / "g.weights.h5")
+    generator.save_weights(path)
+    reloaded = ShotMorphGenerator(resolution=32, channels=1, num_shots=3, morph_share=0.5, strength=1.0, reach=0.5)
+    reloaded.load_weights(path)
+    np.testing.assert_array_equal(first, tfgen.generate(reloaded, 40, batch_size=40, seed=7))
+
+
+def test_generator_rejects_bad_settings():
+    with pytest.raises(ValueError, match="morph_share"):
+        ShotMorphGenerator(resolution=32, morph_share=1.5)
+    generator = ShotMorphGenerator(resolution=32, num_shots=2)
+    with pytest.raises(ValueError, match="holds 2 shots"):
+        generator.set_shots(ShotMorpher.from_shots(to_uint8(blobs(3))))
+
+
+# --- the policy fit ----------------------------------------------------------
+
+
+class CentroidExtractor(FeatureExtractor):
+    """Features: the centre of mass of the image (a stand-in for a trained
+    classifier that sees where things are)."""
+
+    name, feature_dim, fingerprint = "centroid", 2, "centroid"
+
+    def _extract(self, images):
+        grey = images[..., 0].astype(np.float32) + 1e-3
+        rows, cols = np.mgrid[: grey.shape[1], : grey.shape[2]]
+        mass = grey.sum(axis=(1, 2))
+        return {"features": np.stack([(grey * rows).sum(axis=(1, 2)) / mass, (grey * cols).sum(axis=(1, 2)) / mass], 1)}
+
+
+def test_fit_policy_learns_from_the_classes_whether_they_vary():
+    """Classes whose images are copies of one image want no augmentation;
+    classes whose images are the image shifted about want it."""
+    rng = np.random.default_rng(0)
+    copies = np.repeat(blobs(8, seed=20), 60, axis=0)
+    shifted = np.stack([np.roll(image, tuple(rng.integers(-3, 4, 2)), axis=(0, 1)) for image in copies])
+    labels = np.repeat(np.arange(8), 60)
+    candidates = (ShotPolicy(0.0, 0.0), ShotPolicy(0.0, 1.0))
+    for images, expected in ((copies, candidates[0]), (shifted, candidates[1])):
+        policy, scores = fit_policy(to_uint8(images), labels, CentroidExtractor(), seeds=(0, 1, 2), num_images=60,
+                                    candidates=candidates)  # fmt: skip
+        assert policy == expected, scores
+
+
+def test_fit_policy_says_when_classes_are_too_small():
+    with pytest.raises(ValueError, match="at least 24 images"):
+        fit_policy(to_uint8(blobs(10)), np.zeros(10, int), CentroidExtractor())
+
+
+# --- train.py's trainer and tfgen.adapt ---------------------------------------
+
+
+def test_train_adapt_save_and_load(tmp_path):
+    from tfgen.training.adapt import adapt, save_adapted
+    from tfgen.training.shot_morph import POLICY_FILE, ShotPolicyTrainer
+
+    config = ShotMorphConfig(train_classes="1,2,3", test_classes="9", classifier_epochs=1, fit_seeds=1)
+    run = RunConfig(name="morph", runs_dir=str(tmp_path), data="digits", steps=0)
+    run_dir = ShotPolicyTrainer(config, run, quiet=True).fit()
+    policy_path = os.path.join(run_dir, POLICY_FILE)
+    assert os.path.isfile(policy_path)
+    written = os.path.getmtime(policy_path)
+    ShotPolicyTrainer(config, run, quiet=True).fit()  # finished: nothing to do
+    assert os.path.getmtime(policy_path) == written
+
+    generator = adapt(run_dir, "digits:9", num_shots=3, seed=1)
+    _, fitted, _ = load_run_config(os.path.join(run_dir, "config.json"))
+    assert (generator.morph_share, generator.strength, generator.reach) == (fitted.morph_share, fitted.strength, fitted.reach)
+    assert generator.num_shots == 3
+    images = tfgen.generate(generator, 20, seed=4)
+    saved = save_adapted(generator, run_dir, str(tmp_path / "adapted"))
+    np.testing.assert_array_equal(images, tfgen.generate(tfgen.load_generator(saved), 20, seed=4))
+    with pytest.raises(ValueError, match="no adaptation steps"):
+        adapt(run_dir, "digits:9", steps=5)
+    assert dataclasses.replace(fitted, num_shots=3) == generator.adapted_config

@@ -1,0 +1,158 @@
+"""The shot-morphing generator: images of a new class made from its shots.
+
+Each image is either one of the k shots or a morph between two of them
+(:mod:`tfgen.morph`: shot i moved t of the way to shot j along their
+registered flow, cross-faded), then shifted, rotated, zoomed and re-lit as
+``tfgen.data.episodes.augment_shots`` does, with its ranges scaled by a
+strength. How often it morphs, how strongly it augments and how far morphs
+reach are the policy fitted on the other classes (:mod:`tfgen.shot_policy`).
+
+It is a Keras model like every generator in tfgen: its (non-trainable)
+weights are the shots and the flows, and the latent code z ~ N(0, I) of size
+LATENT_DIM picks everything else, so ``tfgen.generate(G, n, seed=s)`` is
+reproducible and the adapted generator saves as a ``.weights.h5``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+from tfgen.checks import check_channels, check_int
+from tfgen.weights import CheckedWeightsMixin
+
+# z's entries, each turned into U(0, 1) by the normal CDF.
+Z_KIND, Z_PICK, Z_T, Z_ANGLE, Z_ZOOM, Z_SHIFT_Y, Z_SHIFT_X, Z_BRIGHTNESS, Z_CONTRAST = range(9)
+LATENT_DIM = 9
+# augment_shots' ranges at strength 1 (translation as a share of the side).
+TRANSLATION, ROTATION_DEGREES, ZOOM, BRIGHTNESS, CONTRAST = 0.1, 10.0, 0.1, 0.1, 0.1
+MAX_ZOOM = 0.5
+
+
+def ordered_pairs(num_shots: int) -> list[tuple[int, int]]:
+    """Every (i, j), i != j, in the order :class:`tfgen.morph.ShotMorpher` registers them."""
+    return [(i, j) for i in range(num_shots) for j in range(num_shots) if i != j]
+
+
+def warp(images, flow):
+    """Keras-ops twin of :func:`tfgen.morph.warp`: ``images`` [B, H, W, C]
+    sampled at p + ``flow(p)`` [B, H, W, 2] (bilinear, border repeated)."""
+    height, width, channels = images.shape[1], images.shape[2], images.shape[3]
+    rows = ops.arange(height, dtype="float32")[None, :, None]
+    cols = ops.arange(width, dtype="float32")[None, None, :]
+    y = ops.clip(rows + flow[..., 0], 0.0, height - 1.0)
+    x = ops.clip(cols + flow[..., 1], 0.0, width - 1.0)
+    y0 = ops.minimum(ops.floor(y), max(height - 2, 0))
+    x0 = ops.minimum(ops.floor(x), max(width - 2, 0))
+    wy, wx = (y - y0)[..., None], (x - x0)[..., None]
+    y0, x0 = ops.cast(y0, "int32"), ops.cast(x0, "int32")
+    y1, x1 = ops.minimum(y0 + 1, height - 1), ops.minimum(x0 + 1, width - 1)
+    flat = ops.reshape(images, (-1, channels))
+    offset = (ops.arange(ops.shape(images)[0], dtype="int32") * (height * width))[:, None, None]
+
+    def at(yy, xx):
+        return ops.reshape(ops.take(flat, ops.reshape(offset + yy * width + xx, (-1,)), axis=0), ops.shape(images))
+
+    top = at(y0, x0) + wx * (at(y0, x1) - at(y0, x0))
+    bottom = at(y1, x0) + wx * (at(y1, x1) - at(y1, x0))
+    return top + wy * (bottom - top)
+
+
+@keras.saving.register_keras_serializable("tfgen")
+class ShotMorphGenerator(CheckedWeightsMixin, keras.Model):
+    """Shots and their morphs, augmented; see the module doc.
+
+    Args:
+        resolution, channels: the images' side and channels.
+        num_shots: k, the shots it holds (``set_shots`` fills them).
+        morph_share: share of the images that are morphs (the rest are shots).
+        strength: multiplies augment_shots' shift / rotation / zoom /
+            brightness / contrast ranges; 0 leaves the images as they are.
+        reach: morphs take t ~ U(-reach, 1 + reach): past either shot when > 0.
+
+    Call: z [B, LATENT_DIM] -> images [B, R, R, C] in [-1, 1].
+    """
+
+    def __init__(self, *, resolution, channels=1, num_shots=4, morph_share=0.5, strength=1.0, reach=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.resolution = check_int("resolution", resolution, minimum=4)
+        self.channels = check_channels(channels)
+        self.num_shots = check_int("num_shots", num_shots, minimum=1)
+        for name, value, top in (("morph_share", morph_share, 1.0), ("strength", strength, 10.0), ("reach", reach, 2.0)):
+            if not 0.0 <= float(value) <= top:
+                raise ValueError(f"{name} must be in [0, {top}]. Received: {name}={value!r}")
+        self.morph_share, self.strength, self.reach = float(morph_share), float(strength), float(reach)
+        self.latent_dim = LATENT_DIM
+        self.pairs = ordered_pairs(self.num_shots)
+        side = self.resolution
+        self.shots = self.add_weight(
+            shape=(self.num_shots, side, side, self.channels), initializer="zeros", trainable=False, name="shots"
+        )
+        self.flows = self.add_weight(
+            shape=(max(len(self.pairs), 1), side, side, 2), initializer="zeros", trainable=False, name="flows"
+        )
+        self.built = True
+
+    def set_shots(self, morpher) -> None:
+        """Hold the shots and flows of a :class:`tfgen.morph.ShotMorpher`."""
+        if morpher.shots.shape != tuple(self.shots.shape):
+            raise ValueError(
+                f"This generator holds {self.num_shots} shots of {self.resolution}x{self.resolution}x{self.channels}. "
+                f"Received: shots of shape {morpher.shots.shape}"
+            )
+        self.shots.assign(morpher.shots)
+        if morpher.flows is not None:
+            self.flows.assign(morpher.flows)
+
+    def call(self, z, training=False):
+        del training
+        uniform = 0.5 * (1.0 + ops.erf(ops.cast(z, "float32") / math.sqrt(2.0)))
+        batch = ops.shape(uniform)[0]
+        shot = ops.minimum(ops.cast(uniform[:, Z_PICK] * self.num_shots, "int32"), self.num_shots - 1)
+        images = ops.take(self.shots, shot, axis=0)
+        if self.pairs and self.morph_share > 0:
+            images = ops.where(uniform[:, Z_KIND, None, None, None] < self.morph_share, self._morphs(uniform), images)
+        if self.strength > 0:
+            images = self._augment(images, uniform, batch)
+        return images
+
+    def _morphs(self, uniform):
+        pairs = ops.convert_to_tensor(self.pairs, dtype="int32")
+        pick = ops.minimum(ops.cast(uniform[:, Z_PICK] * len(self.pairs), "int32"), len(self.pairs) - 1)
+        first, second = ops.take(pairs[:, 0], pick), ops.take(pairs[:, 1], pick)
+        t = (-self.reach + (1.0 + 2.0 * self.reach) * uniform[:, Z_T])[:, None, None, None]
+        flow = ops.take(self.flows, pick, axis=0)
+        moved_first = warp(ops.take(self.shots, first, axis=0), t * flow)
+        moved_second = warp(ops.take(self.shots, second, axis=0), -(1.0 - t) * flow)
+        return (1.0 - t) * moved_first + t * moved_second
+
+    def _augment(self, images, uniform, batch):
+        from tfgen.augment import _transform
+
+        def spread(index, half_width):  # U(-half_width, half_width)
+            return (2.0 * uniform[:, index] - 1.0) * half_width
+
+        side, s = float(self.resolution), self.strength
+        angles = spread(Z_ANGLE, math.radians(ROTATION_DEGREES * s))
+        scales = 1.0 + spread(Z_ZOOM, min(ZOOM * s, MAX_ZOOM))
+        moved = _transform(
+            images, angles, scales, spread(Z_SHIFT_Y, TRANSLATION * s * side), spread(Z_SHIFT_X, TRANSLATION * s * side),
+            "nearest",
+        )  # fmt: skip
+        brightness = spread(Z_BRIGHTNESS, BRIGHTNESS * s)[:, None, None, None]
+        contrast = (1.0 + spread(Z_CONTRAST, CONTRAST * s))[:, None, None, None]
+        mean = ops.mean(moved, axis=(1, 2, 3), keepdims=True)
+        return ops.clip((moved - mean) * contrast + mean + brightness, -1.0, 1.0)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            resolution=self.resolution, channels=self.channels, num_shots=self.num_shots,
+            morph_share=self.morph_share, strength=self.strength, reach=self.reach,
+        )  # fmt: skip
+        return config
+
+
+__all__ = ["LATENT_DIM", "ShotMorphGenerator", "ordered_pairs", "warp"]

@@ -1,0 +1,122 @@
+"""Training and adaptation of a shot-morphing run (``train.py --model shotmorph``).
+
+Training fits the policy (:func:`tfgen.shot_policy.fit_policy`) on the
+training classes: a classifier of those classes is trained into
+``RUN/classifier/`` (its features score the candidates; it never sees a
+held-out class), then the policy and every candidate's score are written to
+``RUN/shot_policy.json`` and the policy into ``config.json``. Adapting
+registers the shots of a new class (:class:`tfgen.morph.ShotMorpher`) and
+returns the generator holding them.
+
+An interrupted training resumes: a finished classifier is reused, the fit
+(a minute or two) runs again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+import numpy as np
+
+from tfgen.config import load_run_config, save_run_config
+from tfgen.files import write_json_atomic
+from tfgen.runs import RunLock, clear_run_folder
+from tfgen.sampling import CONFIG_FILE
+
+POLICY_FILE = "shot_policy.json"
+CLASSIFIER_DIR = "classifier"
+# Images the policy's classifier sees in training when classifier_epochs is 0
+# (the benchmark's judge sees as many).
+CLASSIFIER_IMAGES_SEEN = 60_000
+
+
+def classifier_epochs(config, num_images: int) -> int:
+    if config.classifier_epochs:
+        return int(config.classifier_epochs)
+    return int(np.clip(round(CLASSIFIER_IMAGES_SEEN / max(num_images, 1)), 2, 30))
+
+
+class ShotPolicyTrainer:
+    """``fit()`` writes a shot-morphing run folder; see the module doc."""
+
+    family = "shotmorph"
+
+    def __init__(self, model_config, run_config, quiet=False):
+        model_config.validate()
+        run_config.validate()
+        self.model_config, self.run_config, self.quiet = model_config, run_config, quiet
+        self.run_dir = run_config.run_dir
+
+    def _say(self, message):
+        if not self.quiet:
+            print(f"[shotmorph {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+    def fit(self, *, override=False):
+        """Fit the policy unless the run has one already. Returns the run folder."""
+        from tfgen.data.builtin import LabelledImages
+        from tfgen.data.episodes import load_few_shot_data_for
+        from tfgen.metrics import get_extractor
+        from tfgen.metrics.classifier import CLASSIFIER_WEIGHTS_FILE, train_domain_classifier
+        from tfgen.shot_policy import CANDIDATES, fit_policy
+
+        os.makedirs(self.run_dir, exist_ok=True)
+        with RunLock(self.run_dir):
+            if override:
+                clear_run_folder(self.run_dir, self.run_config.runs_dir)
+            policy_path = os.path.join(self.run_dir, POLICY_FILE)
+            if os.path.isfile(policy_path):
+                self._say(f"{self.run_dir} has its fitted policy already; nothing to do. Pass --override to fit afresh.")
+                return self.run_dir
+            config = self.model_config
+            save_run_config(os.path.join(self.run_dir, CONFIG_FILE), self.family, config, self.run_config)
+            data = load_few_shot_data_for(self.run_config.data, config).train
+            started = time.perf_counter()
+            folder = os.path.join(self.run_dir, CLASSIFIER_DIR)
+            if not os.path.isfile(os.path.join(folder, CLASSIFIER_WEIGHTS_FILE)):
+                epochs = classifier_epochs(config, len(data.labels))
+                self._say(f"training a classifier of the {len(data.class_names)} training classes ({epochs} epochs)")
+                train_domain_classifier(
+                    LabelledImages(data.images, np.asarray(data.labels), list(data.class_names)), out_dir=folder,
+                    resolution=config.resolution, epochs=epochs, seed=self.run_config.seed, progress=not self.quiet,
+                )  # fmt: skip
+            self._say(f"fitting the policy: {len(CANDIDATES)} candidates on few-shot episodes of the training classes")
+            policy, scores = fit_policy(
+                data.images, data.labels, get_extractor("classifier", path=folder), shots=config.shots,
+                seeds=tuple(range(config.fit_seeds)),
+            )  # fmt: skip
+            fitted = dataclasses.replace(config, **policy.to_json())
+            save_run_config(os.path.join(self.run_dir, CONFIG_FILE), self.family, fitted, self.run_config)
+            write_json_atomic(policy_path, {
+                "policy": policy.to_json(),
+                "candidates": [dict(c.to_json(), mean_log_fd_ratio=scores[i]) for i, c in enumerate(CANDIDATES)],
+                "classes": list(data.class_names),
+                "seconds": time.perf_counter() - started,
+            }, indent=1)  # fmt: skip
+            self._say(f"fitted {policy} in {time.perf_counter() - started:.0f} s; wrote {policy_path}")
+        return self.run_dir
+
+
+def morph_shots(meta_run, shots):
+    """The :class:`tfgen.models.shot_morph.ShotMorphGenerator` of ``shots``
+    (uint8 [k, R, R, C]) under the run's fitted policy; its ``adapted_config``
+    is the run's config with ``num_shots = k`` (what ``save_adapted`` writes)."""
+    from tfgen.morph import ShotMorpher
+    from tfgen.registry import get_family
+
+    meta_run = os.fspath(meta_run)
+    if not os.path.isfile(os.path.join(meta_run, POLICY_FILE)):
+        raise FileNotFoundError(
+            f"{meta_run!r} has no fitted policy ({POLICY_FILE}): its training did not finish. "
+            "Run the same train.py command again to finish it."
+        )
+    _, config, _ = load_run_config(os.path.join(meta_run, CONFIG_FILE))
+    config = dataclasses.replace(config, num_shots=len(shots))
+    generator = get_family("shotmorph").build_generator(config)
+    generator.set_shots(ShotMorpher.from_shots(np.asarray(shots)))
+    generator.adapted_config = config
+    return generator
+
+
+__all__ = ["POLICY_FILE", "ShotPolicyTrainer", "morph_shots"]
