@@ -83,7 +83,10 @@ def kill_and_resume(family, runs_dir, name, kills):
     return landed
 
 
-@pytest.mark.parametrize("family", sorted(FAMILIES))
+# L2L's staged run takes about 4 minutes here, an eighth of CI: it runs with -m slow.
+@pytest.mark.parametrize(
+    "family", [pytest.param(f, marks=pytest.mark.slow) if f == "l2l" else f for f in sorted(FAMILIES)]
+)
 def test_sigkill_then_rerun_is_bit_exact(family, reference, tmp_path):
     landed = kill_and_resume(family, tmp_path, "killed", [(1, random_delays(family, 1, most=0.3)[0])])
     assert landed == 1, "the run ended before the kill: make the run longer"

@@ -86,3 +86,28 @@ def test_few_shot_flag_errors(tmp_path):
     )
     assert "9" in error_message(completed)
     assert not os.listdir(tmp_path)
+
+
+def test_shot_morphing_through_the_same_commands(tmp_path):
+    completed = run_script(
+        "train.py", "--model", "shotmorph", "--train-classes", "1,2", "--test-classes", "9",
+        "--classifier-epochs", "1", "--runs-dir", str(tmp_path), "--name", "m", "--quiet",
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    run = tmp_path / "m"
+    policy = json.loads((run / "shot_policy.json").read_text())
+    config = json.loads((run / "config.json").read_text())
+    assert config["family"] == "shotmorph"
+    assert {k: config["model"][k] for k in ("morph_share", "strength", "reach")} == policy["policy"]
+    out = tmp_path / "out"
+    completed = run_script(
+        "generate.py", "--adapt-from", str(run), "--shots", "digits:9", "--num-images", "8", "--grid",
+        "--output-dir", str(out), "--save-adapted", str(tmp_path / "adapted"),
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert (out / "grid.png").is_file()
+    completed = run_script(
+        "generate.py", "--adapt-from", str(run), "--shots", "digits:9", "--adapt-steps", "3",
+        "--output-dir", str(tmp_path / "out2"),
+    )  # fmt: skip
+    assert "no adaptation steps" in error_message(completed)

@@ -187,6 +187,7 @@ def algorithm_1_run(tmp_path, name="l2l", **overrides):
     return L2LTrainer(L2LConfig(**dict(ALGORITHM_1, **overrides)), run, quiet=True)
 
 
+@pytest.mark.slow  # minutes on 2 CPU cores; CI runs the CLI's Algorithm 1 run instead
 def test_algorithm_1_end_to_end_writes_a_generator_of_the_novel_classes(tmp_path):
     trainer = algorithm_1_run(tmp_path, strategy_gem="B", gem_type=3)
     run_dir = trainer.fit()
@@ -225,6 +226,7 @@ def test_algorithm_1_end_to_end_writes_a_generator_of_the_novel_classes(tmp_path
     assert stamps == {p: os.path.getmtime(os.path.join(run_dir, "stages", p, "generator.weights.h5")) for p in stages}
 
 
+@pytest.mark.slow  # two Algorithm 1 runs, minutes on 2 CPU cores
 def test_plain_stages_are_shared_by_runs_that_differ_in_gem_settings(tmp_path):
     import shutil
 
@@ -288,6 +290,7 @@ print("RESULT " + json.dumps(result))
 """
 
 
+@pytest.mark.slow  # minutes on 2 CPU cores; the float32 pair-trainer tests run in CI
 def test_pair_trainer_under_bfloat16_and_mirrored_strategy(tmp_path):
     from tests.scripts import run_result_script
 
