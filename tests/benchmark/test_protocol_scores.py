@@ -424,3 +424,11 @@ def test_glyphs_samples_per_class_extends_the_default():
     for bad in ("0", "x", "-2"):
         with pytest.raises(ValueError, match="samples per class must be a positive integer"):
             load_builtin(f"glyphs:greek/αβ::{bad}")
+
+
+def test_grid_names_of_non_ascii_classes_do_not_collide():
+    from tfgen.benchmark.runner import grid_slug
+
+    assert grid_slug("augmented_shots") == "augmented-shots" and grid_slug("9") == "9"
+    names = {grid_slug(name) for name in ("greek/Α", "greek/α", "greek/Ω", "greek/ω")}
+    assert len(names) == 4 and all(name.isascii() and name.startswith("greek-") for name in names)

@@ -9,6 +9,7 @@ grids (``grids/``). The report is ``results.json`` and ``results.md``.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -97,8 +98,15 @@ def train_judge(settings: BenchmarkSettings, num_images: int):
     return judge, {"folder": folder, "epochs": epochs, "validation_accuracy": accuracy, "seconds": seconds}
 
 
-def _slug(text) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", str(text)).strip("-") or "x"
+def grid_slug(text) -> str:
+    """A file-name part for a row or class name: ASCII letters and digits; a
+    name with other characters (greek/Α, greek/α) gets a short hash of itself
+    too, so that two such names never share a grid file."""
+    text = str(text)
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-") or "x"
+    if not text.isascii():
+        slug += "-" + hashlib.sha1(text.encode()).hexdigest()[:6]
+    return slug
 
 
 def _save_grid(path, episode, images) -> None:
@@ -154,7 +162,7 @@ def run_benchmark(settings: BenchmarkSettings, rows) -> dict:
                     key = "|".join([settings.data_tag(), os.path.basename(judge_info["folder"]), row_name,
                                     os.path.basename(base or "-"), json.dumps(list(getattr(row, "adapt", ()))),
                                     class_name, f"k{settings.shots}", f"seed{seed}", f"n{settings.num_images}"])  # fmt: skip
-                    grid = os.path.join(settings.out_dir, "grids", f"{_slug(row_name)}__{_slug(class_name)}.png")
+                    grid = os.path.join(settings.out_dir, "grids", f"{grid_slug(row_name)}__{grid_slug(class_name)}.png")
                     want_grid = seed == settings.seeds[0] and not os.path.isfile(grid)
                     if key not in cache or want_grid:
                         if baseline is None:
