@@ -14,7 +14,7 @@ from tfgen.metrics.features import FeatureExtractor
 from tfgen.models.shot_morph import LATENT_DIM, Z_KIND, Z_PICK, Z_T, ShotMorphGenerator, ordered_pairs
 from tfgen.models.shot_morph import warp as keras_warp
 from tfgen.morph import ShotMorpher, register, registration_loss, warp
-from tfgen.shot_policy import ShotPolicy, fit_policy, policy_generator
+from tfgen.shot_policy import ShotPolicy, fit_policy, flow_bank, policy_generator
 
 
 def blobs(count, side=32, seed=0):
@@ -111,6 +111,26 @@ def test_generator_is_reproducible_and_round_trips_through_weights(morpher, tmp_
     np.testing.assert_array_equal(first, tfgen.generate(reloaded, 40, batch_size=40, seed=7))
 
 
+def test_bank_flows_deform_the_shots(morpher):
+    bank = np.zeros((2, 32, 32, 2), np.float32)
+    bank[..., 1] = 4.0  # both flows: 4 pixels to the right
+    generator = policy_generator(morpher, ShotPolicy(morph_share=0.0, strength=0.0, bank_scale=0.5), bank)
+    z = np.random.default_rng(0).standard_normal((6, LATENT_DIM)).astype(np.float32)
+    uniform = np.array([0.5 * (1 + math.erf(value / math.sqrt(2))) for value in z[:, Z_PICK]])
+    shots = morpher.shots[np.minimum((uniform * 3).astype(int), 2)]
+    np.testing.assert_allclose(np.asarray(generator(z)), warp(shots, 0.5 * bank[:1].repeat(6, 0)), atol=1e-5)
+    with pytest.raises(ValueError, match="no bank was given"):
+        policy_generator(morpher, ShotPolicy(0.0, 0.0, bank_scale=0.5))
+
+
+def test_flow_bank_registers_pairs_within_each_class():
+    images = to_uint8(np.concatenate([blobs(5, seed=1), blobs(5, seed=2)]))
+    labels = np.repeat([3, 7], 5)
+    flows, owners = flow_bank(images, labels, pairs_per_class=6)
+    assert flows.shape == (12, 32, 32, 2) and list(owners) == [3] * 6 + [7] * 6
+    assert np.abs(flows).max() > 0.5  # different images of a class: real deformations
+
+
 def test_generator_rejects_bad_settings():
     with pytest.raises(ValueError, match="morph_share"):
         ShotMorphGenerator(resolution=32, morph_share=1.5)
@@ -172,8 +192,12 @@ def test_train_adapt_save_and_load(tmp_path):
 
     generator = adapt(run_dir, "digits:9", num_shots=3, seed=1)
     _, fitted, _ = load_run_config(os.path.join(run_dir, "config.json"))
-    assert (generator.morph_share, generator.strength, generator.reach) == (fitted.morph_share, fitted.strength, fitted.reach)
+    assert (generator.morph_share, generator.strength, generator.reach, generator.bank_scale) == (
+        fitted.morph_share, fitted.strength, fitted.reach, fitted.bank_scale)  # fmt: skip
     assert generator.num_shots == 3
+    with np.load(os.path.join(run_dir, "flow_bank.npz")) as bank:
+        assert sorted(set(bank["labels"])) == [0, 1, 2]  # the three training classes, never the held-out 9
+        assert generator.bank_size == (len(bank["flows"]) if fitted.bank_scale > 0 else 0)
     images = tfgen.generate(generator, 20, seed=4)
     saved = save_adapted(generator, run_dir, str(tmp_path / "adapted"))
     np.testing.assert_array_equal(images, tfgen.generate(tfgen.load_generator(saved), 20, seed=4))

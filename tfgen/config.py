@@ -232,9 +232,11 @@ class InfoGANConfig(DCGANConfig):
 @dataclasses.dataclass
 class ShotMorphConfig:
     """Shot morphing (:mod:`tfgen.shot_policy`): images of a new class made
-    from its ``shots`` by morphing between them and augmenting them, with the
-    policy (``morph_share``, ``strength``, ``reach``) fitted on the training
-    classes. ``num_shots`` is how many shots the adapted generator holds."""
+    from its ``shots`` by morphing between them, deforming them with flows
+    learnt between images of the training classes and augmenting them, with
+    the policy (``morph_share``, ``strength``, ``reach``, ``bank_scale``)
+    fitted on the training classes. ``num_shots`` and ``bank_size`` are what
+    the adapted generator holds."""
 
     resolution: int = 32
     channels: int = 1
@@ -245,10 +247,13 @@ class ShotMorphConfig:
     morph_share: float = 0.5
     strength: float = 1.0
     reach: float = 0.0
+    bank_scale: float = 0.0
     # Fitting: episodes per class and the classifier of the training classes it scores with.
     fit_seeds: int = 2
     classifier_epochs: int = 0  # 0: about as many images seen as the benchmark's judge
+    # Set by adaptation: the shots and bank flows the adapted generator holds.
     num_shots: int = 4
+    bank_size: int = 0
 
     family = "shotmorph"
 
@@ -264,7 +269,9 @@ class ShotMorphConfig:
         _check_positive(self, "shots", "fit_seeds", "num_shots")
         if self.classifier_epochs < 0:
             raise ValueError(f"classifier_epochs must be >= 0 (0: automatic). Received: {self.classifier_epochs}")
-        for name, top in (("morph_share", 1.0), ("strength", 10.0), ("reach", 2.0)):
+        if self.bank_size < 0:
+            raise ValueError(f"bank_size must be >= 0. Received: {self.bank_size}")
+        for name, top in (("morph_share", 1.0), ("strength", 10.0), ("reach", 2.0), ("bank_scale", 2.0)):
             if not 0.0 <= getattr(self, name) <= top:
                 raise ValueError(f"{name} must be in [0, {top}]. Received: {name}={getattr(self, name)}")
 

@@ -214,7 +214,8 @@ def _shot_morph_generator(config):
     config.validate()
     return ShotMorphGenerator(
         resolution=config.resolution, channels=config.channels, num_shots=config.num_shots,
-        morph_share=config.morph_share, strength=config.strength, reach=config.reach, name="generator",
+        morph_share=config.morph_share, strength=config.strength, reach=config.reach, bank_size=config.bank_size,
+        bank_scale=config.bank_scale, name="generator",
     )  # fmt: skip
 
 

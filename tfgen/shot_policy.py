@@ -2,11 +2,13 @@
 
 Images of a new class are drawn from its shots
 (:class:`tfgen.models.shot_morph.ShotMorphGenerator`): a share of morphs
-between two shots (:mod:`tfgen.morph`), the rest the shots themselves, all
-then shifted, rotated, zoomed and re-lit with ranges scaled by a strength. The
-right amounts differ by domain (fonts' glyphs are centred and upright, so
-shifting them makes them less real; handwritten digits gain from both), so
-they are not guessed: :func:`fit_policy` draws few-shot episodes from the
+between two shots (:mod:`tfgen.morph`), the rest the shots themselves; all
+then deformed by a scaled flow of the *bank* (:func:`flow_bank`: how two
+images of one training class differ, so the variation comes from the classes
+the base knows) and shifted, rotated, zoomed and re-lit with ranges scaled
+by a strength. The right amounts differ by domain (fonts' glyphs are
+centred and upright, so shifting them makes them less real; handwritten
+digits gain from all of it), so they are not guessed: :func:`fit_policy` draws few-shot episodes from the
 classes the user *has* plenty of images of, tries every candidate policy, and
 keeps the one whose images are closest (Fréchet distance in a classifier of
 those classes) to the rest of each class.
@@ -27,30 +29,78 @@ class ShotPolicy:
     morph_share: float  # share of the images that are morphs between two shots
     strength: float  # multiplies augment_shots' ranges; 0: no augmentation
     reach: float = 0.0  # morphs go this far past either shot
+    bank_scale: float = 0.0  # each image is deformed by a bank flow times this (0: none)
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 
 
 # Plain (augmented) shots, and morphs for half or all of the images, close to
-# the shots or reaching past them, under four augmentation strengths.
-CANDIDATES = tuple(ShotPolicy(0.0, s) for s in (0.0, 0.25, 0.5, 1.0)) + tuple(
-    ShotPolicy(m, s, r) for m, s, r in itertools.product((0.5, 1.0), (0.0, 0.25, 0.5, 1.0), (0.0, 0.5))
+# the shots or reaching past them, under four augmentation strengths; then
+# the same shares of morphs deformed by bank flows at three scales, with no
+# or half augmentation.
+CANDIDATES = (
+    tuple(ShotPolicy(0.0, s) for s in (0.0, 0.25, 0.5, 1.0))
+    + tuple(ShotPolicy(m, s, r) for m, s, r in itertools.product((0.5, 1.0), (0.0, 0.25, 0.5, 1.0), (0.0, 0.5)))
+    + tuple(ShotPolicy(m, s, 0.0, b) for m, s, b in itertools.product((0.0, 0.5, 1.0), (0.0, 0.5), (0.5, 0.75, 1.0)))
 )
+# Flow bank: pairs of images registered per training class (at most BANK_CLASSES classes).
+BANK_PAIRS_PER_CLASS, BANK_CLASSES = 40, 12
 
 
-def policy_generator(morpher: ShotMorpher, policy: ShotPolicy):
-    """A :class:`tfgen.models.shot_morph.ShotMorphGenerator` of the morpher's shots under ``policy``."""
+def spread_labels(labels, count):
+    """At most ``count`` of the distinct ``labels``, spread evenly over them."""
+    distinct = np.unique(labels)
+    return distinct[np.round(np.linspace(0, len(distinct) - 1, min(count, len(distinct)))).astype(int)]
+
+
+def flow_bank(images, labels, *, pairs_per_class=BANK_PAIRS_PER_CLASS, max_classes=BANK_CLASSES, seed=0):
+    """``(flows [M, R, R, 2], their class labels [M])``: for each of up to
+    ``max_classes`` classes, ``pairs_per_class`` random pairs of its images
+    registered (:func:`tfgen.morph.register`), i.e. how one image of the
+    class is deformed into another."""
+    from tfgen.morph import register
+
+    images, labels = np.asarray(images), np.asarray(labels)
+    rng = np.random.default_rng([int(seed), 0xBA4C])
+    moving, fixed, owners = [], [], []
+    for label in spread_labels(labels, max_classes):
+        members = np.flatnonzero(labels == label)
+        if len(members) < 2:
+            continue
+        first = rng.choice(members, pairs_per_class)
+        second = np.array([rng.choice(members[members != i]) for i in first])
+        moving.append(images[first])
+        fixed.append(images[second])
+        owners.append(np.full(pairs_per_class, label))
+    if not moving:
+        raise ValueError("The flow bank needs a class with at least 2 images.")
+    to_float = lambda batch: np.concatenate(batch).astype(np.float32) / 127.5 - 1.0  # noqa: E731
+    return register(to_float(moving), to_float(fixed)), np.concatenate(owners)
+
+
+def policy_generator(morpher: ShotMorpher, policy: ShotPolicy, bank=None):
+    """A :class:`tfgen.models.shot_morph.ShotMorphGenerator` of the morpher's
+    shots under ``policy``, holding ``bank`` (flows [M, R, R, 2]) when the
+    policy uses one."""
     from tfgen.models.shot_morph import ShotMorphGenerator
 
     _, side, _, channels = morpher.shots.shape
-    generator = ShotMorphGenerator(resolution=side, channels=channels, num_shots=len(morpher.shots),
-                                   morph_share=policy.morph_share, strength=policy.strength, reach=policy.reach)  # fmt: skip
+    bank = bank if policy.bank_scale > 0 else None
+    if policy.bank_scale > 0 and (bank is None or len(bank) == 0):
+        raise ValueError(f"{policy} deforms with bank flows, but no bank was given.")
+    generator = ShotMorphGenerator(
+        resolution=side, channels=channels, num_shots=len(morpher.shots), morph_share=policy.morph_share,
+        strength=policy.strength, reach=policy.reach, bank_size=0 if bank is None else len(bank),
+        bank_scale=policy.bank_scale,
+    )  # fmt: skip
     generator.set_shots(morpher)
+    if bank is not None:
+        generator.set_bank(np.asarray(bank, np.float32))
     return generator
 
 
-def fit_policy(images, labels, extractor, *, shots=4, seeds=(0, 1), num_images=100, max_classes=12,
+def fit_policy(images, labels, extractor, *, bank=None, shots=4, seeds=(0, 1), num_images=100, max_classes=12,
                candidates=CANDIDATES):  # fmt: skip
     """The candidate whose images of each class come closest to the class.
 
@@ -60,17 +110,20 @@ def fit_policy(images, labels, extractor, *, shots=4, seeds=(0, 1), num_images=1
     ``min(num_images, rest)`` images from the shots, scored by the Fréchet
     distance to the reference in ``extractor``'s features divided by that of
     as many real images of the class (log-averaged over episodes).
+    ``bank`` is ``flow_bank``'s ``(flows, labels)``; an episode's images use
+    only the flows of *other* classes, as a held-out class's would. Without a
+    bank, the candidates that need one are skipped.
 
-    Returns ``(best policy, {policy index: mean log FD ratio})``.
+    Returns ``(best policy, {policy: mean log FD ratio})``.
     """
     from tfgen.metrics import extract_features, fid_from_features
     from tfgen.sampling import generate
 
     images, labels = np.asarray(images), np.asarray(labels)
+    if bank is None:
+        candidates = tuple(c for c in candidates if c.bank_scale == 0)
     scores = {index: [] for index in range(len(candidates))}
-    classes = np.unique(labels)
-    classes = classes[np.round(np.linspace(0, len(classes) - 1, min(max_classes, len(classes)))).astype(int)]
-    for label in classes:
+    for label in spread_labels(labels, max_classes):
         class_images = images[labels == label]
         for seed in seeds:
             order = np.random.default_rng([int(seed), int(label), 0x9011]).permutation(len(class_images))
@@ -82,8 +135,11 @@ def fit_policy(images, labels, extractor, *, shots=4, seeds=(0, 1), num_images=1
             reference_features = extract_features(extractor, reference)["features"]
             real_fd = fid_from_features(reference_features, extract_features(extractor, real)["features"])
             morpher = ShotMorpher.from_shots(class_images[order[:shots]])
+            others = None if bank is None else bank[0][bank[1] != label]
             for index, policy in enumerate(candidates):
-                made = generate(policy_generator(morpher, policy), count, batch_size=count, seed=int(seed))
+                if policy.bank_scale > 0 and not len(others):
+                    continue  # the bank holds only this class's flows
+                made = generate(policy_generator(morpher, policy, others), count, batch_size=count, seed=int(seed))
                 fd = fid_from_features(reference_features, extract_features(extractor, made)["features"])
                 scores[index].append(np.log(max(fd, 1e-12) / max(real_fd, 1e-12)))
     if not scores[0]:
@@ -91,8 +147,8 @@ def fit_policy(images, labels, extractor, *, shots=4, seeds=(0, 1), num_images=1
             f"Fitting the shot policy needs classes with at least {shots + 20} images "
             f"({shots} shots and two halves of 10); the largest class has {np.bincount(labels).max()}."
         )
-    means = {index: float(np.mean(values)) for index, values in scores.items()}
-    return candidates[min(means, key=means.get)], means
+    means = {candidates[index]: float(np.mean(values)) for index, values in scores.items() if values}
+    return min(means, key=means.get), means
 
 
-__all__ = ["CANDIDATES", "ShotPolicy", "fit_policy", "policy_generator"]
+__all__ = ["CANDIDATES", "ShotPolicy", "fit_policy", "flow_bank", "policy_generator"]

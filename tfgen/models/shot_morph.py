@@ -2,15 +2,20 @@
 
 Each image is either one of the k shots or a morph between two of them
 (:mod:`tfgen.morph`: shot i moved t of the way to shot j along their
-registered flow, cross-faded), then shifted, rotated, zoomed and re-lit as
-``tfgen.data.episodes.augment_shots`` does, with its ranges scaled by a
-strength. How often it morphs, how strongly it augments and how far morphs
-reach are the policy fitted on the other classes (:mod:`tfgen.shot_policy`).
+registered flow, cross-faded); then deformed by a flow of the *bank*, the
+registrations of pairs of images of one training class (how a class's
+images differ from each other, learnt on other classes), scaled; then
+shifted, rotated, zoomed and re-lit as ``tfgen.data.episodes.augment_shots``
+does, with its ranges scaled by a strength. How often it morphs, how far
+morphs reach, how much of a bank flow it applies and how strongly it
+augments are the policy fitted on the training classes
+(:mod:`tfgen.shot_policy`).
 
 It is a Keras model like every generator in tfgen: its (non-trainable)
 weights are the shots and the flows, and the latent code z ~ N(0, I) of size
 LATENT_DIM picks everything else, so ``tfgen.generate(G, n, seed=s)`` is
-reproducible and the adapted generator saves as a ``.weights.h5``.
+reproducible and the adapted generator saves as a ``.weights.h5`` (with
+its bank, 8 KB per flow at 32 px).
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ from tfgen.checks import check_channels, check_int
 from tfgen.weights import CheckedWeightsMixin
 
 # z's entries, each turned into U(0, 1) by the normal CDF.
-Z_KIND, Z_PICK, Z_T, Z_ANGLE, Z_ZOOM, Z_SHIFT_Y, Z_SHIFT_X, Z_BRIGHTNESS, Z_CONTRAST = range(9)
-LATENT_DIM = 9
+Z_KIND, Z_PICK, Z_T, Z_ANGLE, Z_ZOOM, Z_SHIFT_Y, Z_SHIFT_X, Z_BRIGHTNESS, Z_CONTRAST, Z_BANK = range(10)
+LATENT_DIM = 10
 # augment_shots' ranges at strength 1 (translation as a share of the side).
 TRANSLATION, ROTATION_DEGREES, ZOOM, BRIGHTNESS, CONTRAST = 0.1, 10.0, 0.1, 0.1, 0.1
 MAX_ZOOM = 0.5
@@ -71,19 +76,27 @@ class ShotMorphGenerator(CheckedWeightsMixin, keras.Model):
         strength: multiplies augment_shots' shift / rotation / zoom /
             brightness / contrast ranges; 0 leaves the images as they are.
         reach: morphs take t ~ U(-reach, 1 + reach): past either shot when > 0.
+        bank_size: flows in the bank (``set_bank`` fills them).
+        bank_scale: each image is deformed by a bank flow times this (0: none).
 
     Call: z [B, LATENT_DIM] -> images [B, R, R, C] in [-1, 1].
     """
 
-    def __init__(self, *, resolution, channels=1, num_shots=4, morph_share=0.5, strength=1.0, reach=0.0, **kwargs):
+    def __init__(self, *, resolution, channels=1, num_shots=4, morph_share=0.5, strength=1.0, reach=0.0,
+                 bank_size=0, bank_scale=0.0, **kwargs):  # fmt: skip
         super().__init__(**kwargs)
         self.resolution = check_int("resolution", resolution, minimum=4)
         self.channels = check_channels(channels)
         self.num_shots = check_int("num_shots", num_shots, minimum=1)
-        for name, value, top in (("morph_share", morph_share, 1.0), ("strength", strength, 10.0), ("reach", reach, 2.0)):
+        self.bank_size = check_int("bank_size", bank_size, minimum=0)
+        for name, value, top in (("morph_share", morph_share, 1.0), ("strength", strength, 10.0), ("reach", reach, 2.0),
+                                 ("bank_scale", bank_scale, 2.0)):  # fmt: skip
             if not 0.0 <= float(value) <= top:
                 raise ValueError(f"{name} must be in [0, {top}]. Received: {name}={value!r}")
+        if bank_scale > 0 and self.bank_size == 0:
+            raise ValueError(f"bank_scale={bank_scale} needs a bank of flows (bank_size > 0).")
         self.morph_share, self.strength, self.reach = float(morph_share), float(strength), float(reach)
+        self.bank_scale = float(bank_scale)
         self.latent_dim = LATENT_DIM
         self.pairs = ordered_pairs(self.num_shots)
         side = self.resolution
@@ -93,7 +106,20 @@ class ShotMorphGenerator(CheckedWeightsMixin, keras.Model):
         self.flows = self.add_weight(
             shape=(max(len(self.pairs), 1), side, side, 2), initializer="zeros", trainable=False, name="flows"
         )
+        self.bank = self.add_weight(
+            shape=(max(self.bank_size, 1), side, side, 2), initializer="zeros", trainable=False, name="bank"
+        )
         self.built = True
+
+    def set_bank(self, flows) -> None:
+        """Hold ``flows`` [bank_size, R, R, 2] (:func:`tfgen.shot_policy.flow_bank`)."""
+        if tuple(flows.shape) != (self.bank_size, self.resolution, self.resolution, 2):
+            raise ValueError(
+                f"This generator holds a bank of {self.bank_size} flows of {self.resolution}x{self.resolution}. "
+                f"Received: flows of shape {tuple(flows.shape)}"
+            )
+        if self.bank_size:
+            self.bank.assign(flows)
 
     def set_shots(self, morpher) -> None:
         """Hold the shots and flows of a :class:`tfgen.morph.ShotMorpher`."""
@@ -114,6 +140,9 @@ class ShotMorphGenerator(CheckedWeightsMixin, keras.Model):
         images = ops.take(self.shots, shot, axis=0)
         if self.pairs and self.morph_share > 0:
             images = ops.where(uniform[:, Z_KIND, None, None, None] < self.morph_share, self._morphs(uniform), images)
+        if self.bank_scale > 0:
+            pick = ops.minimum(ops.cast(uniform[:, Z_BANK] * self.bank_size, "int32"), self.bank_size - 1)
+            images = warp(images, self.bank_scale * ops.take(self.bank, pick, axis=0))
         if self.strength > 0:
             images = self._augment(images, uniform, batch)
         return images
@@ -150,7 +179,8 @@ class ShotMorphGenerator(CheckedWeightsMixin, keras.Model):
         config = super().get_config()
         config.update(
             resolution=self.resolution, channels=self.channels, num_shots=self.num_shots,
-            morph_share=self.morph_share, strength=self.strength, reach=self.reach,
+            morph_share=self.morph_share, strength=self.strength, reach=self.reach, bank_size=self.bank_size,
+            bank_scale=self.bank_scale,
         )  # fmt: skip
         return config
 

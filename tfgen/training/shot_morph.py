@@ -1,15 +1,18 @@
 """Training and adaptation of a shot-morphing run (``train.py --model shotmorph``).
 
-Training fits the policy (:func:`tfgen.shot_policy.fit_policy`) on the
-training classes: a classifier of those classes is trained into
-``RUN/classifier/`` (its features score the candidates; it never sees a
-held-out class), then the policy and every candidate's score are written to
-``RUN/shot_policy.json`` and the policy into ``config.json``. Adapting
-registers the shots of a new class (:class:`tfgen.morph.ShotMorpher`) and
-returns the generator holding them.
+Training, all on the training classes: a classifier of those classes is
+trained into ``RUN/classifier/`` (its features score the candidates; it
+never sees a held-out class), the flow bank
+(:func:`tfgen.shot_policy.flow_bank`) is registered into
+``RUN/flow_bank.npz``, then the policy is fitted
+(:func:`tfgen.shot_policy.fit_policy`); it and every candidate's score are
+written to ``RUN/shot_policy.json`` and the policy into ``config.json``.
+Adapting registers the shots of a new class
+(:class:`tfgen.morph.ShotMorpher`) and returns the generator holding them
+and, when the policy uses it, the bank.
 
-An interrupted training resumes: a finished classifier is reused, the fit
-(a minute or two) runs again.
+An interrupted training resumes: a finished classifier and bank are
+reused, the fit (a few minutes) runs again.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from tfgen.sampling import CONFIG_FILE
 
 POLICY_FILE = "shot_policy.json"
 CLASSIFIER_DIR = "classifier"
+BANK_FILE = "flow_bank.npz"
 # Images the policy's classifier sees in training when classifier_epochs is 0
 # (the benchmark's judge sees as many).
 CLASSIFIER_IMAGES_SEEN = 60_000
@@ -81,21 +85,36 @@ class ShotPolicyTrainer:
                     LabelledImages(data.images, np.asarray(data.labels), list(data.class_names)), out_dir=folder,
                     resolution=config.resolution, epochs=epochs, seed=self.run_config.seed, progress=not self.quiet,
                 )  # fmt: skip
+            bank = self._flow_bank(data)
             self._say(f"fitting the policy: {len(CANDIDATES)} candidates on few-shot episodes of the training classes")
             policy, scores = fit_policy(
-                data.images, data.labels, get_extractor("classifier", path=folder), shots=config.shots,
+                data.images, data.labels, get_extractor("classifier", path=folder), bank=bank, shots=config.shots,
                 seeds=tuple(range(config.fit_seeds)),
             )  # fmt: skip
             fitted = dataclasses.replace(config, **policy.to_json())
             save_run_config(os.path.join(self.run_dir, CONFIG_FILE), self.family, fitted, self.run_config)
             write_json_atomic(policy_path, {
                 "policy": policy.to_json(),
-                "candidates": [dict(c.to_json(), mean_log_fd_ratio=scores[i]) for i, c in enumerate(CANDIDATES)],
+                "candidates": [dict(c.to_json(), mean_log_fd_ratio=score) for c, score in scores.items()],
                 "classes": list(data.class_names),
                 "seconds": time.perf_counter() - started,
             }, indent=1)  # fmt: skip
             self._say(f"fitted {policy} in {time.perf_counter() - started:.0f} s; wrote {policy_path}")
         return self.run_dir
+
+    def _flow_bank(self, data):
+        """``(flows, labels)`` of the training classes, registered once and kept in the run."""
+        from tfgen.shot_policy import flow_bank
+
+        path = os.path.join(self.run_dir, BANK_FILE)
+        if not os.path.isfile(path):
+            self._say("registering pairs of images of the training classes (the flow bank)")
+            flows, labels = flow_bank(data.images, data.labels, seed=self.run_config.seed)
+            partial = path + ".partial.npz"
+            np.savez(partial, flows=flows.astype(np.float32), labels=labels)
+            os.replace(partial, path)
+        with np.load(path) as stored:
+            return stored["flows"], stored["labels"]
 
 
 def morph_shots(meta_run, shots):
@@ -112,9 +131,15 @@ def morph_shots(meta_run, shots):
             "Run the same train.py command again to finish it."
         )
     _, config, _ = load_run_config(os.path.join(meta_run, CONFIG_FILE))
-    config = dataclasses.replace(config, num_shots=len(shots))
+    bank = None
+    if config.bank_scale > 0:
+        with np.load(os.path.join(meta_run, BANK_FILE)) as stored:
+            bank = stored["flows"]
+    config = dataclasses.replace(config, num_shots=len(shots), bank_size=0 if bank is None else len(bank))
     generator = get_family("shotmorph").build_generator(config)
     generator.set_shots(ShotMorpher.from_shots(np.asarray(shots)))
+    if bank is not None:
+        generator.set_bank(bank)
     generator.adapted_config = config
     return generator
 
