@@ -109,6 +109,9 @@ def test_generator_is_reproducible_and_round_trips_through_weights(morpher, tmp_
     reloaded = ShotMorphGenerator(resolution=32, channels=1, num_shots=3, morph_share=0.5, strength=1.0, reach=0.5)
     reloaded.load_weights(path)
     np.testing.assert_array_equal(first, tfgen.generate(reloaded, 40, batch_size=40, seed=7))
+    archive = str(tmp_path / "g.keras")
+    generator.save(archive)
+    np.testing.assert_array_equal(first, tfgen.generate(tfgen.load_generator(archive), 40, batch_size=40, seed=7))
 
 
 def test_bank_flows_deform_the_shots(morpher):

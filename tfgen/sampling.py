@@ -444,6 +444,7 @@ def _load_keras_archive(path):
     import tfgen.models.fastgan  # noqa: F401
     import tfgen.models.l2l  # noqa: F401
     import tfgen.models.resnet_gan  # noqa: F401
+    import tfgen.models.shot_morph  # noqa: F401
     import tfgen.models.stylegan  # noqa: F401
 
     try:
