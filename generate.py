@@ -13,12 +13,16 @@ the ``--num-images`` images instead, and ``--interpolate K`` writes
 ``seed .. seed+K-1`` and back; the two can be combined, and with either of
 them the individual PNGs are written only if ``--pngs`` is given too.
 
-Few-shot adaptation (FIGR's Algorithm 2, or fine-tuning a transfer baseline):
+Few-shot adaptation (shot morphing, FIGR's Algorithm 2, or fine-tuning a
+transfer baseline):
 
+    python generate.py --adapt-from runs/shotmorph_digits --shots digits:9 \\
+        --num-images 64 --grid --output-dir out/
     python generate.py --adapt-from runs/figr_digits --shots digits:9 \\
         --adapt-steps 10 --num-images 64 --grid --output-dir out/
 
-copies the run's meta-weights, adapts them to ``--num-shots`` images of the
+registers the shots (shot morphing, ``--method morph``; no steps) or copies
+the run's meta-weights, adapts them to ``--num-shots`` images of the
 new class (a folder of images or a class such as ``digits:9``) and generates
 from the adapted generator; the run folder is not modified. With ``--grid``
 the shots fill the top row. ``--save-adapted DIR`` keeps the adapted
@@ -81,16 +85,19 @@ flags.DEFINE_boolean("no-ema", False, "Use the raw generator weights instead of 
 
 # Few-shot adaptation.
 flags.DEFINE_string(
-    "adapt-from", None, "A FIGR / DCGAN / cDCGAN / InfoGAN run folder to adapt to --shots (instead of --generator)."
+    "adapt-from", None,
+    "A few-shot run folder (shotmorph, FIGR, DCGAN, cDCGAN, InfoGAN, StyleGAN, L2L-GAN) to adapt to --shots "
+    "(instead of --generator).",
 )
 flags.DEFINE_string("shots", None, "The new class: a folder of images, or a class such as digits:9.")
 flags.DEFINE_integer("num-shots", None, "How many shots to take (default: the run's --shots, 4).")
 flags.DEFINE_integer("adapt-steps", None, "Adaptation steps K (default: the run's, FIGR 10, DCGANs 300).")
 flags.DEFINE_string("save-adapted", None, "Also save the adapted generator as a run folder here.")
 flags.DEFINE_enum(
-    "method", None, ["reptile", "finetune", "adain", "condition"],
+    "method", None, ["reptile", "finetune", "adain", "condition", "morph"],
     "Adaptation method (default: the run's: FIGR reptile, DCGANs finetune, StyleGAN adain, "
-    "L2L-GAN condition: its generator conditioned on the shots, fine-tuned for --adapt-steps if > 0).",
+    "L2L-GAN condition: its generator conditioned on the shots, fine-tuned for --adapt-steps if > 0; "
+    "shotmorph morph: the shots registered, morphed and varied by the fitted policy).",
 )  # fmt: skip
 
 # AdaIN adaptation of a StyleGAN run (tfgen.config.AdaINAdaptConfig).
