@@ -293,7 +293,7 @@ def test_transform_geometry_matches_numpy():
     t = keras.ops.convert_to_tensor
 
     def run(angle, scale, dy, dx, image=x):
-        out = augment._transform(
+        out = augment.affine_transform(
             image, t([angle]), t([scale]), t([dy]), t([dx]), "constant", interpolation="nearest"
         )
         return _np(out)[0, ..., 0]

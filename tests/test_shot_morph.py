@@ -11,9 +11,9 @@ import pytest
 import tfgen
 from tfgen.config import RunConfig, ShotMorphConfig, load_run_config
 from tfgen.metrics.features import FeatureExtractor
-from tfgen.models.shot_morph import LATENT_DIM, Z_KIND, Z_PICK, Z_T, ShotMorphGenerator, ordered_pairs
+from tfgen.models.shot_morph import LATENT_DIM, Z_KIND, Z_PICK, Z_T, ShotMorphGenerator
 from tfgen.models.shot_morph import warp as keras_warp
-from tfgen.morph import ShotMorpher, register, registration_loss, warp
+from tfgen.morph import ShotMorpher, ordered_pairs, register, registration_loss, warp
 from tfgen.shot_policy import ShotPolicy, fit_policy, flow_bank, policy_generator
 
 

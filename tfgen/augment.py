@@ -250,7 +250,10 @@ def _affine_matrices(angles, scales, shift_h, shift_w, height, width):
     return ops.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
 
 
-def _transform(images, angles, scales, shift_h, shift_w, fill_mode, interpolation="bilinear"):
+def affine_transform(images, angles, scales, shift_h, shift_w, fill_mode, interpolation="bilinear"):
+    """``images`` [B, H, W, C] rotated by ``angles`` (radians), zoomed by ``scales``
+    and shifted by (``shift_h``, ``shift_w``) pixels, one value per image (see
+    ``_affine_matrices``); pixels from outside the image follow ``fill_mode``."""
     height, width = images.shape[1], images.shape[2]
     matrices = _affine_matrices(angles, scales, shift_h, shift_w, height, width)
     out = ops.image.affine_transform(
@@ -325,4 +328,4 @@ def classic_augment(
     scales = uniform(2, 1.0 - max_zoom, 1.0 + max_zoom)
     shift_h = uniform(3, -max_translation * height, max_translation * height)
     shift_w = uniform(4, -max_translation * width, max_translation * width)
-    return _transform(images, angles, scales, shift_h, shift_w, fill_mode)
+    return affine_transform(images, angles, scales, shift_h, shift_w, fill_mode)

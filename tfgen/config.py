@@ -229,6 +229,18 @@ class InfoGANConfig(DCGANConfig):
             )
 
 
+# Upper bounds of the shot-morphing policy's settings (all >= 0).
+SHOT_POLICY_LIMITS = {"morph_share": 1.0, "strength": 10.0, "reach": 2.0, "bank_scale": 2.0}
+
+
+def check_shot_policy(**values) -> None:
+    """A ValueError unless every given policy setting is within SHOT_POLICY_LIMITS."""
+    for name, value in values.items():
+        top = SHOT_POLICY_LIMITS[name]
+        if not 0.0 <= float(value) <= top:
+            raise ValueError(f"{name} must be in [0, {top}]. Received: {name}={value!r}")
+
+
 @dataclasses.dataclass
 class ShotMorphConfig:
     """Shot morphing (:mod:`tfgen.shot_policy`): images of a new class made
@@ -271,9 +283,7 @@ class ShotMorphConfig:
             raise ValueError(f"classifier_epochs must be >= 0 (0: automatic). Received: {self.classifier_epochs}")
         if self.bank_size < 0:
             raise ValueError(f"bank_size must be >= 0. Received: {self.bank_size}")
-        for name, top in (("morph_share", 1.0), ("strength", 10.0), ("reach", 2.0), ("bank_scale", 2.0)):
-            if not 0.0 <= getattr(self, name) <= top:
-                raise ValueError(f"{name} must be in [0, {top}]. Received: {name}={getattr(self, name)}")
+        check_shot_policy(**{name: getattr(self, name) for name in SHOT_POLICY_LIMITS})
 
 
 def check_stylegan_resolution(resolution) -> int:

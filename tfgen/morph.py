@@ -122,6 +122,11 @@ def register(moving, fixed, *, grid=GRID, steps=300, learning_rate=0.3, smoothne
     return upsample_flow(coarse, moving.shape[1], moving.shape[2])
 
 
+def ordered_pairs(num_shots: int) -> list[tuple[int, int]]:
+    """Every (i, j), i != j, in the order :class:`ShotMorpher` registers them."""
+    return [(i, j) for i in range(num_shots) for j in range(num_shots) if i != j]
+
+
 @dataclasses.dataclass
 class ShotMorpher:
     """Every ordered pair of shots registered once; ``morphs`` then draws
@@ -140,7 +145,7 @@ class ShotMorpher:
         if shots.dtype != np.uint8 or shots.ndim != 4 or len(shots) < 1:
             raise ValueError(f"ShotMorpher expects uint8 shots [k, H, W, C]. Received: {shots.dtype} {shots.shape}")
         floats = shots.astype(np.float32) / 127.5 - 1.0
-        pairs = np.array([(i, j) for i in range(len(shots)) for j in range(len(shots)) if i != j], int).reshape(-1, 2)
+        pairs = np.array(ordered_pairs(len(shots)), int).reshape(-1, 2)
         flows = register(floats[pairs[:, 0]], floats[pairs[:, 1]], **register_options) if len(pairs) else None
         return cls(floats, pairs, flows)
 
@@ -157,4 +162,4 @@ class ShotMorpher:
         return (1.0 - t) * first + t * second
 
 
-__all__ = ["GRID", "ShotMorpher", "register", "registration_loss", "upsample_flow", "warp"]
+__all__ = ["GRID", "ShotMorpher", "ordered_pairs", "register", "registration_loss", "upsample_flow", "warp"]

@@ -359,6 +359,12 @@ def _accuracy(model: DomainClassifier, images: np.ndarray, labels: np.ndarray) -
     return correct / len(images)
 
 
+def epochs_to_see(images_seen: int, num_images: int) -> int:
+    """Epochs over ``num_images`` training images that show about
+    ``images_seen`` images, between 2 and 30."""
+    return int(np.clip(round(images_seen / max(int(num_images), 1)), 2, 30))
+
+
 def train_domain_classifier(
     source,
     *,

@@ -26,6 +26,8 @@ import keras
 from keras import ops
 
 from tfgen.checks import check_channels, check_int
+from tfgen.config import check_shot_policy
+from tfgen.morph import ordered_pairs
 from tfgen.weights import CheckedWeightsMixin
 
 # z's entries, each turned into U(0, 1) by the normal CDF.
@@ -34,11 +36,6 @@ LATENT_DIM = 10
 # augment_shots' ranges at strength 1 (translation as a share of the side).
 TRANSLATION, ROTATION_DEGREES, ZOOM, BRIGHTNESS, CONTRAST = 0.1, 10.0, 0.1, 0.1, 0.1
 MAX_ZOOM = 0.5
-
-
-def ordered_pairs(num_shots: int) -> list[tuple[int, int]]:
-    """Every (i, j), i != j, in the order :class:`tfgen.morph.ShotMorpher` registers them."""
-    return [(i, j) for i in range(num_shots) for j in range(num_shots) if i != j]
 
 
 def warp(images, flow):
@@ -89,10 +86,7 @@ class ShotMorphGenerator(CheckedWeightsMixin, keras.Model):
         self.channels = check_channels(channels)
         self.num_shots = check_int("num_shots", num_shots, minimum=1)
         self.bank_size = check_int("bank_size", bank_size, minimum=0)
-        for name, value, top in (("morph_share", morph_share, 1.0), ("strength", strength, 10.0), ("reach", reach, 2.0),
-                                 ("bank_scale", bank_scale, 2.0)):  # fmt: skip
-            if not 0.0 <= float(value) <= top:
-                raise ValueError(f"{name} must be in [0, {top}]. Received: {name}={value!r}")
+        check_shot_policy(morph_share=morph_share, strength=strength, reach=reach, bank_scale=bank_scale)
         if bank_scale > 0 and self.bank_size == 0:
             raise ValueError(f"bank_scale={bank_scale} needs a bank of flows (bank_size > 0).")
         self.morph_share, self.strength, self.reach = float(morph_share), float(strength), float(reach)
@@ -135,7 +129,6 @@ class ShotMorphGenerator(CheckedWeightsMixin, keras.Model):
     def call(self, z, training=False):
         del training
         uniform = 0.5 * (1.0 + ops.erf(ops.cast(z, "float32") / math.sqrt(2.0)))
-        batch = ops.shape(uniform)[0]
         shot = ops.minimum(ops.cast(uniform[:, Z_PICK] * self.num_shots, "int32"), self.num_shots - 1)
         images = ops.take(self.shots, shot, axis=0)
         if self.pairs and self.morph_share > 0:
@@ -144,7 +137,7 @@ class ShotMorphGenerator(CheckedWeightsMixin, keras.Model):
             pick = ops.minimum(ops.cast(uniform[:, Z_BANK] * self.bank_size, "int32"), self.bank_size - 1)
             images = warp(images, self.bank_scale * ops.take(self.bank, pick, axis=0))
         if self.strength > 0:
-            images = self._augment(images, uniform, batch)
+            images = self._augment(images, uniform)
         return images
 
     def _morphs(self, uniform):
@@ -157,8 +150,8 @@ class ShotMorphGenerator(CheckedWeightsMixin, keras.Model):
         moved_second = warp(ops.take(self.shots, second, axis=0), -(1.0 - t) * flow)
         return (1.0 - t) * moved_first + t * moved_second
 
-    def _augment(self, images, uniform, batch):
-        from tfgen.augment import _transform
+    def _augment(self, images, uniform):
+        from tfgen.augment import affine_transform
 
         def spread(index, half_width):  # U(-half_width, half_width)
             return (2.0 * uniform[:, index] - 1.0) * half_width
@@ -166,7 +159,7 @@ class ShotMorphGenerator(CheckedWeightsMixin, keras.Model):
         side, s = float(self.resolution), self.strength
         angles = spread(Z_ANGLE, math.radians(ROTATION_DEGREES * s))
         scales = 1.0 + spread(Z_ZOOM, min(ZOOM * s, MAX_ZOOM))
-        moved = _transform(
+        moved = affine_transform(
             images, angles, scales, spread(Z_SHIFT_Y, TRANSLATION * s * side), spread(Z_SHIFT_X, TRANSLATION * s * side),
             "nearest",
         )  # fmt: skip
@@ -185,4 +178,4 @@ class ShotMorphGenerator(CheckedWeightsMixin, keras.Model):
         return config
 
 
-__all__ = ["LATENT_DIM", "ShotMorphGenerator", "ordered_pairs", "warp"]
+__all__ = ["LATENT_DIM", "ShotMorphGenerator", "warp"]

@@ -32,14 +32,8 @@ POLICY_FILE = "shot_policy.json"
 CLASSIFIER_DIR = "classifier"
 BANK_FILE = "flow_bank.npz"
 # Images the policy's classifier sees in training when classifier_epochs is 0
-# (the benchmark's judge sees as many).
+# (the benchmark's judge sees 40000).
 CLASSIFIER_IMAGES_SEEN = 60_000
-
-
-def classifier_epochs(config, num_images: int) -> int:
-    if config.classifier_epochs:
-        return int(config.classifier_epochs)
-    return int(np.clip(round(CLASSIFIER_IMAGES_SEEN / max(num_images, 1)), 2, 30))
 
 
 class ShotPolicyTrainer:
@@ -62,7 +56,7 @@ class ShotPolicyTrainer:
         from tfgen.data.builtin import LabelledImages
         from tfgen.data.episodes import load_few_shot_data_for
         from tfgen.metrics import get_extractor
-        from tfgen.metrics.classifier import CLASSIFIER_WEIGHTS_FILE, train_domain_classifier
+        from tfgen.metrics.classifier import CLASSIFIER_WEIGHTS_FILE, epochs_to_see, train_domain_classifier
         from tfgen.shot_policy import CANDIDATES, fit_policy
 
         os.makedirs(self.run_dir, exist_ok=True)
@@ -79,7 +73,7 @@ class ShotPolicyTrainer:
             started = time.perf_counter()
             folder = os.path.join(self.run_dir, CLASSIFIER_DIR)
             if not os.path.isfile(os.path.join(folder, CLASSIFIER_WEIGHTS_FILE)):
-                epochs = classifier_epochs(config, len(data.labels))
+                epochs = config.classifier_epochs or epochs_to_see(CLASSIFIER_IMAGES_SEEN, len(data.labels))
                 self._say(f"training a classifier of the {len(data.class_names)} training classes ({epochs} epochs)")
                 train_domain_classifier(
                     LabelledImages(data.images, np.asarray(data.labels), list(data.class_names)), out_dir=folder,
