@@ -34,6 +34,11 @@ class ShotPolicy:
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def of(cls, config) -> "ShotPolicy":
+        """The policy a :class:`tfgen.config.ShotMorphConfig` holds."""
+        return cls(**{field.name: getattr(config, field.name) for field in dataclasses.fields(cls)})
+
 
 # Plain (augmented) shots, and morphs for half or all of the images, close to
 # the shots or reaching past them, under four augmentation strengths; then
@@ -82,18 +87,16 @@ def flow_bank(images, labels, *, pairs_per_class=BANK_PAIRS_PER_CLASS, max_class
 def policy_generator(morpher: ShotMorpher, policy: ShotPolicy, bank=None):
     """A :class:`tfgen.models.shot_morph.ShotMorphGenerator` of the morpher's
     shots under ``policy``, holding ``bank`` (flows [M, R, R, 2]) when the
-    policy uses one."""
+    policy uses one (named as ``tfgen.load_generator`` names it)."""
     from tfgen.models.shot_morph import ShotMorphGenerator
 
     _, side, _, channels = morpher.shots.shape
     bank = bank if policy.bank_scale > 0 else None
     if policy.bank_scale > 0 and (bank is None or len(bank) == 0):
         raise ValueError(f"{policy} deforms with bank flows, but no bank was given.")
-    generator = ShotMorphGenerator(
-        resolution=side, channels=channels, num_shots=len(morpher.shots), morph_share=policy.morph_share,
-        strength=policy.strength, reach=policy.reach, bank_size=0 if bank is None else len(bank),
-        bank_scale=policy.bank_scale,
-    )  # fmt: skip
+    generator = ShotMorphGenerator(resolution=side, channels=channels, num_shots=len(morpher.shots),
+                                   bank_size=0 if bank is None else len(bank), name="generator",
+                                   **policy.to_json())  # fmt: skip
     generator.set_shots(morpher)
     if bank is not None:
         generator.set_bank(np.asarray(bank, np.float32))

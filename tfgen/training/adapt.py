@@ -142,7 +142,7 @@ def adapt(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True, me
             raise ValueError(f"Shot morphing has no adaptation steps (it registers the shots). Received: steps={steps}")
         from tfgen.training.shot_morph import morph_shots
 
-        return morph_shots(meta_run, shots)
+        return morph_shots(meta_run, model_config, shots)
     if family == "l2l":
         from tfgen.training.l2l import condition_on_shots
 

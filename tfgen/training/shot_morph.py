@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from tfgen.config import load_run_config, save_run_config
+from tfgen.config import save_run_config
 from tfgen.files import write_json_atomic
 from tfgen.runs import RunLock, clear_run_folder
 from tfgen.sampling import CONFIG_FILE
@@ -53,7 +53,6 @@ class ShotPolicyTrainer:
 
     def fit(self, *, override=False):
         """Fit the policy unless the run has one already. Returns the run folder."""
-        from tfgen.data.builtin import LabelledImages
         from tfgen.data.episodes import load_few_shot_data_for
         from tfgen.metrics import get_extractor
         from tfgen.metrics.classifier import CLASSIFIER_WEIGHTS_FILE, epochs_to_see, train_domain_classifier
@@ -75,10 +74,8 @@ class ShotPolicyTrainer:
             if not os.path.isfile(os.path.join(folder, CLASSIFIER_WEIGHTS_FILE)):
                 epochs = config.classifier_epochs or epochs_to_see(CLASSIFIER_IMAGES_SEEN, len(data.labels))
                 self._say(f"training a classifier of the {len(data.class_names)} training classes ({epochs} epochs)")
-                train_domain_classifier(
-                    LabelledImages(data.images, np.asarray(data.labels), list(data.class_names)), out_dir=folder,
-                    resolution=config.resolution, epochs=epochs, seed=self.run_config.seed, progress=not self.quiet,
-                )  # fmt: skip
+                train_domain_classifier(data, out_dir=folder, resolution=config.resolution, epochs=epochs,
+                                        seed=self.run_config.seed, progress=not self.quiet)  # fmt: skip
             bank = self._flow_bank(data)
             self._say(f"fitting the policy: {len(CANDIDATES)} candidates on few-shot episodes of the training classes")
             policy, scores = fit_policy(
@@ -111,12 +108,13 @@ class ShotPolicyTrainer:
             return stored["flows"], stored["labels"]
 
 
-def morph_shots(meta_run, shots):
+def morph_shots(meta_run, config, shots):
     """The :class:`tfgen.models.shot_morph.ShotMorphGenerator` of ``shots``
-    (uint8 [k, R, R, C]) under the run's fitted policy; its ``adapted_config``
-    is the run's config with ``num_shots = k`` (what ``save_adapted`` writes)."""
+    (uint8 [k, R, R, C]) under the fitted policy of the run ``meta_run``
+    whose config is ``config``; its ``adapted_config`` is that config with
+    ``num_shots = k`` and the bank's size (what ``save_adapted`` writes)."""
     from tfgen.morph import ShotMorpher
-    from tfgen.registry import get_family
+    from tfgen.shot_policy import ShotPolicy, policy_generator
 
     meta_run = os.fspath(meta_run)
     if not os.path.isfile(os.path.join(meta_run, POLICY_FILE)):
@@ -124,17 +122,12 @@ def morph_shots(meta_run, shots):
             f"{meta_run!r} has no fitted policy ({POLICY_FILE}): its training did not finish. "
             "Run the same train.py command again to finish it."
         )
-    _, config, _ = load_run_config(os.path.join(meta_run, CONFIG_FILE))
     bank = None
     if config.bank_scale > 0:
         with np.load(os.path.join(meta_run, BANK_FILE)) as stored:
             bank = stored["flows"]
-    config = dataclasses.replace(config, num_shots=len(shots), bank_size=0 if bank is None else len(bank))
-    generator = get_family("shotmorph").build_generator(config)
-    generator.set_shots(ShotMorpher.from_shots(np.asarray(shots)))
-    if bank is not None:
-        generator.set_bank(bank)
-    generator.adapted_config = config
+    generator = policy_generator(ShotMorpher.from_shots(np.asarray(shots)), ShotPolicy.of(config), bank)
+    generator.adapted_config = dataclasses.replace(config, num_shots=len(shots), bank_size=generator.bank_size)
     return generator
 
 
