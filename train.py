@@ -237,12 +237,14 @@ flags.DEFINE_integer("critic-steps", None, f"L2L: critic steps per generator ste
 flags.DEFINE_enum("few-shot-init", L2LConfig.few_shot_init, ["scratch", "source"],
                   "L2L: phi_s^2 and phi_t^plain start from phi_s^1's initial weights (scratch) or from phi_s^1.")
 
-# Hardware.
+# Shot morphing.
 flags.DEFINE_integer(
     "classifier-epochs", 0,
     "shotmorph: epochs of the classifier of the training classes that scores the candidate policies "
     "(0: about 60000 images seen, at most 30 epochs).",
 )  # fmt: skip
+
+# Hardware.
 flags.DEFINE_enum("mixed-precision", RunConfig.mixed_precision, ["off", "float16", "bfloat16"],
                   "Mixed precision: bfloat16 for CPUs/TPUs/recent GPUs, float16 for older GPUs.")  # fmt: skip
 flags.DEFINE_boolean("xla", RunConfig.xla, "Compile the train step with XLA.")

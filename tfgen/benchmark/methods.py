@@ -119,8 +119,9 @@ def train_command(method: Method, *, source: str, group, name: str, bases_dir: s
 
 def train_base(method: Method, *, source, group, name, bases_dir, resolution, channels, quiet=False):
     """``(run folder, seconds of training)``: trains (or resumes) the base in a
-    ``train.py`` process unless its final weights exist. Seconds add up over
-    resumed invocations."""
+    ``train.py`` process unless its family's finished file exists (the final
+    generator weights; a shot-morphing run's fitted policy). Seconds add up
+    over resumed invocations."""
     from tfgen.registry import get_family
 
     run_dir = os.path.join(bases_dir, name)
