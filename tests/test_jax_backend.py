@@ -86,14 +86,16 @@ fake, _ = jax.jit(l2l_forward)([v.value for v in LG.trainable_variables],
                                [v.value for v in LG.non_trainable_variables], pics, z8)
 assert fake.shape == (2, 32, 32, 1) and bool(np.isfinite(np.asarray(fake)).all())
 
-# Shot morphing: the shots, their morphs, bank flows and augmentation, all in keras.ops.
+# Shot morphing: the shots, their morphs, bank flows, styles and augmentation, all in keras.ops.
 from tfgen.models.shot_morph import LATENT_DIM, ShotMorphGenerator
 from tfgen.morph import ShotMorpher, warp as numpy_warp
 from tfgen.models.shot_morph import warp as ops_warp
 shots = np.random.default_rng(3).integers(0, 256, (3, 32, 32, 1), dtype=np.uint8)
-SM = ShotMorphGenerator(resolution=32, num_shots=3, morph_share=0.5, strength=1.0, bank_size=2, bank_scale=0.5)
+SM = ShotMorphGenerator(resolution=32, num_shots=3, morph_share=0.5, strength=1.0, bank_size=2, bank_scale=0.5,
+                        style_size=2, pose_spread=0.5, ink_spread=1.0)
 SM.set_shots(ShotMorpher.from_shots(shots))
 SM.set_bank(np.random.default_rng(4).normal(0, 1, (2, 32, 32, 2)).astype("float32"))
+SM.set_style(np.array([15.5, 15.5, 2.0, 2.0, 0.0, -1.0], "float32"), np.full((2, 6), 0.1, "float32"))
 zs = np.random.default_rng(5).normal(size=(4, LATENT_DIM)).astype("float32")
 assert SM(zs).shape == (4, 32, 32, 1) and bool(np.isfinite(np.asarray(SM(zs))).all())
 flow = np.random.default_rng(6).normal(0, 3, (3, 32, 32, 2)).astype("float32")

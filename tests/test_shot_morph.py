@@ -14,6 +14,7 @@ from tfgen.metrics.features import FeatureExtractor
 from tfgen.models.shot_morph import LATENT_DIM, Z_KIND, Z_PICK, Z_T, ShotMorphGenerator
 from tfgen.models.shot_morph import warp as keras_warp
 from tfgen.morph import ShotMorpher, ordered_pairs, register, registration_loss, warp
+from tfgen.restyle import StylePrior
 from tfgen.shot_policy import ShotPolicy, fit_policy, flow_bank, policy_generator
 
 
@@ -195,8 +196,7 @@ def test_train_adapt_save_and_load(tmp_path):
 
     generator = adapt(run_dir, "digits:9", num_shots=3, seed=1)
     _, fitted, _ = load_run_config(os.path.join(run_dir, "config.json"))
-    assert (generator.morph_share, generator.strength, generator.reach, generator.bank_scale) == (
-        fitted.morph_share, fitted.strength, fitted.reach, fitted.bank_scale)  # fmt: skip
+    assert ShotPolicy.of(generator) == ShotPolicy.of(fitted)
     assert generator.num_shots == 3
     with np.load(os.path.join(run_dir, "flow_bank.npz")) as bank:
         assert sorted(set(bank["labels"])) == [0, 1, 2]  # the three training classes, never the held-out 9
@@ -206,4 +206,8 @@ def test_train_adapt_save_and_load(tmp_path):
     np.testing.assert_array_equal(images, tfgen.generate(tfgen.load_generator(saved), 20, seed=4))
     with pytest.raises(ValueError, match="no adaptation steps"):
         adapt(run_dir, "digits:9", steps=5)
-    assert dataclasses.replace(fitted, num_shots=3) == generator.adapted_config
+    prior = StylePrior.load(os.path.join(run_dir, "style_prior.npz"))  # of the training classes' images
+    assert generator.style_size == (len(prior.deviations) if ShotPolicy.of(fitted).restyles else 0)
+    assert generator.adapted_config == dataclasses.replace(
+        fitted, num_shots=3, bank_size=generator.bank_size, style_size=generator.style_size
+    )

@@ -329,3 +329,27 @@ def classic_augment(
     shift_h = uniform(3, -max_translation * height, max_translation * height)
     shift_w = uniform(4, -max_translation * width, max_translation * width)
     return affine_transform(images, angles, scales, shift_h, shift_w, fill_mode)
+
+
+def flow_warp(images, flow):
+    """Keras-ops twin of :func:`tfgen.morph.warp`: ``images`` [B, H, W, C]
+    sampled at p + ``flow(p)`` [B, H, W, 2] (bilinear, border repeated)."""
+    height, width, channels = images.shape[1], images.shape[2], images.shape[3]
+    rows = ops.arange(height, dtype="float32")[None, :, None]
+    cols = ops.arange(width, dtype="float32")[None, None, :]
+    y = ops.clip(rows + flow[..., 0], 0.0, height - 1.0)
+    x = ops.clip(cols + flow[..., 1], 0.0, width - 1.0)
+    y0 = ops.minimum(ops.floor(y), max(height - 2, 0))
+    x0 = ops.minimum(ops.floor(x), max(width - 2, 0))
+    wy, wx = (y - y0)[..., None], (x - x0)[..., None]
+    y0, x0 = ops.cast(y0, "int32"), ops.cast(x0, "int32")
+    y1, x1 = ops.minimum(y0 + 1, height - 1), ops.minimum(x0 + 1, width - 1)
+    flat = ops.reshape(images, (-1, channels))
+    offset = (ops.arange(ops.shape(images)[0], dtype="int32") * (height * width))[:, None, None]
+
+    def at(yy, xx):
+        return ops.reshape(ops.take(flat, ops.reshape(offset + yy * width + xx, (-1,)), axis=0), ops.shape(images))
+
+    top = at(y0, x0) + wx * (at(y0, x1) - at(y0, x0))
+    bottom = at(y1, x0) + wx * (at(y1, x1) - at(y1, x0))
+    return top + wy * (bottom - top)

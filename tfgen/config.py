@@ -230,7 +230,8 @@ class InfoGANConfig(DCGANConfig):
 
 
 # Upper bounds of the shot-morphing policy's settings (all >= 0).
-SHOT_POLICY_LIMITS = {"morph_share": 1.0, "strength": 10.0, "reach": 2.0, "bank_scale": 2.0}
+SHOT_POLICY_LIMITS = {"morph_share": 1.0, "strength": 10.0, "reach": 2.0, "bank_scale": 2.0, "pose_spread": 2.0,
+                      "ink_spread": 2.0}  # fmt: skip
 
 
 def check_shot_policy(**values) -> None:
@@ -246,9 +247,10 @@ class ShotMorphConfig:
     """Shot morphing (:mod:`tfgen.shot_policy`): images of a new class made
     from its ``shots`` by morphing between them, deforming them with flows
     learnt between images of the training classes and augmenting them, with
-    the policy (``morph_share``, ``strength``, ``reach``, ``bank_scale``)
-    fitted on the training classes. ``num_shots`` and ``bank_size`` are what
-    the adapted generator holds."""
+    the policy (``morph_share``, ``strength``, ``reach``, ``bank_scale``,
+    ``pose_spread``, ``ink_spread``) fitted on the training classes.
+    ``num_shots``, ``bank_size`` and ``style_size`` are what the adapted
+    generator holds."""
 
     resolution: int = 32
     channels: int = 1
@@ -260,12 +262,15 @@ class ShotMorphConfig:
     strength: float = 1.0
     reach: float = 0.0
     bank_scale: float = 0.0
+    pose_spread: float = 0.0
+    ink_spread: float = 0.0
     # Fitting: episodes per class and the classifier of the training classes it scores with.
     fit_seeds: int = 2
     classifier_epochs: int = 0  # 0: about as many images seen as the benchmark's judge
-    # Set by adaptation: the shots and bank flows the adapted generator holds.
+    # Set by adaptation: the shots, bank flows and style deviations the adapted generator holds.
     num_shots: int = 4
     bank_size: int = 0
+    style_size: int = 0
 
     family = "shotmorph"
 
@@ -281,8 +286,9 @@ class ShotMorphConfig:
         _check_positive(self, "shots", "fit_seeds", "num_shots")
         if self.classifier_epochs < 0:
             raise ValueError(f"classifier_epochs must be >= 0 (0: automatic). Received: {self.classifier_epochs}")
-        if self.bank_size < 0:
-            raise ValueError(f"bank_size must be >= 0. Received: {self.bank_size}")
+        for name in ("bank_size", "style_size"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0. Received: {getattr(self, name)}")
         check_shot_policy(**{name: getattr(self, name) for name in SHOT_POLICY_LIMITS})
 
 

@@ -210,12 +210,12 @@ def _l2l_describe(config):
 
 def _shot_morph_generator(config):
     from tfgen.models.shot_morph import ShotMorphGenerator
+    from tfgen.shot_policy import ShotPolicy
 
     config.validate()
     return ShotMorphGenerator(
         resolution=config.resolution, channels=config.channels, num_shots=config.num_shots,
-        morph_share=config.morph_share, strength=config.strength, reach=config.reach, bank_size=config.bank_size,
-        bank_scale=config.bank_scale, name="generator",
+        bank_size=config.bank_size, style_size=config.style_size, name="generator", **ShotPolicy.of(config).to_json(),
     )  # fmt: skip
 
 

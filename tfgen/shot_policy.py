@@ -5,8 +5,9 @@ Images of a new class are drawn from its shots
 between two shots (:mod:`tfgen.morph`), the rest the shots themselves; all
 then deformed by a scaled flow of the *bank* (:func:`flow_bank`: how two
 images of one training class differ, so the variation comes from the classes
-the base knows) and shifted, rotated, zoomed and re-lit with ranges scaled
-by a strength. The right amounts differ by domain (fonts' glyphs are
+the base knows), given a position, size, slant and ink level drawn from the
+training classes' spread of them (:mod:`tfgen.restyle`), and shifted,
+rotated, zoomed and re-lit with ranges scaled by a strength. The right amounts differ by domain (fonts' glyphs are
 centred and upright, so shifting them makes them less real; handwritten
 digits gain from all of it), so they are not guessed: :func:`fit_policy` draws few-shot episodes from the
 classes the user *has* plenty of images of, tries every candidate policy, and
@@ -30,6 +31,12 @@ class ShotPolicy:
     strength: float  # multiplies augment_shots' ranges; 0: no augmentation
     reach: float = 0.0  # morphs go this far past either shot
     bank_scale: float = 0.0  # each image is deformed by a bank flow times this (0: none)
+    pose_spread: float = 0.0  # position, size and slant drawn from the style prior, deviations times this (0: kept)
+    ink_spread: float = 0.0  # the same for the ink level
+
+    @property
+    def restyles(self) -> bool:
+        return self.pose_spread > 0 or self.ink_spread > 0
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -43,11 +50,15 @@ class ShotPolicy:
 # Plain (augmented) shots, and morphs for half or all of the images, close to
 # the shots or reaching past them, under four augmentation strengths; then
 # the same shares of morphs deformed by bank flows at three scales, with no
-# or half augmentation.
+# or half augmentation; then the ink level, or the ink level and the pose at
+# half or full spread, drawn from the style prior for shots, morphs and
+# bank-deformed morphs (without augmentation: the prior replaces it).
 CANDIDATES = (
     tuple(ShotPolicy(0.0, s) for s in (0.0, 0.25, 0.5, 1.0))
     + tuple(ShotPolicy(m, s, r) for m, s, r in itertools.product((0.5, 1.0), (0.0, 0.25, 0.5, 1.0), (0.0, 0.5)))
     + tuple(ShotPolicy(m, s, 0.0, b) for m, s, b in itertools.product((0.0, 0.5, 1.0), (0.0, 0.5), (0.5, 0.75, 1.0)))
+    + tuple(ShotPolicy(m, 0.0, 0.5 if m else 0.0, b, pose, 1.0)
+            for m, b, pose in itertools.product((0.0, 0.5, 1.0), (0.0, 0.75), (0.0, 0.5, 1.0)))
 )
 # Flow bank: pairs of images registered per training class (at most BANK_CLASSES classes).
 BANK_PAIRS_PER_CLASS, BANK_CLASSES = 40, 12
@@ -84,27 +95,38 @@ def flow_bank(images, labels, *, pairs_per_class=BANK_PAIRS_PER_CLASS, max_class
     return register(to_float(moving), to_float(fixed)), np.concatenate(owners)
 
 
-def policy_generator(morpher: ShotMorpher, policy: ShotPolicy, bank=None):
+def policy_generator(morpher: ShotMorpher, policy: ShotPolicy, bank=None, style_prior=None):
     """A :class:`tfgen.models.shot_morph.ShotMorphGenerator` of the morpher's
-    shots under ``policy``, holding ``bank`` (flows [M, R, R, 2]) when the
-    policy uses one (named as ``tfgen.load_generator`` names it)."""
+    shots under ``policy``, holding ``bank`` (flows [M, R, R, 2]) and the
+    style of ``style_prior`` (a :class:`tfgen.restyle.StylePrior`) when the
+    policy uses them (named as ``tfgen.load_generator`` names it)."""
     from tfgen.models.shot_morph import ShotMorphGenerator
+    from keras import ops
+
+    from tfgen.restyle import moments
 
     _, side, _, channels = morpher.shots.shape
     bank = bank if policy.bank_scale > 0 else None
     if policy.bank_scale > 0 and (bank is None or len(bank) == 0):
         raise ValueError(f"{policy} deforms with bank flows, but no bank was given.")
+    style_prior = style_prior if policy.restyles else None
+    if policy.restyles and style_prior is None:
+        raise ValueError(f"{policy} draws styles, but no style prior was given.")
     generator = ShotMorphGenerator(resolution=side, channels=channels, num_shots=len(morpher.shots),
-                                   bank_size=0 if bank is None else len(bank), name="generator",
-                                   **policy.to_json())  # fmt: skip
+                                   bank_size=0 if bank is None else len(bank),
+                                   style_size=0 if style_prior is None else len(style_prior.deviations),
+                                   name="generator", **policy.to_json())  # fmt: skip
     generator.set_shots(morpher)
     if bank is not None:
         generator.set_bank(np.asarray(bank, np.float32))
+    if style_prior is not None:
+        shot_styles = ops.convert_to_numpy(moments(morpher.shots))
+        generator.set_style(style_prior.class_mean(shot_styles), style_prior.deviations)
     return generator
 
 
-def fit_policy(images, labels, extractor, *, bank=None, shots=4, seeds=(0, 1), num_images=100, max_classes=12,
-               candidates=CANDIDATES):  # fmt: skip
+def fit_policy(images, labels, extractor, *, bank=None, styles=None, shots=4, seeds=(0, 1), num_images=100,
+               max_classes=12, candidates=CANDIDATES):  # fmt: skip
     """The candidate whose images of each class come closest to the class.
 
     For every class in ``labels`` (at most ``max_classes``, spread over
@@ -114,8 +136,10 @@ def fit_policy(images, labels, extractor, *, bank=None, shots=4, seeds=(0, 1), n
     distance to the reference in ``extractor``'s features divided by that of
     as many real images of the class (log-averaged over episodes).
     ``bank`` is ``flow_bank``'s ``(flows, labels)``; an episode's images use
-    only the flows of *other* classes, as a held-out class's would. Without a
-    bank, the candidates that need one are skipped.
+    only the flows of *other* classes, as a held-out class's would.
+    ``styles`` are the images' style moments (:func:`tfgen.restyle.moments_of_uint8`);
+    an episode's style prior is fitted on the other classes' alone. Without a
+    bank or styles, the candidates that need them are skipped.
 
     Returns ``(best policy, {policy: mean log FD ratio})``.
     """
@@ -123,8 +147,12 @@ def fit_policy(images, labels, extractor, *, bank=None, shots=4, seeds=(0, 1), n
     from tfgen.sampling import generate
 
     images, labels = np.asarray(images), np.asarray(labels)
+    from tfgen.restyle import StylePrior
+
     if bank is None:
         candidates = tuple(c for c in candidates if c.bank_scale == 0)
+    if styles is None:
+        candidates = tuple(c for c in candidates if not c.restyles)
     scores = {index: [] for index in range(len(candidates))}
     for label in spread_labels(labels, max_classes):
         class_images = images[labels == label]
@@ -139,10 +167,14 @@ def fit_policy(images, labels, extractor, *, bank=None, shots=4, seeds=(0, 1), n
             real_fd = fid_from_features(reference_features, extract_features(extractor, real)["features"])
             morpher = ShotMorpher.from_shots(class_images[order[:shots]])
             others = None if bank is None else bank[0][bank[1] != label]
+            prior = None
+            if styles is not None and np.any(labels != label):
+                prior = StylePrior.fit(styles[labels != label], labels[labels != label], shots=shots)
             for index, policy in enumerate(candidates):
-                if policy.bank_scale > 0 and not len(others):
-                    continue  # the bank holds only this class's flows
-                made = generate(policy_generator(morpher, policy, others), count, batch_size=count, seed=int(seed))
+                if (policy.bank_scale > 0 and not len(others)) or (policy.restyles and prior is None):
+                    continue  # the bank (or the images) hold only this class
+                made = generate(policy_generator(morpher, policy, others, prior), count, batch_size=count,
+                                seed=int(seed))  # fmt: skip
                 fd = fid_from_features(reference_features, extract_features(extractor, made)["features"])
                 scores[index].append(np.log(max(fd, 1e-12) / max(real_fd, 1e-12)))
     if not scores[0]:

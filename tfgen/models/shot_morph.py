@@ -25,41 +25,19 @@ import math
 import keras
 from keras import ops
 
+from tfgen.augment import flow_warp as warp
 from tfgen.checks import check_channels, check_int
 from tfgen.config import check_shot_policy
 from tfgen.morph import ordered_pairs
+from tfgen.restyle import NUM_MOMENTS, POSE, moments, move_moments
 from tfgen.weights import CheckedWeightsMixin
 
 # z's entries, each turned into U(0, 1) by the normal CDF.
-Z_KIND, Z_PICK, Z_T, Z_ANGLE, Z_ZOOM, Z_SHIFT_Y, Z_SHIFT_X, Z_BRIGHTNESS, Z_CONTRAST, Z_BANK = range(10)
-LATENT_DIM = 10
+Z_KIND, Z_PICK, Z_T, Z_ANGLE, Z_ZOOM, Z_SHIFT_Y, Z_SHIFT_X, Z_BRIGHTNESS, Z_CONTRAST, Z_BANK, Z_STYLE = range(11)
+LATENT_DIM = 11
 # augment_shots' ranges at strength 1 (translation as a share of the side).
 TRANSLATION, ROTATION_DEGREES, ZOOM, BRIGHTNESS, CONTRAST = 0.1, 10.0, 0.1, 0.1, 0.1
 MAX_ZOOM = 0.5
-
-
-def warp(images, flow):
-    """Keras-ops twin of :func:`tfgen.morph.warp`: ``images`` [B, H, W, C]
-    sampled at p + ``flow(p)`` [B, H, W, 2] (bilinear, border repeated)."""
-    height, width, channels = images.shape[1], images.shape[2], images.shape[3]
-    rows = ops.arange(height, dtype="float32")[None, :, None]
-    cols = ops.arange(width, dtype="float32")[None, None, :]
-    y = ops.clip(rows + flow[..., 0], 0.0, height - 1.0)
-    x = ops.clip(cols + flow[..., 1], 0.0, width - 1.0)
-    y0 = ops.minimum(ops.floor(y), max(height - 2, 0))
-    x0 = ops.minimum(ops.floor(x), max(width - 2, 0))
-    wy, wx = (y - y0)[..., None], (x - x0)[..., None]
-    y0, x0 = ops.cast(y0, "int32"), ops.cast(x0, "int32")
-    y1, x1 = ops.minimum(y0 + 1, height - 1), ops.minimum(x0 + 1, width - 1)
-    flat = ops.reshape(images, (-1, channels))
-    offset = (ops.arange(ops.shape(images)[0], dtype="int32") * (height * width))[:, None, None]
-
-    def at(yy, xx):
-        return ops.reshape(ops.take(flat, ops.reshape(offset + yy * width + xx, (-1,)), axis=0), ops.shape(images))
-
-    top = at(y0, x0) + wx * (at(y0, x1) - at(y0, x0))
-    bottom = at(y1, x0) + wx * (at(y1, x1) - at(y1, x0))
-    return top + wy * (bottom - top)
 
 
 @keras.saving.register_keras_serializable("tfgen")
@@ -75,20 +53,32 @@ class ShotMorphGenerator(CheckedWeightsMixin, keras.Model):
         reach: morphs take t ~ U(-reach, 1 + reach): past either shot when > 0.
         bank_size: flows in the bank (``set_bank`` fills them).
         bank_scale: each image is deformed by a bank flow times this (0: none).
+        style_size: style deviations held (``set_style`` fills them).
+        pose_spread, ink_spread: each image's position, size and slant
+            (pose) and its ink level are moved to the class's estimated
+            mean style plus a deviation of the training classes times these
+            (:mod:`tfgen.restyle`); 0 leaves them as they are.
 
     Call: z [B, LATENT_DIM] -> images [B, R, R, C] in [-1, 1].
     """
 
     def __init__(self, *, resolution, channels=1, num_shots=4, morph_share=0.5, strength=1.0, reach=0.0,
-                 bank_size=0, bank_scale=0.0, **kwargs):  # fmt: skip
+                 bank_size=0, bank_scale=0.0, style_size=0, pose_spread=0.0, ink_spread=0.0, **kwargs):  # fmt: skip
         super().__init__(**kwargs)
         self.resolution = check_int("resolution", resolution, minimum=4)
         self.channels = check_channels(channels)
         self.num_shots = check_int("num_shots", num_shots, minimum=1)
         self.bank_size = check_int("bank_size", bank_size, minimum=0)
-        check_shot_policy(morph_share=morph_share, strength=strength, reach=reach, bank_scale=bank_scale)
+        self.style_size = check_int("style_size", style_size, minimum=0)
+        check_shot_policy(morph_share=morph_share, strength=strength, reach=reach, bank_scale=bank_scale,
+                          pose_spread=pose_spread, ink_spread=ink_spread)  # fmt: skip
         if bank_scale > 0 and self.bank_size == 0:
             raise ValueError(f"bank_scale={bank_scale} needs a bank of flows (bank_size > 0).")
+        if (pose_spread > 0 or ink_spread > 0) and self.style_size == 0:
+            raise ValueError(
+                f"pose_spread={pose_spread} and ink_spread={ink_spread} need style deviations (style_size > 0)."
+            )
+        self.pose_spread, self.ink_spread = float(pose_spread), float(ink_spread)
         self.morph_share, self.strength, self.reach = float(morph_share), float(strength), float(reach)
         self.bank_scale = float(bank_scale)
         self.latent_dim = LATENT_DIM
@@ -103,7 +93,24 @@ class ShotMorphGenerator(CheckedWeightsMixin, keras.Model):
         self.bank = self.add_weight(
             shape=(max(self.bank_size, 1), side, side, 2), initializer="zeros", trainable=False, name="bank"
         )
+        if self.style_size:  # only then, so that generators saved without a style still load
+            self.style_mean = self.add_weight(shape=(NUM_MOMENTS,), initializer="zeros", trainable=False,
+                                              name="style_mean")  # fmt: skip
+            self.style_deviations = self.add_weight(shape=(self.style_size, NUM_MOMENTS), initializer="zeros",
+                                                    trainable=False, name="style_deviations")  # fmt: skip
         self.built = True
+
+    def set_style(self, mean, deviations) -> None:
+        """Hold the class's estimated mean style [6] and the training classes'
+        deviations [style_size, 6] (:class:`tfgen.restyle.StylePrior`)."""
+        if tuple(deviations.shape) != (self.style_size, NUM_MOMENTS) or tuple(mean.shape) != (NUM_MOMENTS,):
+            raise ValueError(
+                f"This generator holds a mean style of shape ({NUM_MOMENTS},) and {self.style_size} deviations of "
+                f"{NUM_MOMENTS} moments. Received: mean {tuple(mean.shape)}, deviations {tuple(deviations.shape)}"
+            )
+        if self.style_size:
+            self.style_mean.assign(mean)
+            self.style_deviations.assign(deviations)
 
     def set_bank(self, flows) -> None:
         """Hold ``flows`` [bank_size, R, R, 2] (:func:`tfgen.shot_policy.flow_bank`)."""
@@ -136,6 +143,8 @@ class ShotMorphGenerator(CheckedWeightsMixin, keras.Model):
         if self.bank_scale > 0:
             pick = ops.minimum(ops.cast(uniform[:, Z_BANK] * self.bank_size, "int32"), self.bank_size - 1)
             images = warp(images, self.bank_scale * ops.take(self.bank, pick, axis=0))
+        if self.pose_spread > 0 or self.ink_spread > 0:
+            images = self._restyle(images, uniform)
         if self.strength > 0:
             images = self._augment(images, uniform)
         return images
@@ -149,6 +158,18 @@ class ShotMorphGenerator(CheckedWeightsMixin, keras.Model):
         moved_first = warp(ops.take(self.shots, first, axis=0), t * flow)
         moved_second = warp(ops.take(self.shots, second, axis=0), -(1.0 - t) * flow)
         return (1.0 - t) * moved_first + t * moved_second
+
+    def _restyle(self, images, uniform):
+        current = moments(images)
+        pick = ops.minimum(ops.cast(uniform[:, Z_STYLE] * self.style_size, "int32"), self.style_size - 1)
+        deviation = ops.take(self.style_deviations, pick, axis=0)
+        # Per moment: the spread its deviation is drawn with; 0 keeps the image's own.
+        spreads = [self.pose_spread if m in POSE else self.ink_spread for m in range(NUM_MOMENTS)]
+        targets = ops.stack([
+            current[:, m] if spread == 0 else self.style_mean[m] + spread * deviation[:, m]
+            for m, spread in enumerate(spreads)
+        ], axis=1)  # fmt: skip
+        return move_moments(images, targets, current)
 
     def _augment(self, images, uniform):
         from tfgen.augment import affine_transform
@@ -173,7 +194,8 @@ class ShotMorphGenerator(CheckedWeightsMixin, keras.Model):
         config.update(
             resolution=self.resolution, channels=self.channels, num_shots=self.num_shots,
             morph_share=self.morph_share, strength=self.strength, reach=self.reach, bank_size=self.bank_size,
-            bank_scale=self.bank_scale,
+            bank_scale=self.bank_scale, style_size=self.style_size, pose_spread=self.pose_spread,
+            ink_spread=self.ink_spread,
         )  # fmt: skip
         return config
 

@@ -4,12 +4,13 @@ Training, all on the training classes: a classifier of those classes is
 trained into ``RUN/classifier/`` (its features score the candidates; it
 never sees a held-out class), the flow bank
 (:func:`tfgen.shot_policy.flow_bank`) is registered into
-``RUN/flow_bank.npz``, then the policy is fitted
+``RUN/flow_bank.npz``, the style prior (:class:`tfgen.restyle.StylePrior`)
+into ``RUN/style_prior.npz``, then the policy is fitted
 (:func:`tfgen.shot_policy.fit_policy`); it and every candidate's score are
 written to ``RUN/shot_policy.json`` and the policy into ``config.json``.
 Adapting registers the shots of a new class
 (:class:`tfgen.morph.ShotMorpher`) and returns the generator holding them
-and, when the policy uses it, the bank.
+and, when the policy uses them, the bank and the style.
 
 An interrupted training resumes: a finished classifier and bank are
 reused, the fit (a few minutes) runs again.
@@ -31,6 +32,7 @@ from tfgen.sampling import CONFIG_FILE
 POLICY_FILE = "shot_policy.json"
 CLASSIFIER_DIR = "classifier"
 BANK_FILE = "flow_bank.npz"
+STYLE_PRIOR_FILE = "style_prior.npz"
 # Images the policy's classifier sees in training when classifier_epochs is 0
 # (the benchmark's judge sees 40000).
 CLASSIFIER_IMAGES_SEEN = 60_000
@@ -56,6 +58,7 @@ class ShotPolicyTrainer:
         from tfgen.data.episodes import load_few_shot_data_for
         from tfgen.metrics import get_extractor
         from tfgen.metrics.classifier import CLASSIFIER_WEIGHTS_FILE, epochs_to_see, train_domain_classifier
+        from tfgen.restyle import StylePrior, moments_of_uint8
         from tfgen.shot_policy import CANDIDATES, fit_policy
 
         os.makedirs(self.run_dir, exist_ok=True)
@@ -77,10 +80,14 @@ class ShotPolicyTrainer:
                 train_domain_classifier(data, out_dir=folder, resolution=config.resolution, epochs=epochs,
                                         seed=self.run_config.seed, progress=not self.quiet)  # fmt: skip
             bank = self._flow_bank(data)
+            styles = moments_of_uint8(data.images)
+            StylePrior.fit(styles, data.labels, shots=config.shots, seed=self.run_config.seed).save(
+                os.path.join(self.run_dir, STYLE_PRIOR_FILE)
+            )
             self._say(f"fitting the policy: {len(CANDIDATES)} candidates on few-shot episodes of the training classes")
             policy, scores = fit_policy(
-                data.images, data.labels, get_extractor("classifier", path=folder), bank=bank, shots=config.shots,
-                seeds=tuple(range(config.fit_seeds)),
+                data.images, data.labels, get_extractor("classifier", path=folder), bank=bank, styles=styles,
+                shots=config.shots, seeds=tuple(range(config.fit_seeds)),
             )  # fmt: skip
             fitted = dataclasses.replace(config, **policy.to_json())
             save_run_config(os.path.join(self.run_dir, CONFIG_FILE), self.family, fitted, self.run_config)
@@ -114,6 +121,7 @@ def morph_shots(meta_run, config, shots):
     whose config is ``config``; its ``adapted_config`` is that config with
     ``num_shots = k`` and the bank's size (what ``save_adapted`` writes)."""
     from tfgen.morph import ShotMorpher
+    from tfgen.restyle import StylePrior
     from tfgen.shot_policy import ShotPolicy, policy_generator
 
     meta_run = os.fspath(meta_run)
@@ -122,12 +130,16 @@ def morph_shots(meta_run, config, shots):
             f"{meta_run!r} has no fitted policy ({POLICY_FILE}): its training did not finish. "
             "Run the same train.py command again to finish it."
         )
-    bank = None
-    if config.bank_scale > 0:
+    policy = ShotPolicy.of(config)
+    bank = style_prior = None
+    if policy.bank_scale > 0:
         with np.load(os.path.join(meta_run, BANK_FILE)) as stored:
             bank = stored["flows"]
-    generator = policy_generator(ShotMorpher.from_shots(np.asarray(shots)), ShotPolicy.of(config), bank)
-    generator.adapted_config = dataclasses.replace(config, num_shots=len(shots), bank_size=generator.bank_size)
+    if policy.restyles:
+        style_prior = StylePrior.load(os.path.join(meta_run, STYLE_PRIOR_FILE))
+    generator = policy_generator(ShotMorpher.from_shots(np.asarray(shots)), policy, bank, style_prior)
+    generator.adapted_config = dataclasses.replace(config, num_shots=len(shots), bank_size=generator.bank_size,
+                                                   style_size=generator.style_size)  # fmt: skip
     return generator
 
 
