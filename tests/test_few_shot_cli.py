@@ -98,7 +98,8 @@ def test_shot_morphing_through_the_same_commands(tmp_path):
     policy = json.loads((run / "shot_policy.json").read_text())
     config = json.loads((run / "config.json").read_text())
     assert config["family"] == "shotmorph"
-    assert {k: config["model"][k] for k in ("morph_share", "strength", "reach", "bank_scale")} == policy["policy"]
+    assert set(policy["policy"]) >= {"morph_share", "strength", "reach", "bank_scale", "pose_spread", "ink_spread"}
+    assert {k: config["model"][k] for k in policy["policy"]} == policy["policy"]
     out = tmp_path / "out"
     completed = run_script(
         "generate.py", "--adapt-from", str(run), "--shots", "digits:9", "--num-images", "8", "--grid",
