@@ -11,11 +11,20 @@ measured for every episode:
   their mean is the shots' mean. This is a generator that gets the spread of
   the class exactly right but knows its mean only from the k shots: what
   every method that is centred on its shots can at best reach;
+* "real spread at the shrunk shot mean": the same, with the shots' mean
+  shrunk toward the mean of the training classes' means by the
+  empirical-Bayes weight tr(B) / (tr(B) + tr(W) / k) (B: covariance of the
+  class means, W: within-class covariance), all in the judge's features:
+  the best a class-centre estimate of that kind could do, even in the
+  judge's own space;
 * "<row> spread at the reference mean": a row's features moved onto the
   reference's mean, i.e. what that row would score with a perfect mean.
 
 Columns: FD ×real and the mean term ×real (both divided by the real row's
-FD), means over classes and seeds, then FD ×real per class. --out-dir is a
+FD), means over classes and seeds, then FD ×real per class. Then the floor
+alone for other numbers of shots (--floor-shots; episodes drawn as the
+benchmark draws them with that many shots): how many shots the issue's
+FD ≤ 3× real allows on each class. --out-dir is a
 benchmark folder whose bases of --method are already trained
 (``benchmark.py --methods METHOD``); the judge there is reused.
 """
@@ -36,6 +45,7 @@ flags.DEFINE_string("data", "digits", "The benchmark's labelled data.")
 flags.DEFINE_string("out-dir", "/work/bench_runs/digits_v3", "A benchmark folder with the method's bases.")
 flags.DEFINE_string("method", "shotmorph", "The benchmark method whose images are decomposed.")
 flags.DEFINE_list("seeds", ["0", "1", "2"], "Shot seeds.")
+flags.DEFINE_list("floor-shots", ["1", "2", "4", "8", "16"], "Shots per episode for the floor-only table.")
 
 
 def main(argv):
@@ -51,7 +61,10 @@ def main(argv):
     settings, data, judge, groups = benchmark_context(FLAGS.data, out_dir)
     method = METHODS[FLAGS.method]
     rows = {}  # row -> class -> [(FD / real FD, mean term / real FD)]
+    all_features = judge_outputs(judge, data.images)["features"]
     for index, group in enumerate(groups):
+        training = ~np.isin(data.labels, [data.class_names.index(c) for c in group])
+        domain_mean, shot_weight = shrinkage(all_features[training], data.labels[training], settings.shots)
         base = os.path.join(out_dir, "bases", base_name(method, settings.data_tag(), index, group))
         if not os.path.isdir(base):
             raise FileNotFoundError(f"No {method.name} base at {base}: run benchmark.py --methods {method.name} first.")
@@ -65,8 +78,11 @@ def main(argv):
             for name in ("augmented_shots", "copies"):
                 made[name] = features(reference_images(name, episode))
             made[method.name] = features(adapted_images(method, base, episode))
-            oracles = {"oracle: real spread at the shot mean": made["real"] - made["real"].mean(0)
-                       + baseline.shot_features.mean(0)}  # fmt: skip
+            shot_mean = baseline.shot_features.mean(0)
+            spread = made["real"] - made["real"].mean(0)
+            oracles = {"oracle: real spread at the shot mean": spread + shot_mean,
+                       "oracle: real spread at the shrunk shot mean": spread + shot_weight * shot_mean
+                       + (1 - shot_weight) * domain_mean}  # fmt: skip
             for name in ("augmented_shots", method.name):
                 oracles[f"oracle: {name} spread at the reference mean"] = (
                     made[name] - made[name].mean(0) + reference.mean(0)
@@ -83,6 +99,47 @@ def main(argv):
         every = np.array([value for values in per_class.values() for value in values])
         classes = ", ".join(f"{c} {np.mean([v[0] for v in values]):.1f}" for c, values in per_class.items())
         print(f"| {row} | {every[:, 0].mean():.2f} | {every[:, 1].mean():.2f} | {classes} |")
+    print_floor_by_shots(settings, data, judge, groups)
+
+
+def shrinkage(features, labels, shots):
+    """``(mean of the class means, empirical-Bayes weight of k shots' mean)``."""
+    import numpy as np
+
+    classes = np.unique(labels)
+    means = np.stack([features[labels == c].mean(0) for c in classes])
+    within = sum(((features[labels == c] - means[i]) ** 2).sum() for i, c in enumerate(classes)) / len(labels)
+    between = ((means - means.mean(0)) ** 2).sum() / len(classes)
+    return means.mean(0), between / (between + within / shots)
+
+
+def shot_mean_floor(judge, episode, baseline) -> float:
+    """FD ×real of the real row's features moved onto the shots' mean."""
+    from tfgen.benchmark.scores import judge_outputs
+    from tfgen.metrics.fid import fid_from_features
+
+    real = judge_outputs(judge, episode.real)["features"]
+    moved = real - real.mean(0) + baseline.shot_features.mean(0)
+    return fid_from_features(baseline.reference_features, moved) / baseline.real_fd
+
+
+def print_floor_by_shots(settings, data, judge, groups):
+    import dataclasses
+
+    import numpy as np
+
+    from experiments.common import benchmark_episodes
+
+    print("\n| shots | floor FD ×real, mean | worst class | classes at ≤ 3× |")
+    print("|---:|---:|---:|---:|")
+    for shots in map(int, FLAGS["floor-shots"].value):
+        per_class = {}
+        episodes = dataclasses.replace(settings, shots=shots)
+        for group in groups:
+            for episode, baseline in benchmark_episodes(episodes, data, judge, group, FLAGS.seeds):
+                per_class.setdefault(episode.class_name, []).append(shot_mean_floor(judge, episode, baseline))
+        means = [float(np.mean(values)) for values in per_class.values()]
+        print(f"| {shots} | {np.mean(means):.2f} | {max(means):.2f} | {sum(m <= 3.0 for m in means)}/{len(means)} |")
 
 
 if __name__ == "__main__":
