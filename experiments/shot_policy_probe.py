@@ -3,8 +3,8 @@ judge on the held-out classes (what the fitted policy is compared with).
 
     python experiments/shot_policy_probe.py --data digits --out-dir /work/bench_runs/digits_v3
 
-For each held-out group, the flow bank is registered on the *other* classes
-(as ``train.py --model shotmorph`` does), then every candidate of
+For each held-out group, the flow bank and the style prior are learnt on the
+*other* classes (as ``train.py --model shotmorph`` does), then every candidate of
 ``tfgen.shot_policy.CANDIDATES`` makes images from each episode's shots.
 This looks at the held-out classes, so it only explains the fitted policy;
 it must never choose one (the fit on the training classes does).
@@ -36,6 +36,7 @@ def main(argv):
     from tfgen.benchmark.methods import reference_images
     from tfgen.benchmark.scores import score_images
     from tfgen.morph import ShotMorpher
+    from tfgen.restyle import StylePrior, moments_of_uint8
     from tfgen.sampling import generate
     from tfgen.shot_policy import CANDIDATES, flow_bank, policy_generator
 
@@ -45,12 +46,14 @@ def main(argv):
         held_out = [data.class_names.index(c) for c in group]
         training = ~np.isin(data.labels, held_out)
         bank, _ = flow_bank(data.images[training], data.labels[training])
+        prior = StylePrior.fit(moments_of_uint8(data.images[training]), data.labels[training], shots=settings.shots)
         for episode, baseline in benchmark_episodes(settings, data, judge, group, FLAGS.seeds):
             morpher = ShotMorpher.from_shots(episode.shots)
             made = {name: reference_images(name, episode) for name in ("augmented_shots", "copies")}
             for policy in CANDIDATES:
-                name = f"morphs {policy.morph_share}, strength {policy.strength}, reach {policy.reach}, bank {policy.bank_scale}"
-                made[name] = generate(policy_generator(morpher, policy, bank), episode.num_images,
+                name = (f"morphs {policy.morph_share}, strength {policy.strength}, reach {policy.reach}, "
+                        f"bank {policy.bank_scale}, pose {policy.pose_spread}, ink {policy.ink_spread}")
+                made[name] = generate(policy_generator(morpher, policy, bank, prior), episode.num_images,
                                       batch_size=episode.num_images, seed=episode.seed)  # fmt: skip
             for row, images in made.items():
                 rows.setdefault(row, {}).setdefault(episode.class_name, []).append(score_images(judge, images, baseline))

@@ -30,6 +30,7 @@ def main(argv):
     from tfgen.config import load_run_config
     from tfgen.data.episodes import load_few_shot_data_for
     from tfgen.metrics import get_extractor
+    from tfgen.restyle import moments_of_uint8
     from tfgen.shot_policy import fit_policy
     from tfgen.training.shot_morph import BANK_FILE, CLASSIFIER_DIR
 
@@ -42,12 +43,14 @@ def main(argv):
         with np.load(os.path.join(base, BANK_FILE)) as stored:
             bank = (stored["flows"], stored["labels"])
         extractor = get_extractor("classifier", path=os.path.join(base, CLASSIFIER_DIR))
+        styles = moments_of_uint8(data.images)
         for pair in FLAGS["seed-pairs"].value:
             first, last = (int(x) for x in pair.split("-"))
-            _, scores = fit_policy(data.images, data.labels, extractor, bank=bank, seeds=tuple(range(first, last + 1)))
+            _, scores = fit_policy(data.images, data.labels, extractor, bank=bank, styles=styles,
+                                   seeds=tuple(range(first, last + 1)))  # fmt: skip
             top = sorted(scores.items(), key=lambda item: item[1])[:3]
-            listed = "; ".join(f"morphs {p.morph_share} strength {p.strength} reach {p.reach} bank {p.bank_scale}: {v:.3f}"
-                               for p, v in top)  # fmt: skip
+            listed = "; ".join(f"morphs {p.morph_share} strength {p.strength} reach {p.reach} bank {p.bank_scale} "
+                               f"pose {p.pose_spread} ink {p.ink_spread}: {v:.3f}" for p, v in top)  # fmt: skip
             print(f"{os.path.basename(base)} seeds {pair}: {listed}", flush=True)
 
 

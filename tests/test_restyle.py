@@ -44,6 +44,27 @@ def test_moving_to_the_moments_of_another_gaussian_draws_that_gaussian():
                                atol=0.02)  # fmt: skip
 
 
+def test_slant_is_a_horizontal_shear():
+    """A new correlation with the same vertical spread and the same
+    L22 = sx sqrt(1 - corr^2) moves every row of ink sideways only: the ink
+    per row is unchanged (the T's bar stays level), as in an italic or a
+    slanted hand."""
+    ink = np.zeros((48, 48))
+    ink[10:38, 22:27] = 1.0  # an upright T: a stem and a bar across its top
+    ink[10:14, 13:36] = 1.0
+    upright = (ink * 2.0 - 1.0)[..., None].astype(np.float32)
+    current = ops.convert_to_numpy(moments(upright[None]))
+    target = current.copy()
+    corr = 0.6
+    target[0, 4] = corr
+    target[0, 3] = current[0, 3] - 0.5 * np.log(1 - corr**2)  # sx grows so that sx sqrt(1 - corr^2) stays
+    slanted = ops.convert_to_numpy(move_moments(upright[None], target))[0]
+    ink_rows = lambda image: (image[..., 0] + 1.0).sum(axis=1)  # noqa: E731
+    np.testing.assert_allclose(ink_rows(slanted), ink_rows(upright), atol=0.02 * ink_rows(upright).max())
+    assert np.abs(slanted - upright).max() > 0.3  # it did move
+    assert ops.convert_to_numpy(moments(slanted[None]))[0, 4] == pytest.approx(corr, abs=0.02)
+
+
 def test_moving_to_the_own_moments_changes_nothing():
     images = np.stack([gaussian_blob(24.0, 20.0, 4.0, 6.0, 0.2), gaussian_blob(18.0, 30.0, 3.0, 3.0, -0.5)])
     moved = ops.convert_to_numpy(move_moments(images, moments(images)))

@@ -14,8 +14,8 @@ light-on-dark images alike):
 * ``log level`` -- its mean ink level (ink-weighted; how dark or bright it is).
 
 :func:`move_moments` maps an image onto target moments with the affine map
-that carries its centroid and second moments onto the target's and scales
-its ink; :class:`StylePrior` holds what the training classes teach: how far
+(scales and a horizontal shear, as slant varies) that carries its centroid
+and second moments onto the target's, and scales its ink; :class:`StylePrior` holds what the training classes teach: how far
 an image's moments stray from its class's mean, and how far a class's mean
 strays from the domain's (to shrink the mean of a few shots toward the
 domain's, by as much as the shots are noisier than the spread of classes:
@@ -66,42 +66,41 @@ def moments(images):
     return ops.stack([cy, cx, 0.5 * ops.log(vyy + _EPS), 0.5 * ops.log(vxx + _EPS), corr, ops.log(level)], axis=1)
 
 
-def _sqrt_covariance(style):
-    """(a, b, d): the symmetric square root [[a, b], [b, d]] of the 2x2
-    covariance a style [B, 6] describes (closed form for 2x2 SPD matrices)."""
+def _cholesky(style):
+    """(l11, l21, l22): the lower Cholesky factor [[l11, 0], [l21, l22]] of the
+    2x2 (y, x) covariance a style [B, 6] describes."""
     sy, sx = ops.exp(style[:, LOG_SY]), ops.exp(style[:, LOG_SX])
     corr = ops.clip(style[:, CORR], -MAX_CORR, MAX_CORR)
-    vyy, vxx, vxy = sy * sy, sx * sx, corr * sy * sx
-    root_det = ops.sqrt(ops.maximum(vyy * vxx - vxy * vxy, _EPS))
-    scale = ops.sqrt(vyy + vxx + 2.0 * root_det)
-    return (vyy + root_det) / scale, vxy / scale, (vxx + root_det) / scale
+    return sy, corr * sx, sx * ops.sqrt(1.0 - corr * corr)
 
 
 def move_moments(images, targets, current=None):
     """``images`` [B, H, W, C] in [-1, 1] moved to the style ``targets`` [B, 6].
 
-    The ink is carried by the affine map that takes the image's centroid and
-    second moments onto the target's (the symmetric square roots, so no
-    rotation is added beyond what the correlation asks), and scaled about the
-    background by exp(target log level - current). ``current`` is
-    ``moments(images)`` when already known."""
+    The ink is carried by the affine map L_target L_now^-1 about the
+    centroids (L: the lower Cholesky factors of the second moments), which
+    takes the image's centroid and second moments onto the target's with a
+    vertical scale, a horizontal scale and a horizontal shear only: the way
+    slant varies in handwriting and italics, with no rotation. The ink is
+    then scaled about the background by exp(target log level - current).
+    ``current`` is ``moments(images)`` when already known."""
     current = moments(images) if current is None else current
     targets = ops.cast(targets, "float32")
     _, background = _ink_and_background(images)
     height, width = images.shape[1], images.shape[2]
-    # Output pixel p shows source point c + S_now S_target^-1 (p - c_target).
-    a, b, d = _sqrt_covariance(current)
-    ta, tb, td = _sqrt_covariance(targets)
-    det = ta * td - tb * tb
-    ia, ib, id_ = td / det, -tb / det, ta / det  # S_target^-1
-    m11, m12 = a * ia + b * ib, a * ib + b * id_
-    m21, m22 = b * ia + d * ib, b * ib + d * id_
-    rows = ops.arange(height, dtype="float32")[None, :, None] - targets[:, CY, None, None]
-    cols = ops.arange(width, dtype="float32")[None, None, :] - targets[:, CX, None, None]
-    source_y = current[:, CY, None, None] + m11[:, None, None] * rows + m12[:, None, None] * cols
-    source_x = current[:, CX, None, None] + m21[:, None, None] * rows + m22[:, None, None] * cols
-    flow = ops.stack([source_y - ops.arange(height, dtype="float32")[None, :, None],
-                      source_x - ops.arange(width, dtype="float32")[None, None, :]], axis=-1)  # fmt: skip
+    # Output pixel p shows source point c_now + L_now L_target^-1 (p - c_target).
+    n11, n21, n22 = _cholesky(current)
+    t11, t21, t22 = _cholesky(targets)
+    m11 = n11 / t11
+    m21 = n21 / t11 - n22 * t21 / (t11 * t22)
+    m22 = n22 / t22
+    rows = ops.arange(height, dtype="float32")[None, :, None]
+    cols = ops.arange(width, dtype="float32")[None, None, :]
+    dy = rows - targets[:, CY, None, None]
+    dx = cols - targets[:, CX, None, None]
+    source_y = current[:, CY, None, None] + m11[:, None, None] * dy
+    source_x = current[:, CX, None, None] + m21[:, None, None] * dy + m22[:, None, None] * dx
+    flow = ops.stack([ops.broadcast_to(source_y - rows, ops.shape(source_x)), source_x - cols], axis=-1)
     moved = flow_warp(ops.cast(images, "float32"), flow)
     gain = ops.exp(targets[:, LOG_LEVEL] - current[:, LOG_LEVEL])[:, None, None, None]
     background = background[:, None, None, None]
