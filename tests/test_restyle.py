@@ -65,6 +65,18 @@ def test_slant_is_a_horizontal_shear():
     assert ops.convert_to_numpy(moments(slanted[None]))[0, 4] == pytest.approx(corr, abs=0.02)
 
 
+def test_colour_images_keep_their_background_and_scale_their_ink():
+    blob = gaussian_blob(24.0, 24.0, 5.0, 4.0)[..., 0]  # ink in [-1, 1]
+    ink = (blob + 1.0) / 2.0
+    background, colour = np.array([0.6, -0.2, -0.8]), np.array([-0.9, 0.5, 0.1])
+    image = (background + ink[..., None] * (colour - background))[None].astype(np.float32)
+    target = ops.convert_to_numpy(moments(image))
+    target[0, LOG_LEVEL] += np.log(0.5)  # half as much ink, nothing else
+    moved = ops.convert_to_numpy(move_moments(image, target))[0]
+    expected = background + 0.5 * ink[..., None] * (colour - background)
+    np.testing.assert_allclose(moved, expected, atol=2e-3)
+
+
 def test_moving_to_the_own_moments_changes_nothing():
     images = np.stack([gaussian_blob(24.0, 20.0, 4.0, 6.0, 0.2), gaussian_blob(18.0, 30.0, 3.0, 3.0, -0.5)])
     moved = ops.convert_to_numpy(move_moments(images, moments(images)))

@@ -39,17 +39,24 @@ MAX_CORR = 0.95  # a target's correlation is kept inside (-MAX_CORR, MAX_CORR)
 _EPS = 1e-6
 
 
-def _ink_and_background(images):
-    """``(ink [B, H, W], background [B])`` of images [B, H, W, C] in [-1, 1]."""
+def _background(images):
+    """The background colour [B, C] of images [B, H, W, C]: the median of the border."""
+    images = ops.cast(images, "float32")
+    border = ops.concatenate([images[:, 0], images[:, -1], images[:, :, 0], images[:, :, -1]], axis=1)
+    return ops.median(border, axis=1)
+
+
+def _ink(images):
+    """The ink [B, H, W] of images [B, H, W, C] in [-1, 1]: how far the grey
+    level is from the background's."""
     grey = ops.mean(ops.cast(images, "float32"), axis=-1)
-    border = ops.concatenate([grey[:, 0], grey[:, -1], grey[:, :, 0], grey[:, :, -1]], axis=1)
-    background = ops.median(border, axis=1)
-    return ops.abs(grey - background[:, None, None]) + _EPS, background
+    background = ops.mean(_background(images), axis=-1)
+    return ops.abs(grey - background[:, None, None]) + _EPS
 
 
 def moments(images):
     """The six style moments [B, 6] of images [B, H, W, C] in [-1, 1]."""
-    ink, _ = _ink_and_background(images)
+    ink = _ink(images)
     height, width = ink.shape[1], ink.shape[2]
     rows = ops.arange(height, dtype="float32")[None, :, None]
     cols = ops.arange(width, dtype="float32")[None, None, :]
@@ -82,11 +89,11 @@ def move_moments(images, targets, current=None):
     takes the image's centroid and second moments onto the target's with a
     vertical scale, a horizontal scale and a horizontal shear only: the way
     slant varies in handwriting and italics, with no rotation. The ink is
-    then scaled about the background by exp(target log level - current).
+    then scaled about the background colour by exp(target log level - current).
     ``current`` is ``moments(images)`` when already known."""
     current = moments(images) if current is None else current
     targets = ops.cast(targets, "float32")
-    _, background = _ink_and_background(images)
+    background = _background(images)[:, None, None, :]
     height, width = images.shape[1], images.shape[2]
     # Output pixel p shows source point c_now + L_now L_target^-1 (p - c_target).
     n11, n21, n22 = _cholesky(current)
@@ -103,7 +110,6 @@ def move_moments(images, targets, current=None):
     flow = ops.stack([ops.broadcast_to(source_y - rows, ops.shape(source_x)), source_x - cols], axis=-1)
     moved = flow_warp(ops.cast(images, "float32"), flow)
     gain = ops.exp(targets[:, LOG_LEVEL] - current[:, LOG_LEVEL])[:, None, None, None]
-    background = background[:, None, None, None]
     return ops.clip(background + gain * (moved - background), -1.0, 1.0)
 
 
