@@ -243,6 +243,11 @@ flags.DEFINE_integer(
     "shotmorph: epochs of the classifier of the training classes that scores the candidate policies "
     "(0: about 60000 images seen, at most 30 epochs).",
 )  # fmt: skip
+flags.DEFINE_integer(
+    "fit-seeds", ShotMorphConfig.fit_seeds,
+    "shotmorph: few-shot episodes drawn per training class to score each candidate policy on "
+    "(fewer: a faster, noisier fit).",
+)  # fmt: skip
 
 # Hardware.
 flags.DEFINE_enum("mixed-precision", RunConfig.mixed_precision, ["off", "float16", "bfloat16"],
@@ -415,6 +420,7 @@ def shot_morph_config():
         train_classes=FLAGS["train-classes"].value,
         test_classes=FLAGS["test-classes"].value,
         classifier_epochs=FLAGS["classifier-epochs"].value,
+        fit_seeds=FLAGS["fit-seeds"].value,
     )
 
 

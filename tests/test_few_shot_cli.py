@@ -91,7 +91,7 @@ def test_few_shot_flag_errors(tmp_path):
 def test_shot_morphing_through_the_same_commands(tmp_path):
     completed = run_script(
         "train.py", "--model", "shotmorph", "--train-classes", "1,2", "--test-classes", "9",
-        "--classifier-epochs", "1", "--runs-dir", str(tmp_path), "--name", "m", "--quiet",
+        "--classifier-epochs", "1", "--fit-seeds", "1", "--runs-dir", str(tmp_path), "--name", "m", "--quiet",
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-3000:]
     run = tmp_path / "m"
@@ -100,6 +100,7 @@ def test_shot_morphing_through_the_same_commands(tmp_path):
     assert config["family"] == "shotmorph"
     assert set(policy["policy"]) >= {"morph_share", "strength", "reach", "bank_scale", "pose_spread", "ink_spread"}
     assert {k: config["model"][k] for k in policy["policy"]} == policy["policy"]
+    assert config["model"]["fit_seeds"] == 1
     out = tmp_path / "out"
     completed = run_script(
         "generate.py", "--adapt-from", str(run), "--shots", "digits:9", "--num-images", "8", "--grid",
