@@ -61,7 +61,10 @@ def main(argv):
     settings, data, judge, groups = benchmark_context(FLAGS.data, out_dir)
     method = METHODS[FLAGS.method]
     rows = {}  # row -> class -> [(FD / real FD, mean term / real FD)]
-    all_features = judge_outputs(judge, data.images)["features"]
+    def features(images):
+        return judge_outputs(judge, images)["features"]
+
+    all_features = features(data.images)
     for index, group in enumerate(groups):
         training = ~np.isin(data.labels, [data.class_names.index(c) for c in group])
         domain_mean, shot_weight = shrinkage(all_features[training], data.labels[training], settings.shots)
@@ -70,10 +73,6 @@ def main(argv):
             raise FileNotFoundError(f"No {method.name} base at {base}: run benchmark.py --methods {method.name} first.")
         for episode, baseline in benchmark_episodes(settings, data, judge, group, FLAGS.seeds):
             reference = baseline.reference_features
-
-            def features(images):
-                return judge_outputs(judge, images)["features"]
-
             made = {"real": features(episode.real)}
             for name in ("augmented_shots", "copies"):
                 made[name] = features(reference_images(name, episode))

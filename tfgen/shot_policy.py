@@ -101,9 +101,9 @@ def policy_generator(morpher: ShotMorpher, policy: ShotPolicy, bank=None, style_
     shots under ``policy``, holding ``bank`` (flows [M, R, R, 2]) and the
     style of ``style_prior`` (a :class:`tfgen.restyle.StylePrior`) when the
     policy uses them (named as ``tfgen.load_generator`` names it)."""
-    from tfgen.models.shot_morph import ShotMorphGenerator
     from keras import ops
 
+    from tfgen.models.shot_morph import ShotMorphGenerator
     from tfgen.restyle import moments
 
     _, side, _, channels = morpher.shots.shape
@@ -145,11 +145,10 @@ def fit_policy(images, labels, extractor, *, bank=None, styles=None, shots=4, se
     Returns ``(best policy, {policy: mean log FD ratio})``.
     """
     from tfgen.metrics import extract_features, fid_from_features
+    from tfgen.restyle import StylePrior
     from tfgen.sampling import generate
 
     images, labels = np.asarray(images), np.asarray(labels)
-    from tfgen.restyle import StylePrior
-
     if bank is None:
         candidates = tuple(c for c in candidates if c.bank_scale == 0)
     if styles is None:
@@ -157,6 +156,11 @@ def fit_policy(images, labels, extractor, *, bank=None, styles=None, shots=4, se
     scores = {index: [] for index in range(len(candidates))}
     for label in spread_labels(labels, max_classes):
         class_images = images[labels == label]
+        # What the other classes teach, the same for every episode of this class.
+        others = None if bank is None else bank[0][bank[1] != label]
+        prior = None
+        if styles is not None and np.any(labels != label):
+            prior = StylePrior.fit(styles[labels != label], labels[labels != label], shots=shots)
         for seed in seeds:
             order = np.random.default_rng([int(seed), int(label), 0x9011]).permutation(len(class_images))
             rest = class_images[order[shots:]]
@@ -167,10 +171,6 @@ def fit_policy(images, labels, extractor, *, bank=None, styles=None, shots=4, se
             reference_features = extract_features(extractor, reference)["features"]
             real_fd = fid_from_features(reference_features, extract_features(extractor, real)["features"])
             morpher = ShotMorpher.from_shots(class_images[order[:shots]])
-            others = None if bank is None else bank[0][bank[1] != label]
-            prior = None
-            if styles is not None and np.any(labels != label):
-                prior = StylePrior.fit(styles[labels != label], labels[labels != label], shots=shots)
             for index, policy in enumerate(candidates):
                 if (policy.bank_scale > 0 and not len(others)) or (policy.restyles and prior is None):
                     continue  # the bank (or the images) hold only this class

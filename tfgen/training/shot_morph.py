@@ -119,7 +119,8 @@ def morph_shots(meta_run, config, shots):
     """The :class:`tfgen.models.shot_morph.ShotMorphGenerator` of ``shots``
     (uint8 [k, R, R, C]) under the fitted policy of the run ``meta_run``
     whose config is ``config``; its ``adapted_config`` is that config with
-    ``num_shots = k`` and the bank's size (what ``save_adapted`` writes)."""
+    ``num_shots = k`` and the sizes of the bank and style it holds (what
+    ``save_adapted`` writes)."""
     from tfgen.morph import ShotMorpher
     from tfgen.restyle import StylePrior
     from tfgen.shot_policy import ShotPolicy, policy_generator
