@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import os
 
+from tfgen.errors import InputError
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
@@ -68,9 +70,9 @@ def main(argv):
     try:
         seeds = tuple(int(s) for s in FLAGS.seeds)
     except ValueError:
-        raise ValueError(f"--seeds must be integers, comma-joined. Received: {','.join(FLAGS.seeds)}") from None
+        raise InputError(f"--seeds must be integers, comma-joined. Received: {','.join(FLAGS.seeds)}") from None
     if not seeds:
-        raise ValueError("--seeds is empty: give at least one shot seed, e.g. --seeds 0.")
+        raise InputError("--seeds is empty: give at least one shot seed, e.g. --seeds 0.")
     settings = BenchmarkSettings(
         data=FLAGS.data,
         out_dir=FLAGS["out-dir"].value or os.path.join("runs", "benchmark_" + FLAGS.data.replace(":", "_").replace("/", "_")),

@@ -44,6 +44,8 @@ import json
 import os
 import sys
 
+from tfgen.errors import InputError
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
@@ -122,7 +124,7 @@ def extractor_options():
     if FLAGS.features == "classifier":
         folder = classifier_folder()
         if not folder:
-            raise ValueError(
+            raise InputError(
                 "--features classifier needs --classifier FOLDER (a trained classifier) or "
                 "--train-classifier DATA to train one first."
             )
@@ -156,7 +158,7 @@ def format_table(result):
 
 def main(argv):
     if len(argv) > 1:
-        raise ValueError(f"evaluate.py takes no positional arguments. Received: {argv[1:]}")
+        raise InputError(f"evaluate.py takes no positional arguments. Received: {argv[1:]}")
     if not FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)
     from tfgen.metrics.registry import describe_metrics
@@ -166,12 +168,12 @@ def main(argv):
         return
     generator, folder = FLAGS.generator, FLAGS["generated-folder"].value
     if bool(generator) == bool(folder):
-        raise ValueError("Give exactly one of --generator or --generated-folder.")
+        raise InputError("Give exactly one of --generator or --generated-folder.")
     if not FLAGS.real:
-        raise ValueError("--real is required: a folder of real images or a bundled dataset name.")
+        raise InputError("--real is required: a folder of real images or a bundled dataset name.")
 
     from tfgen.metrics.evaluation import evaluate
-    from tfgen.sampling import load_generator
+    from tfgen.runs import load_generator
 
     model = load_generator(generator, ema=not FLAGS["no-ema"].value) if generator else None
     result = evaluate(

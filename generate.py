@@ -57,7 +57,9 @@ import os
 from absl import app, flags
 
 from tfgen.cli import clean_errors, flag_or, parse_flags
-from tfgen.config import AdaINAdaptConfig
+from tfgen.families.stylegan.config import AdaINAdaptConfig
+from tfgen.registry import adaptable_families, get_family
+from tfgen.errors import InputError
 
 FLAGS = flags.FLAGS
 
@@ -94,7 +96,7 @@ flags.DEFINE_integer("num-shots", None, "How many shots to take (default: the ru
 flags.DEFINE_integer("adapt-steps", None, "Adaptation steps K (default: the run's, FIGR 10, DCGANs 300).")
 flags.DEFINE_string("save-adapted", None, "Also save the adapted generator as a run folder here.")
 flags.DEFINE_enum(
-    "method", None, ["reptile", "finetune", "adain", "condition", "morph"],
+    "method", None, sorted({get_family(name).adapt_method for name in adaptable_families()}),
     "Adaptation method (default: the run's: FIGR reptile, DCGANs finetune, StyleGAN adain, "
     "L2L-GAN condition: its generator conditioned on the shots, fine-tuned for --adapt-steps if > 0; "
     "shotmorph morph: the shots registered, morphed and varied by the fitted policy).",
@@ -133,12 +135,12 @@ flags.DEFINE_integer("crossover", None, "StyleGAN: first style layer a --style-m
 
 def _check_options(num_images, batch_size, interpolate, steps_per_segment):
     if num_images < 1 or batch_size < 1:
-        raise ValueError(
+        raise InputError(
             f"--num-images and --batch-size must be >= 1. Received: --num-images={num_images}, "
             f"--batch-size={batch_size}"
         )
     if interpolate and (interpolate < 2 or steps_per_segment < 1):
-        raise ValueError(
+        raise InputError(
             "--interpolate needs at least 2 seeds and --steps-per-segment >= 1. Received: "
             f"--interpolate={interpolate}, --steps-per-segment={steps_per_segment}"
         )
@@ -179,7 +181,7 @@ def parse_grid_shape(text):
     """``"3x5"`` -> (3, 5), or a ValueError."""
     rows, sep, cols = str(text).lower().partition("x")
     if not sep or not rows.strip().isdigit() or not cols.strip().isdigit() or int(rows) < 1 or int(cols) < 1:
-        raise ValueError(f"--style-mixing takes ROWSxCOLS, e.g. 3x5. Received: --style-mixing={text!r}")
+        raise InputError(f"--style-mixing takes ROWSxCOLS, e.g. 3x5. Received: --style-mixing={text!r}")
     return int(rows), int(cols)
 
 
@@ -189,7 +191,7 @@ def apply_truncation(generator):
     if psi is None and cutoff is None:
         return
     if not hasattr(generator, "truncation_psi") or (cutoff is not None and not hasattr(generator, "truncation_cutoff")):
-        raise ValueError(
+        raise InputError(
             "--truncation-psi applies to StyleGAN and DCGAN / cDCGAN generators, --truncation-cutoff "
             f"to StyleGAN generators only; this is a {type(generator).__name__}."
         )
@@ -197,26 +199,31 @@ def apply_truncation(generator):
         generator.truncation_psi = float(psi)
     if cutoff is not None:
         if cutoff < 0:
-            raise ValueError(f"--truncation-cutoff must be >= 0. Received: {cutoff}")
+            raise InputError(f"--truncation-cutoff must be >= 0. Received: {cutoff}")
         generator.truncation_cutoff = int(cutoff)
+
+
+ADAIN_FLAGS = ("perceptual-weight", "interpolation-weight", "interpolation-pairs", "update-adain", "latent-space",
+               "perceptual-features", "feature-weights", "sampling")  # fmt: skip
 
 
 def adapted_generator(seed):
     """(generator adapted to --shots from --adapt-from, the shots as uint8)."""
-    from tfgen.training import adapt
+    from tfgen import adaptation
 
-    meta_run = FLAGS["adapt-from"].value
-    _, model_config, _ = adapt.read_meta_run(meta_run)
-    shots = adapt.load_shots_for_run(FLAGS.shots, model_config, num_shots=FLAGS["num-shots"].value, seed=seed)
-    steps = FLAGS["adapt-steps"].value
-    print(f"Adapting {meta_run} to {len(shots)} shots of {FLAGS.shots} ...", flush=True)
-    generator = adapt.adapt(
-        meta_run, shots, steps=steps, seed=seed, quiet=False, method=FLAGS.method, adain=adain_config()
+    run = adaptation.read_meta_run(FLAGS["adapt-from"].value)
+    shots = adaptation.load_shots_for_run(FLAGS.shots, run.model_config, num_shots=FLAGS["num-shots"].value, seed=seed)
+    # The AdaIN settings go only to the runs that take them (StyleGAN); given
+    # for another family, its adaptation refuses them by name.
+    options = {"adain": adain_config()} if any(FLAGS[name].present for name in ADAIN_FLAGS) else {}
+    print(f"Adapting {run.folder} to {len(shots)} shots of {FLAGS.shots} ...", flush=True)
+    adapted = adaptation.adapt_run(
+        run, shots, steps=FLAGS["adapt-steps"].value, seed=seed, quiet=False, method=FLAGS.method, **options
     )
     if FLAGS["save-adapted"].value:
-        path = adapt.save_adapted(generator, meta_run, FLAGS["save-adapted"].value)
+        path = adaptation.save_adapted(adapted, FLAGS["save-adapted"].value)
         print(f"Saved the adapted generator to {path}")
-    return generator, shots
+    return adapted.generator, shots
 
 
 def interpolation_gif_frames(generator, count, steps, seed):
@@ -225,7 +232,7 @@ def interpolation_gif_frames(generator, count, steps, seed):
     from tfgen import sampling
 
     if getattr(generator, "sampling", None) == "interpolate":
-        from tfgen.style_sampling import fitted_interpolation_frames
+        from tfgen.families.stylegan.sampling import fitted_interpolation_frames
 
         return fitted_interpolation_frames(generator, steps, noise_seed=seed)
     return sampling.interpolation_frames(generator, range(seed, seed + count), steps, seed=seed, progress=True)
@@ -233,15 +240,15 @@ def interpolation_gif_frames(generator, count, steps, seed):
 
 def main(argv):
     if len(argv) > 1:
-        raise ValueError(f"generate.py takes no positional arguments. Received: {argv[1:]}")
+        raise InputError(f"generate.py takes no positional arguments. Received: {argv[1:]}")
     adapt_from = FLAGS["adapt-from"].value
     if bool(FLAGS.generator) == bool(adapt_from):
-        raise ValueError(
+        raise InputError(
             "Give --generator (a run folder, a .weights.h5 file or a .keras archive) or "
             "--adapt-from (a few-shot run) with --shots, exactly one of the two."
         )
     if adapt_from and not FLAGS.shots:
-        raise ValueError("--adapt-from needs --shots: a folder of images or a class such as digits:9.")
+        raise InputError("--adapt-from needs --shots: a folder of images or a class such as digits:9.")
     num_images, batch_size = FLAGS["num-images"].value, FLAGS["batch-size"].value
     interpolate, steps = FLAGS.interpolate, FLAGS["steps-per-segment"].value
     _check_options(num_images, batch_size, interpolate, steps)
@@ -260,13 +267,15 @@ def main(argv):
     if FLAGS["adapt-from"].value:
         generator, shots = adapted_generator(seed)
     else:
-        generator = sampling.load_generator(
+        from tfgen.runs import load_generator
+
+        generator = load_generator(
             FLAGS.generator, ema=not FLAGS["no-ema"].value, resolution=FLAGS.resolution
         )
     apply_truncation(generator)
     os.makedirs(output_dir, exist_ok=True)
     if FLAGS["style-mixing"].value:
-        from tfgen.style_sampling import style_mixing_grid
+        from tfgen.families.stylegan.sampling import style_mixing_grid
 
         rows, cols = parse_grid_shape(FLAGS["style-mixing"].value)
         grid = style_mixing_grid(

@@ -2,7 +2,7 @@
 few-shot model of unseen classes (FIGR, or a DCGAN / cDCGAN / InfoGAN to
 fine-tune, or a StyleGAN to adapt through its AdaIN maps).
 
-    python train.py                                    # a quick CPU demo (see DEMO)
+    python train.py                                    # a quick CPU demo (see DEMO in tfgen/families/fastgan/config.py)
     python train.py --data-folder path/to/images --resolution 256 \\
         --ngf 64 --ndf 64 --ema-decay 0.999 --flip --steps 50000   # the paper's settings
     python train.py --model figr --dataset digits      # Reptile on digits 0-8 (9 held out)
@@ -36,67 +36,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
 
-from tfgen.cli import clean_errors, flag_or, parse_flags  # noqa: E402
-from tfgen.config import (  # noqa: E402
-    CDCGANConfig,
-    DCGANConfig,
-    FastGANConfig,
-    FIGRConfig,
-    InfoGANConfig,
-    L2LConfig,
-    RunConfig,
-    ShotMorphConfig,
-    StyleGANConfig,
-)
-
-# The embedded default: what `python train.py` trains with no flags. Small
-# widths and a short run: 800 steps of 8 images at 64 px take about 4 minutes
-# on 2 CPU cores (~0.3 s per step) and give clearly recognisable 3s. Every
-# value is a flag default below, so any of them can be overridden.
-DEMO = dict(
-    dataset="digits:3",
-    resolution=64,
-    ngf=16,
-    ndf=16,
-    batch_size=8,
-    steps=800,
-    # 0.999 (official) averages over ~1000 steps, as long as the whole demo.
-    ema_decay=0.99,
-    # Mirrored digits are not digits (the official code flips every image).
-    flip=False,
-    sample_every=200,
-    checkpoint_every=200,
-)
-
-# Defaults of the few-shot models that differ from FastGAN's demo: the
-# FIGR settings (32x32 grey, z=100) with CPU-sized widths and run lengths.
-FEW_SHOT_DEFAULTS = dict(dataset="digits", resolution=32, width=32, batch_size=64, steps=2000)
-# The transfer baselines' bases train longer: at 2000 steps (about 1.5 min on
-# 2 CPU cores) their samples of the training classes were 7-10x the real
-# Fréchet distance in the few-shot benchmark's judge, at 6000 steps 1.2-3x
-# (docs/few_shot_benchmark.md); 10000 steps take about 6 min.
-TRANSFER_DEFAULTS = dict(FEW_SHOT_DEFAULTS, steps=10000)
-FEW_SHOT_MODELS = {"figr": FIGRConfig, "dcgan": DCGANConfig, "cdcgan": CDCGANConfig, "infogan": InfoGANConfig}
-# StyleGAN's CPU-sized defaults: 32x32 grey digits 0-8 (9 held out for
-# adaptation), z and w 128-d, 64 channels per layer, batch 16 (about 0.35 s
-# per step on 2 CPU cores); the paper's 512-d, 512-channel net is flags away.
-STYLEGAN_DEFAULTS = dict(
-    dataset="digits", resolution=32, latent_dim=128, w_dim=128, channel_base=2048, channel_max=64,
-    batch_size=16, steps=2500,
-)  # fmt: skip
-
-# L2L-GAN's CPU-sized defaults: 32x32 grey glyphs (the default split holds out
-# a fifth of every script's characters), width 16 (the paper: 96x96x3, 64),
-# short stages; every stage length is a flag.
-L2L_DEFAULTS = dict(
-    dataset="glyphs", resolution=32, width=16, batch_size=16, critic_steps=2, source_steps=1500,
-    few_steps=300, gem_epochs=2, gem_steps=100, finetune_steps=100,
-)  # fmt: skip
+from tfgen.cli import clean_errors, parse_flags  # noqa: E402
+from tfgen.config import RunConfig  # noqa: E402
+from tfgen.errors import InputError  # noqa: E402
+from tfgen.families.fastgan.config import DEMO, FastGANConfig  # noqa: E402
+from tfgen.families.figr.config import FIGR_PRESETS, FIGRConfig  # noqa: E402
+from tfgen.families.l2l.config import L2L_PRESETS, L2LConfig  # noqa: E402
+from tfgen.families.shotmorph.config import ShotMorphConfig  # noqa: E402
+from tfgen.families.stylegan.config import STYLEGAN_PRESETS, StyleGANConfig  # noqa: E402
+from tfgen.families.transfer.config import TRANSFER_PRESETS, DCGANConfig, InfoGANConfig  # noqa: E402
+from tfgen.registry import family_names, get_family  # noqa: E402
 
 FLAGS = flags.FLAGS
 
 flags.DEFINE_enum(
-    "model", "fastgan", ["fastgan", *FEW_SHOT_MODELS, "stylegan", "l2l", "shotmorph"],
+    "model", "fastgan", family_names(),
     "fastgan: train on the images. figr: Reptile meta-training over few-shot tasks of the "
     "--train-classes. dcgan, cdcgan, infogan: pre-training on the --train-classes, the transfer "
     "baselines. stylegan: the style-based generator on the --train-classes (or every image), "
@@ -112,7 +66,7 @@ flags.DEFINE_string(
     "dataset",
     None,
     f"Bundled dataset instead of --data-folder, e.g. digits, digits:3, faces, glyphs:greek "
-    f"(default when neither is given: {DEMO['dataset']}; few-shot models: {FEW_SHOT_DEFAULTS['dataset']}).",
+    f"(default when neither is given: {DEMO['dataset']}; few-shot models: {FIGR_PRESETS['dataset']}).",
 )
 flags.DEFINE_string("name", None, "Run name: the run folder is <runs-dir>/<name> (default: <model>_<data>).")
 flags.DEFINE_string("runs-dir", RunConfig.runs_dir, "Folder holding the runs.")
@@ -124,7 +78,7 @@ flags.DEFINE_string("discriminator-weights", None, "Initial discriminator weight
 flags.DEFINE_integer(
     "resolution", None,
     f"Image size. FastGAN: 64, 128, 256, 512 or 1024 (paper: 256 and 1024; default {DEMO['resolution']}). "
-    f"Few-shot models: 32 or 64 (default {FEW_SHOT_DEFAULTS['resolution']}).",
+    f"Few-shot models: 32 or 64 (default {FIGR_PRESETS['resolution']}).",
 )  # fmt: skip
 flags.DEFINE_integer("ngf", DEMO["ngf"], "Generator width multiplier (official: 64).")
 flags.DEFINE_integer("ndf", DEMO["ndf"], "Discriminator width multiplier (official: 64).")
@@ -141,12 +95,12 @@ flags.DEFINE_string("vgg-weights", None, "VGG16 weights for --reconstruction-los
 flags.DEFINE_integer(
     "batch-size", None,
     f"Images per step, over all devices (FastGAN: {DEMO['batch_size']}, as the official code; "
-    f"DCGANs: {FEW_SHOT_DEFAULTS['batch_size']}; FIGR: --shots x --tasks-per-step).",
+    f"DCGANs: {FIGR_PRESETS['batch_size']}; FIGR: --shots x --tasks-per-step).",
 )  # fmt: skip
 flags.DEFINE_integer(
     "steps", None,
     f"Training steps, meta-iterations for FIGR (default: FastGAN {DEMO['steps']}, "
-    f"FIGR {FEW_SHOT_DEFAULTS['steps']}, DCGANs {TRANSFER_DEFAULTS['steps']}; or --epochs if given).",
+    f"FIGR {FIGR_PRESETS['steps']}, DCGANs {TRANSFER_PRESETS['steps']}; or --epochs if given).",
 )  # fmt: skip
 flags.DEFINE_integer("epochs", 0, "Passes over the data, if --steps is not given.")
 flags.DEFINE_float(
@@ -181,7 +135,7 @@ flags.DEFINE_string(
 )  # fmt: skip
 flags.DEFINE_integer("channels", FIGRConfig.channels, "1: grey (FIGR's setting), 3: RGB.")
 flags.DEFINE_integer(
-    "width", None, f"Channels of the finest layer (FIGR code: 64; default {FEW_SHOT_DEFAULTS['width']} for CPUs)."
+    "width", None, f"Channels of the finest layer (FIGR code: 64; default {FIGR_PRESETS['width']} for CPUs)."
 )
 flags.DEFINE_integer(
     "shots", None,
@@ -202,22 +156,22 @@ flags.DEFINE_integer("num-continuous", InfoGANConfig.num_continuous, "InfoGAN: n
 flags.DEFINE_float("info-weight", InfoGANConfig.info_weight, "InfoGAN: weight of the mutual-information term.")
 
 # StyleGAN (the paper's values in brackets where the CPU default differs).
-flags.DEFINE_integer("w-dim", None, f"StyleGAN: size of w (paper 512; default {STYLEGAN_DEFAULTS['w_dim']}).")
+flags.DEFINE_integer("w-dim", None, f"StyleGAN: size of w (paper 512; default {STYLEGAN_PRESETS['w_dim']}).")
 flags.DEFINE_integer("mapping-layers", StyleGANConfig.mapping_layers, "StyleGAN: layers of the mapping network.")
 flags.DEFINE_integer(
     "channel-base", None,
     f"StyleGAN: channels at resolution r are min(channel-base // r, channel-max) "
-    f"(paper 8192; default {STYLEGAN_DEFAULTS['channel_base']}).",
+    f"(paper 8192; default {STYLEGAN_PRESETS['channel_base']}).",
 )  # fmt: skip
 flags.DEFINE_integer(
-    "channel-max", None, f"StyleGAN: most channels of a layer (paper 512; default {STYLEGAN_DEFAULTS['channel_max']})."
+    "channel-max", None, f"StyleGAN: most channels of a layer (paper 512; default {STYLEGAN_PRESETS['channel_max']})."
 )
 flags.DEFINE_float("style-mixing", StyleGANConfig.style_mixing, "StyleGAN: probability of style mixing per image.")
 flags.DEFINE_float("r1-gamma", StyleGANConfig.r1_gamma, "StyleGAN: R1 penalty weight gamma (0: none).")
 flags.DEFINE_integer("r1-interval", StyleGANConfig.r1_interval, "StyleGAN: R1 every this many steps (lazy).")
 flags.DEFINE_float("truncation-psi", StyleGANConfig.truncation_psi, "StyleGAN: truncation psi of the samples.")
 
-# L2L-GAN (defaults: L2L_DEFAULTS for CPUs, else the paper's / DAGAN's).
+# L2L-GAN (defaults: L2L_PRESETS for CPUs, else the paper's / DAGAN's).
 flags.DEFINE_enum("gem-type", str(L2LConfig.gem_type), ["1", "2", "3"],
                   "L2L: GEM type: 1 conv s2 -> up; 2 conv -> ReLU -> conv s2 -> up; 3 type 2 + deconv.")
 flags.DEFINE_string("gem-layers", L2LConfig.gem_layers,
@@ -225,15 +179,15 @@ flags.DEFINE_string("gem-layers", L2LConfig.gem_layers,
 flags.DEFINE_enum("strategy-gem", L2LConfig.strategy_gem, ["A", "B", "C"],
                   "L2L: A one GEM at a time, alone; B one at a time, earlier ones updated too; C all at once.")
 flags.DEFINE_enum("gem-loss", L2LConfig.gem_loss, ["l1", "l2"], "L2L: distance between the matched feature maps.")
-flags.DEFINE_integer("gem-epochs", None, f"L2L: T, epochs of (phi_s^2, GEMs) (default {L2L_DEFAULTS['gem_epochs']}).")
-flags.DEFINE_integer("gem-steps", None, f"L2L: steps per GEM stage per epoch (default {L2L_DEFAULTS['gem_steps']}).")
+flags.DEFINE_integer("gem-epochs", None, f"L2L: T, epochs of (phi_s^2, GEMs) (default {L2L_PRESETS['gem_epochs']}).")
+flags.DEFINE_integer("gem-steps", None, f"L2L: steps per GEM stage per epoch (default {L2L_PRESETS['gem_steps']}).")
 flags.DEFINE_float("gem-learning-rate", L2LConfig.gem_learning_rate, "L2L: Adam learning rate of the GEMs.")
-flags.DEFINE_integer("source-steps", None, f"L2L: steps of phi_s^1 on all source data (default {L2L_DEFAULTS['source_steps']}).")
-flags.DEFINE_integer("few-steps", None, f"L2L: steps of each phi_s^2 and of phi_t^plain (default {L2L_DEFAULTS['few_steps']}).")
-flags.DEFINE_integer("finetune-steps", None, f"L2L: steps of fine-tuning phi_t (default {L2L_DEFAULTS['finetune_steps']}).")
+flags.DEFINE_integer("source-steps", None, f"L2L: steps of phi_s^1 on all source data (default {L2L_PRESETS['source_steps']}).")
+flags.DEFINE_integer("few-steps", None, f"L2L: steps of each phi_s^2 and of phi_t^plain (default {L2L_PRESETS['few_steps']}).")
+flags.DEFINE_integer("finetune-steps", None, f"L2L: steps of fine-tuning phi_t (default {L2L_PRESETS['finetune_steps']}).")
 flags.DEFINE_integer("noise-channels", L2LConfig.noise_channels, "L2L: channels of z's projection at each decoder block.")
 flags.DEFINE_integer("samples-per-class", L2LConfig.samples_per_class, "L2L: p, images per class of X_s^t and X_n.")
-flags.DEFINE_integer("critic-steps", None, f"L2L: critic steps per generator step (DAGAN 5; default {L2L_DEFAULTS['critic_steps']}).")
+flags.DEFINE_integer("critic-steps", None, f"L2L: critic steps per generator step (DAGAN 5; default {L2L_PRESETS['critic_steps']}).")
 flags.DEFINE_enum("few-shot-init", L2LConfig.few_shot_init, ["scratch", "source"],
                   "L2L: phi_s^2 and phi_t^plain start from phi_s^1's initial weights (scratch) or from phi_s^1.")
 
@@ -286,172 +240,24 @@ def default_run_name(data, model="fastgan"):
     return f"{model}_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", last).strip("_")
 
 
-def fastgan_config():
-    return FastGANConfig(
-        resolution=flag_or("resolution", DEMO["resolution"]),
-        latent_dim=flag_or("latent-dim", FastGANConfig.latent_dim),
-        ngf=FLAGS.ngf,
-        ndf=FLAGS.ndf,
-        batch_size=flag_or("batch-size", DEMO["batch_size"]),
-        g_learning_rate=flag_or("G-learning-rate", FastGANConfig.g_learning_rate),
-        d_learning_rate=flag_or("D-learning-rate", FastGANConfig.d_learning_rate),
-        ema_decay=FLAGS["ema-decay"].value,
-        diff_augment=FLAGS["diff-augment"].value,
-        reconstruction_loss=FLAGS["reconstruction-loss"].value,
-        vgg_weights=FLAGS["vgg-weights"].value,
-    )
-
-
-def few_shot_config(model):
-    """The config of a few-shot model from the flags that apply to it."""
-    shared = dict(
-        resolution=flag_or("resolution", FEW_SHOT_DEFAULTS["resolution"]),
-        channels=FLAGS.channels,
-        latent_dim=flag_or("latent-dim", FIGRConfig.latent_dim),
-        width=flag_or("width", FEW_SHOT_DEFAULTS["width"]),
-        shots=flag_or("shots", FIGRConfig.shots),
-        train_classes=FLAGS["train-classes"].value,
-        test_classes=FLAGS["test-classes"].value,
-    )
-    if model == "figr":
-        if FLAGS["batch-size"].value is not None:
-            raise ValueError(
-                "FIGR's batch is one task per step: set --shots and --tasks-per-step instead of "
-                f"--batch-size. Received: --batch-size={FLAGS['batch-size'].value}"
-            )
-        return FIGRConfig(
-            **shared,
-            tasks_per_step=FLAGS["tasks-per-step"].value,
-            inner_steps=FLAGS["inner-steps"].value,
-            inner_optimizer=FLAGS["inner-optimizer"].value,
-            inner_learning_rate=FLAGS["inner-learning-rate"].value,
-            meta_optimizer=FLAGS["meta-optimizer"].value,
-            meta_learning_rate=FLAGS["meta-learning-rate"].value,
-            gp_weight=FLAGS["gp-weight"].value,
-            adapt_steps=flag_or("adapt-steps", FIGRConfig.adapt_steps),
-        )
-    dcgan = dict(
-        shared,
-        batch_size=flag_or("batch-size", FEW_SHOT_DEFAULTS["batch_size"]),
-        g_learning_rate=flag_or("G-learning-rate", DCGANConfig.g_learning_rate),
-        d_learning_rate=flag_or("D-learning-rate", DCGANConfig.d_learning_rate),
-        augmented_shots=FLAGS["augmented-shots"].value,
-        adapt_steps=flag_or("adapt-steps", DCGANConfig.adapt_steps),
-        ema_decay=FLAGS["ema-decay"].value if FLAGS["ema-decay"].present else DCGANConfig.ema_decay,
-        diff_augment=FLAGS["diff-augment"].value if FLAGS["diff-augment"].present else DCGANConfig.diff_augment,
-    )
-    if model == "infogan":
-        dcgan.update(
-            num_categories=FLAGS["num-categories"].value,
-            num_continuous=FLAGS["num-continuous"].value,
-            info_weight=FLAGS["info-weight"].value,
-        )
-    return FEW_SHOT_MODELS[model](**dcgan)
-
-
-def stylegan_config():
-    """The StyleGAN config from the flags, with STYLEGAN_DEFAULTS for the unset ones."""
-    defaults = STYLEGAN_DEFAULTS
-    return StyleGANConfig(
-        resolution=flag_or("resolution", defaults["resolution"]),
-        channels=FLAGS.channels,
-        latent_dim=flag_or("latent-dim", defaults["latent_dim"]),
-        w_dim=flag_or("w-dim", defaults["w_dim"]),
-        mapping_layers=FLAGS["mapping-layers"].value,
-        channel_base=flag_or("channel-base", defaults["channel_base"]),
-        channel_max=flag_or("channel-max", defaults["channel_max"]),
-        style_mixing=FLAGS["style-mixing"].value,
-        truncation_psi=FLAGS["truncation-psi"].value,
-        batch_size=flag_or("batch-size", defaults["batch_size"]),
-        g_learning_rate=flag_or("G-learning-rate", StyleGANConfig.g_learning_rate),
-        d_learning_rate=flag_or("D-learning-rate", StyleGANConfig.d_learning_rate),
-        r1_gamma=FLAGS["r1-gamma"].value,
-        r1_interval=FLAGS["r1-interval"].value,
-        ema_decay=FLAGS["ema-decay"].value,
-        diff_augment=FLAGS["diff-augment"].value,
-        train_classes=FLAGS["train-classes"].value,
-        test_classes=FLAGS["test-classes"].value,
-        shots=flag_or("shots", StyleGANConfig.shots),
-    )
-
-
-def l2l_config():
-    """The L2L-GAN config from the flags, with L2L_DEFAULTS for the unset ones."""
-    if FLAGS.steps is not None or FLAGS.epochs:
-        raise ValueError(
-            "L2L-GAN trains in stages: set --source-steps, --few-steps, --gem-steps and "
-            f"--finetune-steps instead of --steps / --epochs. Received: --steps={FLAGS.steps}, --epochs={FLAGS.epochs}"
-        )
-    defaults = L2L_DEFAULTS
-    return L2LConfig(
-        resolution=flag_or("resolution", defaults["resolution"]),
-        channels=FLAGS.channels,
-        latent_dim=flag_or("latent-dim", L2LConfig.latent_dim),
-        width=flag_or("width", defaults["width"]),
-        noise_channels=FLAGS["noise-channels"].value,
-        batch_size=flag_or("batch-size", defaults["batch_size"]),
-        g_learning_rate=flag_or("G-learning-rate", L2LConfig.g_learning_rate),
-        d_learning_rate=flag_or("D-learning-rate", L2LConfig.d_learning_rate),
-        critic_steps=flag_or("critic-steps", defaults["critic_steps"]),
-        gp_weight=FLAGS["gp-weight"].value,
-        samples_per_class=FLAGS["samples-per-class"].value,
-        source_steps=flag_or("source-steps", defaults["source_steps"]),
-        few_steps=flag_or("few-steps", defaults["few_steps"]),
-        gem_epochs=flag_or("gem-epochs", defaults["gem_epochs"]),
-        gem_steps=flag_or("gem-steps", defaults["gem_steps"]),
-        gem_type=int(FLAGS["gem-type"].value),
-        gem_layers=FLAGS["gem-layers"].value,
-        strategy_gem=FLAGS["strategy-gem"].value,
-        gem_loss=FLAGS["gem-loss"].value,
-        gem_learning_rate=FLAGS["gem-learning-rate"].value,
-        finetune_steps=flag_or("finetune-steps", defaults["finetune_steps"]),
-        few_shot_init=FLAGS["few-shot-init"].value,
-        train_classes=FLAGS["train-classes"].value,
-        test_classes=FLAGS["test-classes"].value,
-    )
-
-
-def shot_morph_config():
-    """The shot-morphing config from the flags that apply to it."""
-    return ShotMorphConfig(
-        resolution=flag_or("resolution", FEW_SHOT_DEFAULTS["resolution"]),
-        channels=FLAGS.channels,
-        shots=flag_or("shots", ShotMorphConfig.shots),
-        train_classes=FLAGS["train-classes"].value,
-        test_classes=FLAGS["test-classes"].value,
-        classifier_epochs=FLAGS["classifier-epochs"].value,
-        fit_seeds=FLAGS["fit-seeds"].value,
-    )
-
-
 def configs_from_flags():
     """(model config, RunConfig) from the command line, validated."""
-    model = FLAGS.model
-    defaults = {"fastgan": DEMO, "stylegan": STYLEGAN_DEFAULTS, "l2l": L2L_DEFAULTS, "figr": FEW_SHOT_DEFAULTS}.get(
-        model, TRANSFER_DEFAULTS
-    )
+    family = get_family(FLAGS.model)
+    presets = family.presets
     data_folder, dataset = FLAGS["data-folder"].value, FLAGS.dataset
     if data_folder and dataset:
-        raise ValueError(
+        raise InputError(
             "Give either --data-folder or --dataset, not both. "
             f"Received: --data-folder={data_folder!r}, --dataset={dataset!r}"
         )
-    data = data_folder or dataset or defaults["dataset"]
+    data = data_folder or dataset or presets["dataset"]
+    model_config = family.config_from_flags(FLAGS)
     steps = FLAGS.steps
-    if steps is None:
-        steps = 0 if FLAGS.epochs else defaults.get("steps", 0)
-    if model == "fastgan":
-        model_config = fastgan_config()
-    elif model == "stylegan":
-        model_config = stylegan_config()
-    elif model == "l2l":
-        model_config = l2l_config()
-        steps = 0  # the stage lengths are in the model config
-    elif model == "shotmorph":
-        model_config = shot_morph_config()
-        steps = 0  # it fits a policy, it takes no training steps
-    else:
-        model_config = few_shot_config(model)
+    if not family.trains_in_steps:
+        steps = 0  # its length is in its config (stages, a fit)
+    elif steps is None:
+        steps = 0 if FLAGS.epochs else presets.get("steps", 0)
+    model = FLAGS.model
     run_config = RunConfig(
         name=FLAGS.name or default_run_name(data, model),
         runs_dir=FLAGS["runs-dir"].value,
@@ -481,12 +287,10 @@ def configs_from_flags():
 
 def main(argv):
     if len(argv) > 1:
-        raise ValueError(f"train.py takes no positional arguments. Received: {argv[1:]}")
+        raise InputError(f"train.py takes no positional arguments. Received: {argv[1:]}")
     model_config, run_config = configs_from_flags()
     if not FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # TF logs INFO lines through absl
-    from tfgen.registry import get_family
-
     trainer_class = get_family(model_config.family).trainer_class()
     try:
         trainer = trainer_class(model_config, run_config, quiet=FLAGS.quiet)

@@ -43,9 +43,10 @@ def main():
     import tensorflow as tf
 
     import tfgen
-    from tfgen.config import L2LConfig, RunConfig
+    from tfgen.config import RunConfig
+    from tfgen.families.l2l.config import L2LConfig
     from tfgen.data.builtin import LabelledImages
-    from tfgen.training.l2l import GEMTrainer, PairTrainer, build_l2l_generator, gem_stages
+    from tfgen.families.l2l.trainer import GEMTrainer, PairTrainer, build_l2l_generator, gem_stages
 
     size, channels = args.resolution, args.channels
     config = L2LConfig(

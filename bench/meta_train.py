@@ -32,8 +32,9 @@ def median(values):
 def meta_iterations(width, precision, inner_steps, shots, iterations, warmup):
     import numpy as np
 
-    from tfgen.config import FIGRConfig, RunConfig
-    from tfgen.training.reptile import ReptileTrainer
+    from tfgen.config import RunConfig
+    from tfgen.families.figr.config import FIGRConfig
+    from tfgen.families.figr.trainer import ReptileTrainer
 
     config = FIGRConfig(width=width, inner_steps=inner_steps, shots=shots)
     run = RunConfig(runs_dir=tempfile.mkdtemp(), data="digits", mixed_precision=precision)
@@ -66,11 +67,11 @@ def meta_iterations(width, precision, inner_steps, shots, iterations, warmup):
 def adaptation_seconds(family, width, steps):
     """Seconds tfgen.adapt takes on 4 shots from a 1-step run of ``family``."""
     import tfgen
-    from tfgen.config import MODEL_CONFIGS, RunConfig
+    from tfgen.config import RunConfig
     from tfgen.registry import get_family
 
     runs = tempfile.mkdtemp()
-    config = MODEL_CONFIGS[family](width=width)
+    config = get_family(family).config_class(width=width)
     trainer = get_family(family).trainer_class()(config, RunConfig(runs_dir=runs, data="digits", steps=1), quiet=True)
     run_dir = trainer.fit()
     start = time.perf_counter()

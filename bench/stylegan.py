@@ -41,10 +41,11 @@ def main():
     import tensorflow as tf
 
     import tfgen
-    from tfgen.config import AdaINAdaptConfig, RunConfig, StyleGANConfig
+    from tfgen.config import RunConfig
+    from tfgen.families.stylegan.config import AdaINAdaptConfig, StyleGANConfig
     from tfgen.perceptual import FeatureDistance
-    from tfgen.training.style_adapt import AdaINAdaptation, adapted_generator
-    from tfgen.training.stylegan import StyleGANTrainer
+    from tfgen.families.stylegan.adapt import AdaINAdaptation, adapted_generator
+    from tfgen.families.stylegan.trainer import StyleGANTrainer
 
     config = StyleGANConfig(
         resolution=args.resolution, latent_dim=args.latent_dim, w_dim=args.latent_dim,

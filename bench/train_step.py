@@ -44,8 +44,9 @@ def measure(resolution, precision, xla, batch_size, iterations, warmup, width=64
     import numpy as np
     import tensorflow as tf
 
-    from tfgen.config import FastGANConfig, RunConfig
-    from tfgen.training.fastgan import FastGANTrainer
+    from tfgen.config import RunConfig
+    from tfgen.families.fastgan.config import FastGANConfig
+    from tfgen.families.fastgan.trainer import FastGANTrainer
 
     class RandomData:
         num_images = batch_size

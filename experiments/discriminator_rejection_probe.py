@@ -30,9 +30,9 @@ flags.DEFINE_list("seeds", ["0", "1", "2"], "Shot seeds.")
 
 
 def adapt_with_discriminator(base, shots, seed):
-    """``tfgen.adapt``'s cDCGAN fine-tuning, returning (G, the fine-tuned D)."""
-    from tfgen.training import transfer
-    from tfgen.training.adapt import adapt
+    """``tfgen.adapt``'s cDCGAN fine-tuning, returning (the adaptation, the fine-tuned D)."""
+    from tfgen.families.transfer import trainer as transfer
+    from tfgen.adaptation import adapt_run
 
     trainers = []
     original = transfer.CDCGANTrainer.__init__
@@ -43,10 +43,10 @@ def adapt_with_discriminator(base, shots, seed):
 
     transfer.CDCGANTrainer.__init__ = remember
     try:
-        generator = adapt(base, shots, seed=seed, quiet=True)
+        adaptation = adapt_run(base, shots, seed=seed, quiet=True)
     finally:
         transfer.CDCGANTrainer.__init__ = original
-    return generator, trainers[-1].discriminator
+    return adaptation, trainers[-1].discriminator
 
 
 def main(argv):
@@ -66,10 +66,11 @@ def main(argv):
         if not os.path.isdir(base):
             raise SystemExit(f"No cDCGAN base {base}: run benchmark.py --methods cdcgan --out-dir {settings.out_dir} first.")
         for episode, baseline in benchmark_episodes(settings, data, judge, group, FLAGS.seeds):
-            generator, discriminator = adapt_with_discriminator(base, episode.shots, episode.seed)
+            adaptation, discriminator = adapt_with_discriminator(base, episode.shots, episode.seed)
+            generator = adaptation.generator
             n = episode.num_images
             candidates = tfgen.generate(generator, max(keeps) * n, batch_size=200, seed=1000 + episode.seed)
-            label = np.full(len(candidates), generator.adapted_config.sample_class)
+            label = np.full(len(candidates), adaptation.config.sample_class)
             floats = candidates.astype("float32") / 127.5 - 1.0
             logits = np.concatenate([np.asarray(discriminator((x, y), training=False))[:, 0]
                                      for x, y in zip(np.array_split(floats, 8), np.array_split(label, 8))])  # fmt: skip

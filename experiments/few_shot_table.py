@@ -56,7 +56,8 @@ from experiments.common import (  # noqa: E402
     read_json,
     reference_halves,
 )
-from tfgen.config import CDCGANConfig, DCGANConfig, FIGRConfig, InfoGANConfig  # noqa: E402
+from tfgen.families.figr.config import FIGRConfig
+from tfgen.families.transfer.config import CDCGANConfig, DCGANConfig, InfoGANConfig
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("datasets", ["digits", "fashion_mnist"], "Bundled datasets (default splits).")
@@ -89,8 +90,8 @@ PAPER_TABLE1 = {
 
 def train_all(dataset, runs_dir):
     """{method: (run folder, seconds)} of FIGR and the three baselines."""
-    from tfgen.training.reptile import ReptileTrainer
-    from tfgen.training.transfer import CDCGANTrainer, DCGANTrainer, InfoGANTrainer
+    from tfgen.families.figr.trainer import ReptileTrainer
+    from tfgen.families.transfer.trainer import CDCGANTrainer, DCGANTrainer, InfoGANTrainer
 
     runs = {}
     width, steps = FLAGS["figr-width"].value, FLAGS["figr-steps"].value
@@ -112,8 +113,8 @@ def methods(runs, shots, seed):
     """(method name, cache tag, function returning uint8 images) for every row but 'real'."""
     import tfgen
     from tfgen.data.episodes import augment_shots
-    from tfgen.training.adapt import adapt
-    from tfgen.training.transfer import finetune_on_shots
+    from tfgen import adapt
+    from tfgen.families.transfer.trainer import finetune_on_shots
 
     count = FLAGS["num-images"].value
     sample = lambda G: tfgen.generate(G, count, batch_size=100, seed=1000 + seed)  # noqa: E731
@@ -131,7 +132,7 @@ def methods(runs, shots, seed):
     scratch = FLAGS["scratch-steps"].value
     rows.append(("scratch_gan", f"{os.path.basename(runs['dcgan'][0])}/scratch{scratch}",
                  lambda: sample(finetune_on_shots(runs["dcgan"][0], shots, steps=scratch, seed=seed,
-                                                  from_scratch=True))))  # fmt: skip
+                                                  from_scratch=True).generator)))  # fmt: skip
     return rows
 
 

@@ -3,7 +3,7 @@ and Figure 3 in our CPU budget.
 
 The script
 
-1. runs Algorithm 1 (``tfgen.training.l2l.L2LTrainer``) on ``glyphs`` (490
+1. runs Algorithm 1 (``tfgen.families.l2l.trainer.L2LTrainer``) on ``glyphs`` (490
    source / 130 novel classes, p = 2 shots per novel class) for GEM type 1;
    for GEM types 2 and 3 it copies type 1's plain stages (phi_s^1, the
    phi_s^2 of every epoch, phi_t^plain: they do not depend on the GEM
@@ -47,7 +47,8 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from experiments.common import CHANNELS, RESOLUTION, read_json, say, write_json  # noqa: E402
-from tfgen.config import L2LConfig, RunConfig  # noqa: E402
+from tfgen.config import RunConfig
+from tfgen.families.l2l.config import L2LConfig
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("runs-dir", "/work/fewshot_runs/l2l", "Where classifier and runs go (outside the repo).")
@@ -95,8 +96,8 @@ SHARED_STAGES = lambda epochs: ["source_full"] + [f"source_few_{t}" for t in ran
 
 def train_l2l(gem_type, runs_dir, first_type):
     """(L2LTrainer after fit, seconds of fit). GEM types after the first copy its plain stages."""
-    from tfgen.sampling import RAW_WEIGHTS
-    from tfgen.training.l2l import L2LTrainer
+    from tfgen.runs import RAW_WEIGHTS
+    from tfgen.families.l2l.trainer import L2LTrainer
 
     trainer = L2LTrainer(l2l_config(gem_type), run_config(run_name(gem_type), runs_dir), quiet=False)
     timing = os.path.join(trainer.run_dir, "seconds.json")
@@ -118,9 +119,9 @@ def train_l2l(gem_type, runs_dir, first_type):
 
 def train_control(trainer, runs_dir):
     """phi_t^plain fine-tuned on X_n for finetune_steps without GEMs: (run folder, seconds)."""
-    from tfgen.sampling import RAW_WEIGHTS
+    from tfgen.runs import RAW_WEIGHTS
     from tfgen.training.ema import copy_weights
-    from tfgen.training.l2l import PairTrainer, copy_generator_weights
+    from tfgen.families.l2l.trainer import PairTrainer, copy_generator_weights
 
     config = trainer.plain_config
     name = f"l2l_{DATASET}_w{FLAGS.width}_s{FLAGS['source-steps'].value}_control_ft{config.finetune_steps}"
@@ -221,7 +222,7 @@ class EvalData:
 
 def generate(generator, data, gems, seed):
     """uint8 images, FLAGS.per_shot per shot (z from ``seed``), and their class labels."""
-    from tfgen.training.l2l import conditioned_samples
+    from tfgen.families.l2l.trainer import conditioned_samples
 
     shots = data.shots.astype("float32") / 127.5 - 1.0
     per = FLAGS["per-shot"].value
@@ -231,8 +232,7 @@ def generate(generator, data, gems, seed):
 
 def measure_set(images, labels, data, effnet=True):
     """The table's metrics of uint8 ``images`` conditioned on (or of) the classes ``labels``."""
-    from tfgen.metrics import extract_features, fid_from_features, memorisation, nearest_real_mse_ssim
-    from tfgen.metrics import pairwise_diversity
+    from tfgen.metrics import extract_features, fid_from_features, memorisation, nearest_real_mse_ssim, pairwise_diversity
 
     clf = extract_features(data.clf, images, batch_size=250)
     eff = extract_features(data.effnet, images, batch_size=100)["features"] if effnet else None
@@ -265,8 +265,8 @@ def measure_set(images, labels, data, effnet=True):
 
 def generators(trainers, control_dir):
     """{row: (loader, gems)}: every generator row, loaded lazily."""
-    from tfgen.sampling import RAW_WEIGHTS
-    from tfgen.training.l2l import load_l2l_generator
+    from tfgen.runs import RAW_WEIGHTS
+    from tfgen.families.l2l.trainer import load_l2l_generator
 
     first = next(iter(trainers.values()))
     rows = {
@@ -326,8 +326,9 @@ def summarise_rows(results):
 
 
 def figures(trainers, control_dir, out_dir):
-    from tfgen.sampling import RAW_WEIGHTS, save_image
-    from tfgen.training.l2l import figure_grid, load_l2l_generator
+    from tfgen.runs import RAW_WEIGHTS
+    from tfgen.sampling import save_image
+    from tfgen.families.l2l.trainer import figure_grid, load_l2l_generator
 
     paths = []
     for gem_type, trainer in trainers.items():

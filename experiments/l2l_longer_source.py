@@ -39,8 +39,8 @@ KEYS = ("fid_effnet", "class_accuracy", "frechet", "diversity_within", "l1_to_ow
 def train_longer(runs_dir, steps):
     """The type-1 run's phi_s^1 stage, copied and trained on to ``steps``; returns its folder."""
     from tfgen.data.episodes import load_few_shot_data
-    from tfgen.sampling import RAW_WEIGHTS
-    from tfgen.training.l2l import PairTrainer
+    from tfgen.runs import RAW_WEIGHTS
+    from tfgen.families.l2l.trainer import PairTrainer
 
     name = f"l2l_source_full_s{steps}"
     folder = os.path.join(runs_dir, name, "stages", "source_full")
@@ -61,8 +61,8 @@ def train_longer(runs_dir, steps):
 
 def main(argv):
     from tfgen.metrics import get_extractor
-    from tfgen.sampling import RAW_WEIGHTS
-    from tfgen.training.l2l import L2LTrainer, load_l2l_generator
+    from tfgen.runs import RAW_WEIGHTS
+    from tfgen.families.l2l.trainer import L2LTrainer, load_l2l_generator
 
     runs_dir = FLAGS["runs-dir"].value
     longer = train_longer(runs_dir, FLAGS.steps)

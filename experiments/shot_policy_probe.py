@@ -5,7 +5,7 @@ judge on the held-out classes (what the fitted policy is compared with).
 
 For each held-out group, the flow bank and the style prior are learnt on the
 *other* classes (as ``train.py --model shotmorph`` does), then every candidate of
-``tfgen.shot_policy.CANDIDATES`` makes images from each episode's shots.
+``tfgen.families.shotmorph.policy.CANDIDATES`` makes images from each episode's shots.
 This looks at the held-out classes, so it only explains the fitted policy;
 it must never choose one (the fit on the training classes does).
 --out-dir is a benchmark folder (its judge is reused or trained).
@@ -35,10 +35,10 @@ def main(argv):
     from experiments.common import benchmark_context, benchmark_episodes, print_benchmark_means
     from tfgen.benchmark.methods import reference_images
     from tfgen.benchmark.scores import score_images
-    from tfgen.morph import ShotMorpher
-    from tfgen.restyle import StylePrior, moments_of_uint8
+    from tfgen.families.shotmorph.morph import ShotMorpher
+    from tfgen.families.shotmorph.restyle import StylePrior, moments_of_uint8
     from tfgen.sampling import generate
-    from tfgen.shot_policy import CANDIDATES, flow_bank, policy_generator
+    from tfgen.families.shotmorph.policy import CANDIDATES, flow_bank, policy_generator
 
     settings, data, judge, groups = benchmark_context(FLAGS.data, FLAGS["out-dir"].value)
     rows = {}

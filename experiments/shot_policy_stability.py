@@ -27,12 +27,12 @@ def main(argv):
     del argv
     import numpy as np
 
-    from tfgen.config import load_run_config
+    from tfgen.runs import load_run_config
     from tfgen.data.episodes import load_few_shot_data_for
     from tfgen.metrics import get_extractor
-    from tfgen.restyle import moments_of_uint8
-    from tfgen.shot_policy import fit_policy
-    from tfgen.training.shot_morph import BANK_FILE, CLASSIFIER_DIR
+    from tfgen.families.shotmorph.restyle import moments_of_uint8
+    from tfgen.families.shotmorph.policy import fit_policy
+    from tfgen.families.shotmorph.trainer import BANK_FILE, CLASSIFIER_DIR
 
     for base in sorted(glob.glob(FLAGS.bases)):
         if not os.path.isfile(os.path.join(base, BANK_FILE)):

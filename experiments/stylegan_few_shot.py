@@ -56,7 +56,8 @@ from experiments.common import (  # noqa: E402
     train_run,
     write_json,
 )
-from tfgen.config import AdaINAdaptConfig, FIGRConfig, StyleGANConfig  # noqa: E402
+from tfgen.families.figr.config import FIGRConfig
+from tfgen.families.stylegan.config import AdaINAdaptConfig, StyleGANConfig
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("seeds", ["0", "1", "2"], "Shot seeds: each draws other shots of the held-out class.")
@@ -80,8 +81,8 @@ STYLEGAN = StyleGANConfig(
 
 
 def train_runs(runs_dir):
-    from tfgen.training.reptile import ReptileTrainer
-    from tfgen.training.stylegan import StyleGANTrainer
+    from tfgen.families.figr.trainer import ReptileTrainer
+    from tfgen.families.stylegan.trainer import StyleGANTrainer
 
     steps = FLAGS["stylegan-steps"].value
     stylegan = train_run(StyleGANTrainer, STYLEGAN, f"stylegan_{DATASET}_c64_s{steps}", DATASET, steps, runs_dir)
@@ -110,9 +111,10 @@ def settings_tag(config):
 def methods(runs, shots, seed, k, grids_dir):
     """(row name, cache tag, function returning uint8 images) of every row but 'real'."""
     import tfgen
-    from tfgen.sampling import load_generator, make_grid, save_image
-    from tfgen.style_sampling import fitted_interpolation_grid
-    from tfgen.training.adapt import adapt
+    from tfgen.runs import load_generator
+    from tfgen.sampling import make_grid, save_image
+    from tfgen.families.stylegan.sampling import fitted_interpolation_grid
+    from tfgen import adapt
 
     count = FLAGS["num-images"].value
     sample = lambda G: tfgen.generate(G, count, batch_size=100, seed=1000 + seed)  # noqa: E731

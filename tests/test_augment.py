@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from tfgen import augment
+from tfgen.checks import parse_diff_augment_policy
 
 ALL = "color,translation,cutout"
 
@@ -63,8 +64,8 @@ def test_unknown_policy_error_lists_valid_names():
 
 
 def test_policy_accepts_list_and_spaces():
-    assert augment.parse_policy(["color", "cutout"]) == ["color", "cutout"]
-    assert augment.parse_policy(" color , translation ") == ["color", "translation"]
+    assert parse_diff_augment_policy(["color", "cutout"]) == ["color", "cutout"]
+    assert parse_diff_augment_policy(" color , translation ") == ["color", "translation"]
 
 
 # --- shapes, dtypes, determinism ---------------------------------------------

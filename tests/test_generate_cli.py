@@ -20,8 +20,10 @@ def _run(*args):
 def run_folder(tmp_path_factory):
     import keras
 
-    from tfgen.config import FastGANConfig, RunConfig, save_run_config
-    from tfgen.models.fastgan import FastGANGenerator
+    from tfgen.config import RunConfig
+    from tfgen.families.fastgan.config import FastGANConfig
+    from tfgen.runs import save_run_config
+    from tfgen.families.fastgan.networks import FastGANGenerator
     from tfgen.weights import save_weights_atomic
 
     folder = tmp_path_factory.mktemp("runs") / "fake"
@@ -51,6 +53,7 @@ def _assert_one_line_error(result, *fragments):
 
 def test_writes_pngs_grid_and_gif(run_folder, tmp_path):
     from tfgen import sampling
+    from tfgen.runs import load_generator
 
     out = tmp_path / "out"
     result = _run(
@@ -72,7 +75,7 @@ def test_writes_pngs_grid_and_gif(run_folder, tmp_path):
     pngs = np.stack([np.asarray(Image.open(out / f"{i:06d}.png")) for i in range(5)])
     assert pngs.shape == (5, 64, 64, 3) and pngs.std() > 5
     # The same images in the same order as the library call with that seed.
-    generator = sampling.load_generator(str(run_folder))
+    generator = load_generator(str(run_folder))
     np.testing.assert_array_equal(pngs, sampling.generate(generator, 5, batch_size=2, seed=3))
 
     grid = np.asarray(Image.open(out / "grid.png"))
@@ -100,7 +103,9 @@ def test_missing_run_folder_is_one_clean_line(tmp_path):
 
 
 def test_mismatched_weights_are_one_clean_line(run_folder, tmp_path):
-    from tfgen.config import FastGANConfig, RunConfig, save_run_config
+    from tfgen.config import RunConfig
+    from tfgen.families.fastgan.config import FastGANConfig
+    from tfgen.runs import save_run_config
 
     # The fake run's weights (ngf=8) beside a config.json that says ngf=16.
     other = tmp_path / "other_run"

@@ -16,7 +16,7 @@ import jax, keras, numpy as np
 assert keras.backend.backend() == "jax"
 from tfgen.augment import diff_augment
 from tfgen.losses import hinge_discriminator_real_loss, reconstruction_loss
-from tfgen.models.fastgan import FastGANDiscriminator, FastGANGenerator
+from tfgen.families.fastgan.networks import FastGANDiscriminator, FastGANGenerator
 G = FastGANGenerator(output_resolution=64, ngf=8, latent_dim=16)
 D = FastGANDiscriminator(input_resolution=64, ndf=8)
 z = np.random.default_rng(0).normal(size=(2, 16)).astype("float32")
@@ -34,8 +34,8 @@ image = jax.jit(forward)([v.value for v in G.trainable_variables],
 assert image.shape == (2, 64, 64, 3) and bool(np.isfinite(np.asarray(image)).all())
 
 # The few-shot models (FIGR ResNet, DCGAN, cDCGAN, InfoGAN).
-from tfgen.models.dcgan import DCGANDiscriminator, DCGANGenerator, InfoGANDiscriminator, InfoGANGenerator
-from tfgen.models.resnet_gan import FIGRCritic, FIGRGenerator
+from tfgen.families.transfer.networks import DCGANDiscriminator, DCGANGenerator, InfoGANDiscriminator, InfoGANGenerator
+from tfgen.families.figr.networks import FIGRCritic, FIGRGenerator
 z8 = np.random.default_rng(1).normal(size=(2, 8)).astype("float32")
 labels = np.array([0, 2])
 images = FIGRGenerator(width=4, latent_dim=8)(z8)
@@ -47,7 +47,7 @@ outputs = InfoGANDiscriminator(width=4, num_categories=3, num_continuous=1)(info
 assert [tuple(o.shape) for o in outputs] == [(2, 1), (2, 3), (2, 1)]
 
 # The StyleGAN generator and discriminator (style mixing, w_avg, truncation, fitted latents).
-from tfgen.models.stylegan import StyleDiscriminator, StyleGenerator
+from tfgen.families.stylegan.networks import StyleDiscriminator, StyleGenerator
 SG = StyleGenerator(resolution=32, channels=1, latent_dim=8, w_dim=8, mapping_layers=2,
                     channel_base=256, channel_max=8, style_mixing=1.0, fitted_latents=2,
                     sampling="interpolate", seed=0)
@@ -67,7 +67,7 @@ styled = jax.jit(style_forward)([v.value for v in SG.trainable_variables],
 assert styled.shape == (2, 32, 32, 1) and bool(np.isfinite(np.asarray(styled)).all())
 
 # L2L-GAN: the UNet generator (batch norm, noise maps, GEM slots, stored images) and the pair critic.
-from tfgen.models.l2l import L2LCritic, L2LGenerator
+from tfgen.families.l2l.networks import L2LCritic, L2LGenerator
 LG = L2LGenerator(resolution=32, channels=1, latent_dim=8, width=4, noise_channels=2, gem_type=3,
                   gem_layers="3,4", conditioning_images=2)
 LC = L2LCritic(resolution=32, channels=1, width=4)
@@ -87,9 +87,8 @@ fake, _ = jax.jit(l2l_forward)([v.value for v in LG.trainable_variables],
 assert fake.shape == (2, 32, 32, 1) and bool(np.isfinite(np.asarray(fake)).all())
 
 # Shot morphing: the shots, their morphs, bank flows, styles and augmentation, all in keras.ops.
-from tfgen.models.shot_morph import LATENT_DIM, ShotMorphGenerator
-from tfgen.morph import ShotMorpher, warp as numpy_warp
-from tfgen.models.shot_morph import warp as ops_warp
+from tfgen.families.shotmorph.networks import LATENT_DIM, ShotMorphGenerator, warp as ops_warp
+from tfgen.families.shotmorph.morph import ShotMorpher, warp as numpy_warp
 shots = np.random.default_rng(3).integers(0, 256, (3, 32, 32, 1), dtype=np.uint8)
 SM = ShotMorphGenerator(resolution=32, num_shots=3, morph_share=0.5, strength=1.0, bank_size=2, bank_scale=0.5,
                         style_size=2, pose_spread=0.5, ink_spread=1.0)

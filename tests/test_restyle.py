@@ -1,13 +1,13 @@
-"""Style moments (tfgen.restyle): measured, moved, and the prior learnt from
+"""Style moments (tfgen.families.shotmorph.restyle): measured, moved, and the prior learnt from
 the training classes; and the shot-morphing generator that draws them."""
 
 import numpy as np
 import pytest
 from keras import ops
 
-from tfgen.morph import ShotMorpher
-from tfgen.restyle import CX, CY, LOG_LEVEL, LOG_SX, LOG_SY, StylePrior, moments, moments_of_uint8, move_moments
-from tfgen.shot_policy import ShotPolicy, policy_generator
+from tfgen.families.shotmorph.morph import ShotMorpher
+from tfgen.families.shotmorph.restyle import CX, CY, LOG_LEVEL, LOG_SX, LOG_SY, StylePrior, moments, moments_of_uint8, move_moments
+from tfgen.families.shotmorph.policy import ShotPolicy, policy_generator
 
 
 def gaussian_blob(cy, cx, sy, sx, corr=0.0, side=48, level=1.0, light_background=False):

@@ -10,7 +10,8 @@ import warnings
 import pytest
 
 from tfgen import runs
-from tfgen.runs import LOCK_FILE, RunLock, RunLockedError, check_run_name, clear_run_folder, is_run_folder
+from tfgen.checks import check_run_name
+from tfgen.runs import LOCK_FILE, RunLock, RunLockedError, clear_run_folder, is_run_folder
 
 # The child loads tfgen/runs.py by path: importing the tfgen package would
 # import TensorFlow (seconds); runs.py alone is pure Python.

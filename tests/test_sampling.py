@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tfgen import sampling
-from tfgen.config import FastGANConfig, RunConfig, save_run_config
-from tfgen.models.fastgan import FastGANDiscriminator, FastGANGenerator
+from tfgen import runs, sampling
+from tfgen.config import RunConfig
+from tfgen.families.fastgan.config import FastGANConfig
+from tfgen.runs import save_run_config
+from tfgen.families.fastgan.networks import FastGANDiscriminator, FastGANGenerator
 from tfgen.weights import save_weights_atomic
 
 LATENT_DIM = 16
@@ -264,7 +266,7 @@ def test_interpolation_frames_and_gif(generator, tmp_path):
 def test_load_generator_from_run_folder(tmp_path):
     source = _with_noise_weights(_tiny_generator(), 0.1)
     run = _fake_run(tmp_path / "run", source)
-    loaded = sampling.load_generator(run)
+    loaded = runs.load_generator(run)
     assert isinstance(loaded, FastGANGenerator)
     assert (loaded.output_resolution, loaded.latent_dim, loaded.ngf) == (64, LATENT_DIM, 8)
     np.testing.assert_array_equal(sampling.generate(loaded, 2, seed=0), sampling.generate(source, 2, seed=0))
@@ -274,8 +276,8 @@ def test_load_generator_ema_and_raw_files_are_distinct(tmp_path):
     ema_source, raw_source = _tiny_generator(seed=1), _tiny_generator(seed=2)
     run = _fake_run(tmp_path / "run", ema_source, raw=False)
     save_weights_atomic(raw_source, os.path.join(run, "generator.weights.h5"))
-    ema = sampling.load_generator(run)
-    raw = sampling.load_generator(run, ema=False)
+    ema = runs.load_generator(run)
+    raw = runs.load_generator(run, ema=False)
     np.testing.assert_array_equal(sampling.generate(ema, 1), sampling.generate(ema_source, 1))
     np.testing.assert_array_equal(sampling.generate(raw, 1), sampling.generate(raw_source, 1))
     assert not np.array_equal(sampling.generate(ema, 1), sampling.generate(raw, 1))
@@ -284,49 +286,49 @@ def test_load_generator_ema_and_raw_files_are_distinct(tmp_path):
 def test_load_generator_falls_back_to_raw_weights_with_warning(tmp_path, generator):
     run = _fake_run(tmp_path / "run", generator, ema=False)
     with pytest.warns(UserWarning, match="generator_ema.weights.h5"):
-        sampling.load_generator(run)
+        runs.load_generator(run)
 
 
 def test_load_generator_weights_file_with_config_beside_and_bare(tmp_path, generator):
     run = _fake_run(tmp_path / "run", generator, ema=False)
-    loaded = sampling.load_generator(os.path.join(run, "generator.weights.h5"))
+    loaded = runs.load_generator(os.path.join(run, "generator.weights.h5"))
     assert loaded.latent_dim == LATENT_DIM
 
     bare = tmp_path / "bare" / "g.weights.h5"
     save_weights_atomic(generator, str(bare))
     with pytest.raises(FileNotFoundError, match="--resolution"):
-        sampling.load_generator(str(bare))
+        runs.load_generator(str(bare))
     # --resolution builds default widths (ngf=64, latent 256): this file does not fit.
     with pytest.raises(ValueError, match=r"output_resolution=64, latent_dim=256, ngf=64"):
-        sampling.load_generator(str(bare), resolution=64)
+        runs.load_generator(str(bare), resolution=64)
 
 
 def test_load_generator_keras_archive(tmp_path, generator):
     path = str(tmp_path / "g.keras")
     generator.save(path)
-    loaded = sampling.load_generator(path)
+    loaded = runs.load_generator(path)
     np.testing.assert_allclose(sampling.generate(loaded, 2), sampling.generate(generator, 2), atol=1)
 
     discriminator_path = str(tmp_path / "d.keras")
     FastGANDiscriminator(input_resolution=64, ndf=8).save(discriminator_path)
     with pytest.raises(ValueError, match="not a generator"):
-        sampling.load_generator(discriminator_path)
+        runs.load_generator(discriminator_path)
 
 
 def test_load_generator_missing_things_say_what_was_expected(tmp_path, generator):
     with pytest.raises(FileNotFoundError, match="expected a run folder"):
-        sampling.load_generator(str(tmp_path / "nothing"))
+        runs.load_generator(str(tmp_path / "nothing"))
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(FileNotFoundError, match="config.json"):
-        sampling.load_generator(str(empty))
+        runs.load_generator(str(empty))
     run = _fake_run(tmp_path / "run", generator, ema=False, raw=False)
     with pytest.raises(FileNotFoundError, match="generator_ema.weights.h5"):
-        sampling.load_generator(run)
+        runs.load_generator(run)
     legacy = tmp_path / "legacy.h5"
     legacy.write_bytes(b"")
     with pytest.raises(ValueError, match=r"\.weights\.h5 file"):
-        sampling.load_generator(str(legacy))
+        runs.load_generator(str(legacy))
 
 
 def test_load_generator_wrong_resolution_weights_raise_clearly(tmp_path):
@@ -334,7 +336,7 @@ def test_load_generator_wrong_resolution_weights_raise_clearly(tmp_path):
     ema_path = os.path.join(run, "generator_ema.weights.h5")
     save_weights_atomic(_tiny_generator(128), ema_path)  # config.json says 64
     with pytest.raises(ValueError) as info:
-        sampling.load_generator(run)
+        runs.load_generator(run)
     message = str(info.value)
     assert ema_path in message
     assert "FastGANGenerator(output_resolution=64, latent_dim=16, ngf=8)" in message
@@ -349,4 +351,4 @@ def test_load_generator_discriminator_weights_raise_clearly(tmp_path):
         warnings.simplefilter("error")  # no half-load warnings either
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         with pytest.raises(ValueError, match="saved from a model named 'discriminator'"):
-            sampling.load_generator(run)
+            runs.load_generator(run)

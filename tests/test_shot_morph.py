@@ -1,4 +1,4 @@
-"""Shot morphing: registration (tfgen.morph), the Keras generator, the policy
+"""Shot morphing: registration (tfgen.families.shotmorph.morph), the Keras generator, the policy
 fit on the training classes and the train.py / tfgen.adapt path."""
 
 import dataclasses
@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 
 import tfgen
-from tfgen.config import RunConfig, ShotMorphConfig, load_run_config
+from tfgen.config import RunConfig
+from tfgen.families.shotmorph.config import ShotMorphConfig
+from tfgen.runs import load_run_config
 from tfgen.metrics.features import FeatureExtractor
-from tfgen.models.shot_morph import LATENT_DIM, Z_KIND, Z_PICK, Z_T, ShotMorphGenerator
-from tfgen.models.shot_morph import warp as keras_warp
-from tfgen.morph import ShotMorpher, ordered_pairs, register, registration_loss, warp
-from tfgen.restyle import StylePrior
-from tfgen.shot_policy import ShotPolicy, fit_policy, flow_bank, policy_generator
+from tfgen.families.shotmorph.networks import LATENT_DIM, Z_KIND, Z_PICK, Z_T, ShotMorphGenerator, warp as keras_warp
+from tfgen.families.shotmorph.morph import ShotMorpher, ordered_pairs, register, registration_loss, warp
+from tfgen.families.shotmorph.restyle import StylePrior
+from tfgen.families.shotmorph.policy import ShotPolicy, fit_policy, flow_bank, policy_generator
 
 
 def blobs(count, side=32, seed=0):
@@ -182,8 +183,8 @@ def test_fit_policy_says_when_classes_are_too_small():
 
 
 def test_train_adapt_save_and_load(tmp_path):
-    from tfgen.training.adapt import adapt, save_adapted
-    from tfgen.training.shot_morph import POLICY_FILE, ShotPolicyTrainer
+    from tfgen.adaptation import adapt_run, save_adapted
+    from tfgen.families.shotmorph.trainer import POLICY_FILE, ShotPolicyTrainer
 
     config = ShotMorphConfig(train_classes="1,2,3", test_classes="9", classifier_epochs=1, fit_seeds=1)
     run = RunConfig(name="morph", runs_dir=str(tmp_path), data="digits", steps=0)
@@ -194,7 +195,8 @@ def test_train_adapt_save_and_load(tmp_path):
     ShotPolicyTrainer(config, run, quiet=True).fit()  # finished: nothing to do
     assert os.path.getmtime(policy_path) == written
 
-    generator = adapt(run_dir, "digits:9", num_shots=3, seed=1)
+    adaptation = adapt_run(run_dir, "digits:9", num_shots=3, seed=1)
+    generator = adaptation.generator
     _, fitted, _ = load_run_config(os.path.join(run_dir, "config.json"))
     assert ShotPolicy.of(generator) == ShotPolicy.of(fitted)
     assert generator.num_shots == 3
@@ -202,12 +204,12 @@ def test_train_adapt_save_and_load(tmp_path):
         assert sorted(set(bank["labels"])) == [0, 1, 2]  # the three training classes, never the held-out 9
         assert generator.bank_size == (len(bank["flows"]) if fitted.bank_scale > 0 else 0)
     images = tfgen.generate(generator, 20, seed=4)
-    saved = save_adapted(generator, run_dir, str(tmp_path / "adapted"))
+    saved = save_adapted(adaptation, str(tmp_path / "adapted"))
     np.testing.assert_array_equal(images, tfgen.generate(tfgen.load_generator(saved), 20, seed=4))
     with pytest.raises(ValueError, match="no adaptation steps"):
-        adapt(run_dir, "digits:9", steps=5)
+        adapt_run(run_dir, "digits:9", steps=5)
     prior = StylePrior.load(os.path.join(run_dir, "style_prior.npz"))  # of the training classes' images
     assert generator.style_size == (len(prior.deviations) if ShotPolicy.of(fitted).restyles else 0)
-    assert generator.adapted_config == dataclasses.replace(
+    assert adaptation.config == dataclasses.replace(
         fitted, num_shots=3, bank_size=generator.bank_size, style_size=generator.style_size
     )

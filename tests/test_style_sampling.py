@@ -1,12 +1,12 @@
-"""Style mixing grids and walks between fitted latents (tfgen.style_sampling)."""
+"""Style mixing grids and walks between fitted latents (tfgen.families.stylegan.sampling)."""
 
 import numpy as np
 import pytest
 
-from tfgen.config import StyleGANConfig
+from tfgen.families.stylegan.config import StyleGANConfig
 from tfgen.registry import get_family
 from tfgen.sampling import create_input_noise
-from tfgen.style_sampling import (
+from tfgen.families.stylegan.sampling import (
     fitted_interpolation_frames,
     fitted_interpolation_grid,
     render_ws,

@@ -66,7 +66,7 @@ def test_fid_during_training_keeps_the_best_weights_loadable(tmp_path):
     record = json.loads((run_dir / "best" / "metric.json").read_text())
     assert record["features"] == "efficientnet_lite0" and record["step"] in (2, 3)
 
-    from tfgen.sampling import load_generator
+    from tfgen.runs import load_generator
 
     generator = load_generator(str(run_dir / "best"))
     assert generator.output_resolution == 64

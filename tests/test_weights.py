@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfgen.models.fastgan import FastGANDiscriminator, FastGANGenerator
+from tfgen.families.fastgan.networks import FastGANDiscriminator, FastGANGenerator
 from tfgen.weights import (
     load_weights_checked,
     model_weights_layout,

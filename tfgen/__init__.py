@@ -13,24 +13,30 @@ The public API is small::
     G = tfgen.adapt("runs/figr_digits", "digits:9", steps=10)  # few-shot adaptation
 """
 
-from tfgen.models.fastgan import FastGANDiscriminator as Discriminator
-from tfgen.models.fastgan import FastGANGenerator as Generator
+from tfgen.families.fastgan.networks import FastGANDiscriminator as Discriminator, FastGANGenerator as Generator
 from tfgen.metrics.evaluation import evaluate
-from tfgen.sampling import create_input_noise, generate, load_generator, postprocess_images
+from tfgen.registry import import_networks
+from tfgen.runs import load_generator
+from tfgen.sampling import create_input_noise, generate, postprocess_images
 
 __version__ = "0.1.0"
 
+# Every family's networks registered with Keras: .keras archives of any family load.
+import_networks()
 
-def adapt(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True, method=None, adain=None):
-    """A generator of the class shown by ``shots``, adapted from a FIGR (Algorithm 2),
-    DCGAN / cDCGAN / InfoGAN (fine-tuning) or StyleGAN (AdaIN adaptation, settings in
-    ``adain``: a :class:`tfgen.config.AdaINAdaptConfig`) run; the run is only read.
-    See :func:`tfgen.training.adapt.adapt` for the arguments."""
-    from tfgen.training.adapt import adapt as adapt_run  # imports TensorFlow: only when used
+
+def adapt(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True, method=None, **options):
+    """A generator of the class shown by ``shots``, adapted from a run of a
+    few-shot family (shot morphing, FIGR, DCGAN / cDCGAN / InfoGAN, StyleGAN,
+    L2L-GAN); the run is only read. ``options`` are the family's own (e.g.
+    ``adain=`` a :class:`tfgen.families.stylegan.config.AdaINAdaptConfig`).
+    :func:`tfgen.adaptation.adapt_run` gives the whole
+    :class:`tfgen.adaptation.Adaptation` (config, losses) instead."""
+    from tfgen.adaptation import adapt_run  # imports the family's trainer: only when used
 
     return adapt_run(
-        meta_run, shots, steps=steps, num_shots=num_shots, seed=seed, quiet=quiet, method=method, adain=adain
-    )
+        meta_run, shots, steps=steps, num_shots=num_shots, seed=seed, quiet=quiet, method=method, **options
+    ).generator
 
 
 __all__ = [

@@ -27,6 +27,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from tfgen.checks import DIFF_AUGMENT_POLICIES, parse_diff_augment_policy
+from tfgen.errors import InputError
+
 
 # ---------------------------------------------------------------------------
 # Seeds
@@ -48,12 +51,12 @@ def _derive_seed(seed, salt):
 
 def _static_hw(images, what):
     if len(images.shape) != 4:
-        raise ValueError(
+        raise InputError(
             f"{what} expects NHWC images of rank 4. Received: images.shape={tuple(images.shape)}"
         )
     height, width = images.shape[1], images.shape[2]
     if height is None or width is None:
-        raise ValueError(
+        raise InputError(
             f"{what} needs a static height and width. Received: images.shape={tuple(images.shape)}"
         )
     return int(height), int(width)
@@ -182,23 +185,7 @@ POLICIES = {
 }
 
 
-def parse_policy(policy):
-    """Splits "color,translation" into a list of names, checking each one.
-
-    Accepts a comma-separated string, a list/tuple of names, "" or None.
-    """
-    if policy is None:
-        return []
-    names = policy.split(",") if isinstance(policy, str) else list(policy)
-    names = [name.strip() for name in names if name.strip()]
-    unknown = [name for name in names if name not in POLICIES]
-    if unknown:
-        raise ValueError(
-            f"Unknown DiffAugment policy {', '.join(map(repr, unknown))}. Valid names are "
-            f"{', '.join(POLICIES)} (comma-separated, e.g. 'color,translation,cutout'), "
-            f"or '' for none. Received: policy={policy!r}"
-        )
-    return names
+assert tuple(POLICIES) == DIFF_AUGMENT_POLICIES  # the names configs check them by
 
 
 def diff_augment(images, policy="color,translation", seed=None):
@@ -217,7 +204,7 @@ def diff_augment(images, policy="color,translation", seed=None):
     Returns:
         Augmented images, same shape and dtype.
     """
-    names = parse_policy(policy)
+    names = parse_diff_augment_policy(policy)
     for index, name in enumerate(names):
         images = POLICIES[name](images, seed=_derive_seed(seed, 100 + index))
     return images
@@ -302,11 +289,11 @@ def classic_augment(
         ("max_zoom", max_zoom),
     ):
         if value < 0:
-            raise ValueError(f"{name} must be >= 0. Received: {name}={value}")
+            raise InputError(f"{name} must be >= 0. Received: {name}={value}")
     if max_zoom >= 1:
-        raise ValueError(f"max_zoom must be below 1. Received: max_zoom={max_zoom}")
+        raise InputError(f"max_zoom must be below 1. Received: max_zoom={max_zoom}")
     if fill_mode not in ("nearest", "reflect", "wrap", "constant"):
-        raise ValueError(
+        raise InputError(
             "fill_mode must be one of 'nearest', 'reflect', 'wrap', 'constant'. "
             f"Received: fill_mode={fill_mode!r}"
         )
@@ -332,7 +319,7 @@ def classic_augment(
 
 
 def flow_warp(images, flow):
-    """Keras-ops twin of :func:`tfgen.morph.warp`: ``images`` [B, H, W, C]
+    """Keras-ops twin of :func:`tfgen.families.shotmorph.morph.warp`: ``images`` [B, H, W, C]
     sampled at p + ``flow(p)`` [B, H, W, 2] (bilinear, border repeated)."""
     height, width, channels = images.shape[1], images.shape[2], images.shape[3]
     rows = ops.arange(height, dtype="float32")[None, :, None]

@@ -3,16 +3,62 @@
 
 from __future__ import annotations
 
+import os
+
+from tfgen.errors import InputError
+
 
 def check_channels(channels) -> int:
     """``channels`` as an int, or a ValueError unless it is 1 (grey) or 3 (RGB)."""
     if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 (grey) or 3 (RGB). Received: channels={channels!r}")
+        raise InputError(f"channels must be 1 (grey) or 3 (RGB). Received: channels={channels!r}")
     return int(channels)
 
 
 def check_int(name, value, minimum) -> int:
     """``value`` as an int, or a ValueError unless it is an integer >= ``minimum``."""
     if isinstance(value, bool) or int(value) != value or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}. Received: {name}={value}")
+        raise InputError(f"{name} must be an integer >= {minimum}. Received: {name}={value}")
     return int(value)
+
+
+def check_run_name(name):
+    """Return ``name`` if it is a plain folder name, else raise ValueError."""
+    separators = [sep for sep in ("/", os.sep, os.altsep) if sep]
+    plain = (
+        isinstance(name, str)
+        and name not in ("", ".", "..")
+        and not any(sep in name for sep in separators)
+        and "\0" not in name
+        and not os.path.isabs(name)
+        and not os.path.splitdrive(name)[0]  # Windows "C:run" is drive-relative
+    )
+    if not plain:
+        raise InputError(
+            "Run name must be a plain folder name inside the runs folder "
+            f"(no '/', '.', '..' or absolute path). Received: name={name!r}. "
+            "To keep runs in another folder, choose it with --runs-dir and pass "
+            "only the run's own folder name as --name."
+        )
+    return name
+
+
+# DiffAugment's transformations (tfgen.augment.POLICIES implements them).
+DIFF_AUGMENT_POLICIES = ("color", "translation", "cutout")
+
+
+def parse_diff_augment_policy(policy):
+    """``"color,translation"`` (or a list of names, "" or None) as a list of
+    names, or an InputError naming the unknown ones."""
+    if policy is None:
+        return []
+    names = policy.split(",") if isinstance(policy, str) else list(policy)
+    names = [name.strip() for name in names if name.strip()]
+    unknown = [name for name in names if name not in DIFF_AUGMENT_POLICIES]
+    if unknown:
+        raise InputError(
+            f"Unknown DiffAugment policy {', '.join(map(repr, unknown))}. Valid names are "
+            f"{', '.join(DIFF_AUGMENT_POLICIES)} (comma-separated, e.g. 'color,translation,cutout'), "
+            f"or '' for none. Received: policy={policy!r}"
+        )
+    return names

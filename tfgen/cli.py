@@ -5,24 +5,23 @@ from __future__ import annotations
 import functools
 import sys
 
-
-class UserError(Exception):
-    """Raised for problems the user can fix; printed as one line by the CLIs."""
+from tfgen.errors import InputError
 
 
 def clean_errors(main):
-    """Wrap an absl ``main`` so user errors print one line and exit non-zero.
+    """Wrap an absl ``main`` so that tfgen's own input errors print one line and exit 2.
 
-    ValueError, FileNotFoundError and UserError are the errors that tfgen raises
-    for bad input; their messages already say what to do, so a traceback would
-    only hide them.
+    :class:`tfgen.errors.InputError` (bad settings, files, folders) and
+    FileNotFoundError (a path that is not there) carry messages that say what
+    to do, so a traceback would only hide them; every other exception, Keras'
+    and TensorFlow's ValueErrors included, keeps its traceback.
     """
 
     @functools.wraps(main)
     def wrapped(argv):
         try:
             return main(argv)
-        except (ValueError, FileNotFoundError, UserError) as e:
+        except (InputError, FileNotFoundError) as e:
             print(f"error: {e}", file=sys.stderr)
             sys.exit(2)
 
@@ -48,3 +47,18 @@ def flag_or(name, default):
 
     value = flags.FLAGS[name].value
     return default if value is None else value
+
+
+def few_shot_fields(flags, presets, config_class):
+    """The settings every class-split family reads alike from train.py's flags
+    (resolution, channels, latent size, width, shots, the class split), with
+    ``presets`` and ``config_class``'s defaults for the unset ones."""
+    return dict(
+        resolution=flag_or("resolution", presets["resolution"]),
+        channels=flags.channels,
+        latent_dim=flag_or("latent-dim", config_class.latent_dim),
+        width=flag_or("width", presets["width"]),
+        shots=flag_or("shots", config_class.shots),
+        train_classes=flags["train-classes"].value,
+        test_classes=flags["test-classes"].value,
+    )

@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import os
 
+# What Keras 3 requires a weights file's name to end in (model.save_weights).
+WEIGHTS_SUFFIX = ".weights.h5"
+
 
 def write_text_atomic(path: str, text: str) -> None:
     """Write ``text`` to ``path`` through ``path.tmp`` and ``os.replace``;

@@ -16,6 +16,8 @@ import math
 import keras
 from keras import ops
 
+from tfgen.errors import InputError
+
 # Official FastGAN init: conv weights N(0, 0.02), BatchNorm gamma N(1, 0.02).
 CONV_INIT_STDDEV = 0.02
 
@@ -61,7 +63,7 @@ class SpectralConv2D(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         if padding not in ("same", "valid"):
-            raise ValueError(f"padding must be 'same' or 'valid'. Received: padding={padding!r}")
+            raise InputError(f"padding must be 'same' or 'valid'. Received: padding={padding!r}")
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
         self.strides = int(strides)
@@ -234,7 +236,7 @@ def adaptive_avg_pool(x, size):
     if h == size and w == size:
         return x
     if h % size or w % size:
-        raise ValueError(f"adaptive_avg_pool needs H and W divisible by {size}. Received: {h}x{w}")
+        raise InputError(f"adaptive_avg_pool needs H and W divisible by {size}. Received: {h}x{w}")
     x = ops.reshape(x, (-1, size, h // size, size, w // size, c))
     return ops.mean(x, axis=(2, 4))
 
@@ -333,7 +335,7 @@ LRELU_GAIN = math.sqrt(2.0)  # keeps the activations' second moment through leak
 
 def _check_activation(activation):
     if activation not in (None, "lrelu"):
-        raise ValueError(f"activation must be None or 'lrelu'. Received: activation={activation!r}")
+        raise InputError(f"activation must be None or 'lrelu'. Received: activation={activation!r}")
     return activation
 
 
@@ -364,7 +366,7 @@ class EqualizedDense(keras.layers.Layer):
     def __init__(self, *, units, lr_multiplier=1.0, bias_init=0.0, gain=1.0, activation=None, **kwargs):
         super().__init__(**kwargs)
         if units < 1 or lr_multiplier <= 0:
-            raise ValueError(
+            raise InputError(
                 "units must be >= 1 and lr_multiplier > 0. "
                 f"Received: units={units}, lr_multiplier={lr_multiplier}"
             )
@@ -426,7 +428,7 @@ class EqualizedConv2D(keras.layers.Layer):
     def __init__(self, *, filters, kernel_size, gain=1.0, use_bias=True, activation=None, **kwargs):
         super().__init__(**kwargs)
         if filters < 1 or kernel_size < 1:
-            raise ValueError(
+            raise InputError(
                 f"filters and kernel_size must be >= 1. Received: filters={filters}, kernel_size={kernel_size}"
             )
         self.filters = int(filters)

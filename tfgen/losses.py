@@ -18,6 +18,8 @@ import math
 import keras
 from keras import ops
 
+from tfgen.errors import InputError
+
 _RECONSTRUCTION_KINDS = ("l1", "l2")
 
 
@@ -113,12 +115,12 @@ def reconstruction_loss(pred, target, kind="l1", *, perceptual_fn=None, perceptu
         float32 scalar.
     """
     if kind is not None and kind not in _RECONSTRUCTION_KINDS:
-        raise ValueError(
+        raise InputError(
             f"Unknown reconstruction loss kind. Expected one of {_RECONSTRUCTION_KINDS} "
             f"or None. Received: kind={kind!r}"
         )
     if kind is None and perceptual_fn is None:
-        raise ValueError(
+        raise InputError(
             "reconstruction_loss needs a pixel term or a perceptual_fn. "
             "Received: kind=None, perceptual_fn=None"
         )
@@ -236,7 +238,7 @@ def gradient_penalty(critic_fn, real, fake, seed=None):
         total = ops.sum(scores)
     grads = tape.gradient(total, interpolated)
     if grads is None:
-        raise ValueError(
+        raise InputError(
             "gradient_penalty could not differentiate critic_fn with respect to its "
             "input; make sure critic_fn computes its scores from the images it receives."
         )
@@ -317,14 +319,14 @@ def info_loss(
     has_categorical = categorical_logits is not None or categorical_codes is not None
     has_continuous = continuous_mean is not None or continuous_codes is not None
     if not has_categorical and not has_continuous:
-        raise ValueError(
+        raise InputError(
             "info_loss needs categorical_logits/categorical_codes, "
             "continuous_mean/continuous_codes, or both. Received none."
         )
     loss = ops.zeros((), "float32")
     if has_categorical:
         if categorical_logits is None or categorical_codes is None:
-            raise ValueError(
+            raise InputError(
                 "info_loss needs both categorical_logits and categorical_codes. "
                 f"Received: categorical_logits={'set' if categorical_logits is not None else None}, "
                 f"categorical_codes={'set' if categorical_codes is not None else None}"
@@ -332,7 +334,7 @@ def info_loss(
         loss = loss + info_categorical_loss(categorical_logits, categorical_codes)
     if has_continuous:
         if continuous_mean is None or continuous_codes is None:
-            raise ValueError(
+            raise InputError(
                 "info_loss needs both continuous_mean and continuous_codes. "
                 f"Received: continuous_mean={'set' if continuous_mean is not None else None}, "
                 f"continuous_codes={'set' if continuous_codes is not None else None}"

@@ -34,6 +34,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from tfgen.errors import InputError
+
 LPIPS_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3")
 # Caffe-style preprocessing of the Keras VGG16 weights: BGR, mean-subtracted, 0..255.
 _BGR_MEAN = (103.939, 116.779, 123.68)
@@ -110,7 +112,7 @@ def load_vgg16_features(weights_path):
             warnings.simplefilter("error")
             vgg = keras.applications.VGG16(include_top=False, weights=weights_path, input_shape=(None, None, 3))
     except (ValueError, OSError, UserWarning) as e:
-        raise ValueError(
+        raise InputError(
             f"{weights_path!r} does not hold VGG16 (include_top=False) weights: {e}"
         ) from None
     vgg.trainable = False
@@ -179,7 +181,7 @@ class FeatureDistance:
 
     def __init__(self, *, features="efficientnet_lite0", weights=None, input_size=None):
         if features not in FEATURE_NETWORKS:
-            raise ValueError(
+            raise InputError(
                 f"Unknown perceptual features {features!r}. Choose one of: "
                 f"{', '.join(FEATURE_NETWORKS)}. Received: features={features!r}"
             )
@@ -197,7 +199,7 @@ class FeatureDistance:
 
         size = DEFAULT_EFFICIENTNET_SIZE if input_size is None else input_size
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < _MIN_EFFICIENTNET_SIZE:
-            raise ValueError(
+            raise InputError(
                 f"input_size must be an integer >= {_MIN_EFFICIENTNET_SIZE} for EfficientNet-Lite0 "
                 f"(its deepest feature map has stride 32). Received: input_size={input_size!r}"
             )
@@ -214,7 +216,7 @@ class FeatureDistance:
         from tfgen.metrics.classifier import load_domain_classifier
 
         if weights is None:
-            raise ValueError(
+            raise InputError(
                 "features='classifier' needs a trained domain classifier: pass its folder as "
                 "weights=FOLDER (train one with `python evaluate.py --train-classifier DATA` or "
                 "tfgen.metrics.classifier.train_domain_classifier)."
@@ -223,7 +225,7 @@ class FeatureDistance:
             classifier, info = load_domain_classifier(weights)
             model = _classifier_feature_model(classifier)
         if input_size is not None and input_size != info.resolution:
-            raise ValueError(
+            raise InputError(
                 f"The classifier at {info.folder!r} was trained at {info.resolution}x{info.resolution} "
                 f"and compares images at that size. Leave input_size unset (or {info.resolution}). "
                 f"Received: input_size={input_size!r}"
@@ -240,7 +242,7 @@ class FeatureDistance:
         if images.shape[-1] == 1:
             images = ops.repeat(images, 3, axis=-1)
         elif images.shape[-1] != 3:
-            raise ValueError(
+            raise InputError(
                 f"FeatureDistance compares images with 1 or 3 channels. Received: shape={images.shape}"
             )
         size = (self.input_size, self.input_size)
@@ -262,7 +264,7 @@ class FeatureDistance:
 
     def __call__(self, a, b):
         if tuple(a.shape) != tuple(b.shape):
-            raise ValueError(
+            raise InputError(
                 f"FeatureDistance compares two batches of the same shape. Received: {tuple(a.shape)} "
                 f"and {tuple(b.shape)}"
             )

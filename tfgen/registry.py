@@ -1,21 +1,42 @@
-"""Model family name -> how to build its config, networks and trainer.
+"""The one place that lists model families: name -> the package that registers it.
 
-``config.json`` names a family; everything that rebuilds a run from its
-folder (``load_generator``, resuming, evaluation) goes through here, so a new
-family is added in one place.
+A family lives in ``tfgen/families/<package>/`` (its config and presets, its
+networks, its trainer, its adaptation method); the package's ``FAMILIES``
+maps each family name it defines to a :class:`ModelFamily`. ``config.json``
+names a family, and everything that rebuilds or adapts a run from its folder
+(``load_generator``, resuming, ``adapt``, ``train.py``, ``generate.py``)
+goes through :func:`get_family`, so adding a family means one package and
+one line in :data:`FAMILY_PACKAGES` (or :func:`register_family` at run time,
+for a family defined outside tfgen).
+
+Pure Python: the family packages import their networks and trainers only
+when a builder or ``trainer_class()`` is called.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
-from typing import Callable
+from typing import Callable, Mapping
 
-from tfgen.config import MODEL_CONFIGS
+from tfgen.errors import InputError
+
+FINISHED_FILE = "generator.weights.h5"
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelFamily:
+    """Everything tfgen needs to know about one family.
+
+    ``adapter(run, shots, *, steps, seed, quiet, **options)`` adapts a
+    finished run (a :class:`tfgen.adaptation.MetaRun`) to ``shots`` (uint8
+    [n, R, R, C]) and returns a :class:`tfgen.adaptation.Adaptation`; None
+    for families that train on the images they are to make (FastGAN).
+    ``presets`` are the command line's defaults where the family's differ
+    (``dataset``, ``steps``, ...); ``config_from_flags(flags)`` makes the
+    family's config from train.py's parsed flags.
+    """
+
     name: str
     config_class: type
     build_generator: Callable  # config -> built keras.Model
@@ -23,287 +44,85 @@ class ModelFamily:
     describe_generator: Callable  # config -> str, for error messages
     trainer_path: str  # "module:Class", imported lazily (trainers import TF)
     # The file whose presence says the run finished training.
-    finished_file: str = "generator.weights.h5"
+    finished_file: str = FINISHED_FILE
+    networks: str = ""  # the module whose import registers its Keras classes
+    adapt_method: str | None = None  # generate.py --method
+    adapter: Callable | None = None
+    adapter_options: tuple[str, ...] = ()  # keyword options its adapter takes beyond the shared ones
+    presets: Mapping = dataclasses.field(default_factory=dict)
+    config_from_flags: Callable | None = None
+    # False for families whose length is in their config (stages, a fit), not in --steps.
+    trains_in_steps: bool = True
 
     def trainer_class(self):
         module, name = self.trainer_path.split(":")
         return getattr(importlib.import_module(module), name)
 
 
-def _fastgan_generator(config):
-    from tfgen.models.fastgan import FastGANGenerator
-
-    config.validate()
-    return FastGANGenerator(
-        output_resolution=config.resolution, latent_dim=config.latent_dim, ngf=config.ngf, name="generator"
-    )
+# The settings most generators' descriptions name (those a config has).
+DESCRIBED_FIELDS = ("resolution", "channels", "latent_dim", "width", "num_classes", "num_categories", "num_continuous")
 
 
-def _fastgan_discriminator(config):
-    from tfgen.models.fastgan import FastGANDiscriminator
-
-    config.validate()
-    return FastGANDiscriminator(input_resolution=config.resolution, ndf=config.ndf, name="discriminator")
-
-
-def _fastgan_describe(config):
-    return (
-        f"FastGANGenerator(output_resolution={config.resolution}, latent_dim={config.latent_dim}, "
-        f"ngf={config.ngf})"
-    )
+def describe_model(class_name, config, fields=DESCRIBED_FIELDS, *, quote=False):
+    """``"Class(field=value, ...)"`` for the ``fields`` ``config`` has: how
+    error messages name the generator a config builds."""
+    settings = ", ".join(f"{f}={getattr(config, f)!r}" if quote else f"{f}={getattr(config, f)}"
+                         for f in fields if hasattr(config, f))  # fmt: skip
+    return f"{class_name}({settings})"
 
 
-def _figr_generator(config):
-    from tfgen.models.resnet_gan import FIGRGenerator
-
-    config.validate()
-    return FIGRGenerator(
-        resolution=config.resolution,
-        channels=config.channels,
-        latent_dim=config.latent_dim,
-        width=config.width,
-        name="generator",
-    )
-
-
-def _figr_critic(config):
-    from tfgen.models.resnet_gan import FIGRCritic
-
-    config.validate()
-    return FIGRCritic(resolution=config.resolution, channels=config.channels, width=config.width, name="critic")
-
-
-def _dcgan_generator(config):
-    from tfgen.models.dcgan import DCGANGenerator
-
-    config.validate()
-    return DCGANGenerator(
-        resolution=config.resolution,
-        channels=config.channels,
-        latent_dim=config.latent_dim,
-        width=config.width,
-        num_classes=getattr(config, "num_classes", 0),
-        sample_class=getattr(config, "sample_class", None),
-        truncation_psi=getattr(config, "truncation_psi", 1.0),
-        name="generator",
-    )
-
-
-def _dcgan_discriminator(config):
-    from tfgen.models.dcgan import DCGANDiscriminator
-
-    config.validate()
-    return DCGANDiscriminator(
-        resolution=config.resolution,
-        channels=config.channels,
-        width=config.width,
-        num_classes=getattr(config, "num_classes", 0),
-        name="discriminator",
-    )
-
-
-def _infogan_generator(config):
-    from tfgen.models.dcgan import InfoGANGenerator
-
-    config.validate()
-    return InfoGANGenerator(
-        resolution=config.resolution,
-        channels=config.channels,
-        noise_dim=config.latent_dim,
-        num_categories=config.num_categories,
-        num_continuous=config.num_continuous,
-        width=config.width,
-        name="generator",
-    )
-
-
-def _infogan_discriminator(config):
-    from tfgen.models.dcgan import InfoGANDiscriminator
-
-    config.validate()
-    return InfoGANDiscriminator(
-        resolution=config.resolution,
-        channels=config.channels,
-        width=config.width,
-        num_categories=config.num_categories,
-        num_continuous=config.num_continuous,
-        name="discriminator",
-    )
-
-
-def _stylegan_generator(config):
-    from tfgen.models.stylegan import StyleGenerator
-
-    config.validate()
-    return StyleGenerator(
-        resolution=config.resolution,
-        channels=config.channels,
-        latent_dim=config.latent_dim,
-        w_dim=config.w_dim,
-        mapping_layers=config.mapping_layers,
-        mapping_lr_multiplier=config.mapping_lr_multiplier,
-        channel_base=config.channel_base,
-        channel_max=config.channel_max,
-        style_mixing=config.style_mixing,
-        w_avg_beta=config.w_avg_beta,
-        truncation_psi=config.truncation_psi,
-        truncation_cutoff=config.truncation_cutoff,
-        fitted_latents=config.fitted_latents,
-        fitted_space=config.fitted_space,
-        sampling=config.sampling,
-        name="generator",
-    )
-
-
-def _stylegan_discriminator(config):
-    from tfgen.models.stylegan import StyleDiscriminator
-
-    config.validate()
-    return StyleDiscriminator(
-        resolution=config.resolution,
-        channels=config.channels,
-        channel_base=config.channel_base,
-        channel_max=config.channel_max,
-        name="discriminator",
-    )
-
-
-def _stylegan_describe(config):
-    fields = (
-        "resolution", "channels", "latent_dim", "w_dim", "mapping_layers", "channel_base",
-        "channel_max", "fitted_latents",
-    )  # fmt: skip
-    return "StyleGenerator(" + ", ".join(f"{f}={getattr(config, f)}" for f in fields) + ")"
-
-
-def _l2l_generator(config):
-    from tfgen.models.l2l import L2LGenerator
-
-    config.validate()
-    return L2LGenerator(
-        resolution=config.resolution,
-        channels=config.channels,
-        latent_dim=config.latent_dim,
-        width=config.width,
-        noise_channels=config.noise_channels,
-        gem_type=config.gem_type,
-        gem_layers=config.gem_layers,
-        conditioning_images=config.conditioning_images,
-        name="generator",
-    )
-
-
-def _l2l_critic(config):
-    from tfgen.models.l2l import L2LCritic
-
-    config.validate()
-    return L2LCritic(resolution=config.resolution, channels=config.channels, width=config.width, name="critic")
-
-
-def _l2l_describe(config):
-    fields = (
-        "resolution", "channels", "latent_dim", "width", "noise_channels", "gem_type", "gem_layers",
-        "conditioning_images",
-    )  # fmt: skip
-    return "L2LGenerator(" + ", ".join(f"{f}={getattr(config, f)!r}" for f in fields) + ")"
-
-
-def _shot_morph_generator(config):
-    from tfgen.models.shot_morph import ShotMorphGenerator
-    from tfgen.shot_policy import ShotPolicy
-
-    config.validate()
-    return ShotMorphGenerator(
-        resolution=config.resolution, channels=config.channels, num_shots=config.num_shots,
-        bank_size=config.bank_size, style_size=config.style_size, name="generator", **ShotPolicy.of(config).to_json(),
-    )  # fmt: skip
-
-
-def _no_discriminator(config):
-    raise ValueError("Shot morphing has no discriminator: it fits a policy, it does not train a GAN.")
-
-
-def _describe_few_shot(model_name):
-    def describe(config):
-        fields = ("resolution", "channels", "latent_dim", "width", "num_classes", "num_categories", "num_continuous")
-        settings = ", ".join(f"{f}={getattr(config, f)}" for f in fields if hasattr(config, f))
-        return f"{model_name}({settings})"
-
-    return describe
-
-
-FAMILIES = {
-    "fastgan": ModelFamily(
-        name="fastgan",
-        config_class=MODEL_CONFIGS["fastgan"],
-        build_generator=_fastgan_generator,
-        build_discriminator=_fastgan_discriminator,
-        describe_generator=_fastgan_describe,
-        trainer_path="tfgen.training.fastgan:FastGANTrainer",
-    ),
-    "figr": ModelFamily(
-        name="figr",
-        config_class=MODEL_CONFIGS["figr"],
-        build_generator=_figr_generator,
-        build_discriminator=_figr_critic,
-        describe_generator=_describe_few_shot("FIGRGenerator"),
-        trainer_path="tfgen.training.reptile:ReptileTrainer",
-    ),
-    "dcgan": ModelFamily(
-        name="dcgan",
-        config_class=MODEL_CONFIGS["dcgan"],
-        build_generator=_dcgan_generator,
-        build_discriminator=_dcgan_discriminator,
-        describe_generator=_describe_few_shot("DCGANGenerator"),
-        trainer_path="tfgen.training.transfer:DCGANTrainer",
-    ),
-    "cdcgan": ModelFamily(
-        name="cdcgan",
-        config_class=MODEL_CONFIGS["cdcgan"],
-        build_generator=_dcgan_generator,
-        build_discriminator=_dcgan_discriminator,
-        describe_generator=_describe_few_shot("DCGANGenerator"),
-        trainer_path="tfgen.training.transfer:CDCGANTrainer",
-    ),
-    "infogan": ModelFamily(
-        name="infogan",
-        config_class=MODEL_CONFIGS["infogan"],
-        build_generator=_infogan_generator,
-        build_discriminator=_infogan_discriminator,
-        describe_generator=_describe_few_shot("InfoGANGenerator"),
-        trainer_path="tfgen.training.transfer:InfoGANTrainer",
-    ),
-    "stylegan": ModelFamily(
-        name="stylegan",
-        config_class=MODEL_CONFIGS["stylegan"],
-        build_generator=_stylegan_generator,
-        build_discriminator=_stylegan_discriminator,
-        describe_generator=_stylegan_describe,
-        trainer_path="tfgen.training.stylegan:StyleGANTrainer",
-    ),
-    "l2l": ModelFamily(
-        name="l2l",
-        config_class=MODEL_CONFIGS["l2l"],
-        build_generator=_l2l_generator,
-        build_discriminator=_l2l_critic,
-        describe_generator=_l2l_describe,
-        trainer_path="tfgen.training.l2l:L2LTrainer",
-    ),
-    "shotmorph": ModelFamily(
-        name="shotmorph",
-        config_class=MODEL_CONFIGS["shotmorph"],
-        build_generator=_shot_morph_generator,
-        build_discriminator=_no_discriminator,
-        describe_generator=_describe_few_shot("ShotMorphGenerator"),
-        trainer_path="tfgen.training.shot_morph:ShotPolicyTrainer",
-        finished_file="shot_policy.json",
-    ),
+# Family name -> the package whose FAMILIES defines it.
+FAMILY_PACKAGES = {
+    "fastgan": "tfgen.families.fastgan",
+    "figr": "tfgen.families.figr",
+    "dcgan": "tfgen.families.transfer",
+    "cdcgan": "tfgen.families.transfer",
+    "infogan": "tfgen.families.transfer",
+    "stylegan": "tfgen.families.stylegan",
+    "l2l": "tfgen.families.l2l",
+    "shotmorph": "tfgen.families.shotmorph",
 }
+
+_REGISTERED: dict[str, ModelFamily] = {}
+
+
+def register_family(family):
+    """Make ``family`` (a :class:`ModelFamily` defined outside tfgen, e.g. in a
+    test or a plug-in) known to every part of tfgen. Returns it."""
+    if not isinstance(family, ModelFamily):
+        raise TypeError(f"register_family takes a ModelFamily. Received: {type(family).__name__}")
+    _REGISTERED[family.name] = family
+    return family
+
+
+def unregister_family(name):
+    """Forget a family added with :func:`register_family` (tests)."""
+    _REGISTERED.pop(name, None)
+
+
+def family_names():
+    """Every known family name, sorted."""
+    return sorted({*FAMILY_PACKAGES, *_REGISTERED})
 
 
 def get_family(name):
     """The :class:`ModelFamily` called ``name``; a clear error for unknown names."""
-    try:
-        return FAMILIES[name]
-    except KeyError:
-        raise ValueError(f"Unknown model family {name!r}. Known families: {sorted(FAMILIES)}.") from None
+    if name in _REGISTERED:
+        return _REGISTERED[name]
+    if name not in FAMILY_PACKAGES:
+        raise InputError(f"Unknown model family {name!r}. Known families: {family_names()}.")
+    return importlib.import_module(FAMILY_PACKAGES[name]).FAMILIES[name]
+
+
+def adaptable_families():
+    """Names of the families that have an adaptation method."""
+    return [name for name in family_names() if get_family(name).adapter is not None]
+
+
+def import_networks():
+    """Import every family's networks module, which registers its classes
+    with Keras (``.keras`` archives then load without custom objects)."""
+    for name in family_names():
+        module = get_family(name).networks
+        if module:
+            importlib.import_module(module)

@@ -4,7 +4,7 @@ delete, and how two training processes are kept out of one run folder.
 A run lives in ``<runs_dir>/<name>/`` (``config.json`` with a top-level
 ``"family"`` key, ``checkpoints/``, ``samples/``, ``logs/``, ``*.weights.h5``).
 
-- **Names** (:func:`check_run_name`): a run name is one plain folder name, so
+- **Names** (:func:`tfgen.checks.check_run_name`): a run name is one plain folder name, so
   ``--name`` can never point outside ``--runs-dir`` (no ``/``, ``.``, ``..``,
   absolute paths or drives). The parent folder is chosen with ``--runs-dir``.
 - **Override** (:func:`clear_run_folder`): tfgen only deletes folders it made.
@@ -12,6 +12,9 @@ A run lives in ``<runs_dir>/<name>/`` (``config.json`` with a top-level
   inside the runs folder and must look like a run (:func:`is_run_folder`);
   anything else is refused with a message and left untouched. The contents
   are deleted, the folder and its lock file stay.
+- **Config** (:func:`save_run_config`, :func:`load_run_config`):
+  ``{"family", "model", "run"}``; the family's config class comes from
+  :mod:`tfgen.registry`.
 - **Lock** (:class:`RunLock`): one training process per run folder. The lock
   is an OS file lock (``flock``) on ``<run_dir>/.lock``, so the OS drops it
   when the process dies, however it dies: a crashed run never blocks the next
@@ -20,6 +23,7 @@ A run lives in ``<runs_dir>/<name>/`` (``config.json`` with a top-level
 Pure Python (no TensorFlow), so CLIs can check a run before importing TF.
 """
 
+import dataclasses
 import datetime
 import json
 import os
@@ -28,13 +32,22 @@ import socket
 import time
 import warnings
 
+from tfgen.config import RunConfig
+from tfgen.files import WEIGHTS_SUFFIX, write_json_atomic
+from tfgen.registry import get_family, import_networks
+from tfgen.errors import InputError
+
 try:
     import fcntl
 except ImportError:  # Windows: see RunLock._acquire_exclusive_create
     fcntl = None
 
 LOCK_FILE = ".lock"
-CONFIG_FILE = "config.json"  # same name as tfgen.sampling.CONFIG_FILE (importing that imports TF)
+CONFIG_FILE = "config.json"
+# Weight files a training run leaves in its folder.
+EMA_WEIGHTS = "generator_ema" + WEIGHTS_SUFFIX
+RAW_WEIGHTS = "generator" + WEIGHTS_SUFFIX
+DISCRIMINATOR_WEIGHTS = "discriminator" + WEIGHTS_SUFFIX
 
 # What a run holds between taking its lock and writing config.json
 # (Trainer.open_run makes samples/ first): all that a folder without a config
@@ -47,33 +60,9 @@ _STARTUP_EMPTY_DIRS = ("samples",)
 _UNWRITTEN_LOCK_GRACE_S = 60.0
 
 
-class RunLockedError(ValueError):
+class RunLockedError(InputError):
     """Another live process holds the run folder's lock. A ValueError, so the
     CLIs print it as one clean line."""
-
-
-# ----------------------------------------------------------------- run names
-
-
-def check_run_name(name):
-    """Return ``name`` if it is a plain folder name, else raise ValueError."""
-    separators = [sep for sep in ("/", os.sep, os.altsep) if sep]
-    plain = (
-        isinstance(name, str)
-        and name not in ("", ".", "..")
-        and not any(sep in name for sep in separators)
-        and "\0" not in name
-        and not os.path.isabs(name)
-        and not os.path.splitdrive(name)[0]  # Windows "C:run" is drive-relative
-    )
-    if not plain:
-        raise ValueError(
-            "Run name must be a plain folder name inside the runs folder "
-            f"(no '/', '.', '..' or absolute path). Received: name={name!r}. "
-            "To keep runs in another folder, choose it with --runs-dir and pass "
-            "only the run's own folder name as --name."
-        )
-    return name
 
 
 # ------------------------------------------------------------- run folders
@@ -155,7 +144,7 @@ def clear_run_folder(run_dir, runs_dir):
         return
     reason = _why_not_clearable(run_dir, runs_dir)
     if reason is not None:
-        raise ValueError(
+        raise InputError(
             f"--override refused to delete {run_dir!r}: {reason}. tfgen only deletes "
             "its own run folders. Delete it by hand if you mean to, or choose another --name."
         )
@@ -351,4 +340,188 @@ class RunLock:
         return RunLockedError(
             f"Run folder {self.run_dir!r} is in use by another training process "
             f"({_describe_owner(owner)}). Wait for it to finish, or choose another --name."
+        )
+
+
+# ------------------------------------------------------------- config.json
+
+
+def save_run_config(path, family, model, run):
+    """Write ``{"family", "model", "run"}`` as JSON, atomically."""
+    payload = {"family": family, "model": dataclasses.asdict(model), "run": dataclasses.asdict(run)}
+    write_json_atomic(path, payload, indent=2, sort_keys=True)
+
+
+def _from_dict(cls, values):
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise InputError(f"Unknown {cls.__name__} fields {sorted(unknown)} in config.json.")
+    return cls(**values)
+
+
+def load_run_config(path):
+    """Read a config.json written by :func:`save_run_config` (or the run
+    folder holding it). Returns ``(family, model_config, run_config)``."""
+    if os.path.isdir(path):
+        path = os.path.join(path, CONFIG_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"No config.json at {path!r}: pass a run folder made by train.py "
+            "(runs/<name>) or a path to its config.json."
+        )
+    with open(path) as f:
+        try:
+            payload = json.load(f)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{path!r} is not valid JSON ({e}).") from None
+    family = payload.get("family")
+    try:
+        config_class = get_family(family).config_class
+    except ValueError as e:
+        raise InputError(f"{path!r} names model family {family!r}. {e}") from None
+    model = _from_dict(config_class, payload.get("model", {}))
+    run = _from_dict(RunConfig, payload.get("run", {}))
+    return family, model, run
+
+
+# ------------------------------------------------------- loading generators
+
+
+def _describe(family, model_config):
+    return get_family(family).describe_generator(model_config)
+
+
+def _build_generator(family, model_config):
+    return get_family(family).build_generator(model_config)
+
+
+def _load_weights_into_new_generator(family, model_config, weights_path, origin):
+    from tfgen.weights import load_weights_checked
+
+    generator = _build_generator(family, model_config)
+    load_weights_checked(
+        generator,
+        weights_path,
+        expected=f"{_describe(family, model_config)} ({origin})",
+        advice=(
+            "Load it with the config.json of the run that wrote it (keep both in one folder), "
+            "or, for a bare weights file, pass the resolution it was trained at."
+        ),
+    )
+    return generator
+
+
+def _load_keras_archive(path):
+    import keras
+
+    import_networks()  # registers every family's classes with Keras
+
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as e:  # Keras raises many types for a bad archive
+        first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise InputError(f"Could not load the Keras archive {path!r}: {first_line}") from e
+    if getattr(model, "latent_dim", None) is None:
+        raise InputError(
+            f"{path!r} holds {type(model).__name__} {model.name!r}, not a generator "
+            "(no latent_dim). Pass a generator's .keras file, its .weights.h5 or its run folder."
+        )
+    return model
+
+
+def load_generator(path, *, ema=True, resolution=None):
+    """Rebuild a trained generator from ``path``.
+
+    ``path`` may be:
+
+    * a run folder (``runs/<name>``) with ``config.json`` and
+      ``generator_ema.weights.h5`` (``ema=True``) or ``generator.weights.h5``
+      (``ema=False``; also the fallback, with a warning, when the EMA file
+      is missing; families trained without an EMA, such as FIGR and the
+      DCGANs, always load ``generator.weights.h5``);
+    * a ``.weights.h5`` file with the run's ``config.json`` beside it; without
+      one, ``resolution`` builds a FastGAN generator with default widths;
+    * a ``.keras`` archive (``model.save("...keras")``).
+
+    Raises FileNotFoundError when nothing loadable is there, ValueError when
+    the weights do not fit the configured model (nothing is loaded then).
+    """
+    from tfgen.families.fastgan.config import FastGANConfig
+
+    path = os.fspath(path)
+    if os.path.basename(path) == CONFIG_FILE and os.path.isfile(path):
+        path = os.path.dirname(path) or "."
+    if path.endswith(".keras"):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"Keras archive not found: {path!r}.")
+        return _load_keras_archive(path)
+
+    if os.path.isdir(path):
+        config_path = os.path.join(path, CONFIG_FILE)
+        ema_path, raw_path = os.path.join(path, EMA_WEIGHTS), os.path.join(path, RAW_WEIGHTS)
+        if not os.path.isfile(config_path):
+            raise FileNotFoundError(
+                f"{path!r} is not a run folder: it has no {CONFIG_FILE}. Expected "
+                f"{CONFIG_FILE} and {EMA_WEIGHTS} (or {RAW_WEIGHTS}) as written by train.py, "
+                "or pass a .weights.h5 / .keras file."
+            )
+        family, model_config, _ = load_run_config(config_path)
+        # Families trained without an EMA copy (FIGR, DCGAN, ...) have only the raw weights.
+        ema = ema and getattr(model_config, "ema_decay", None) is not None
+        weights_path = ema_path if ema else raw_path
+        if not os.path.isfile(weights_path):
+            if ema and os.path.isfile(raw_path):
+                warnings.warn(
+                    f"{ema_path!r} not found; loading the raw generator weights {raw_path!r} instead.",
+                    stacklevel=2,
+                )
+                weights_path = raw_path
+            else:
+                raise FileNotFoundError(
+                    f"Run folder {path!r} has no generator weights: expected {weights_path!r}"
+                    + (f" or {raw_path!r}" if ema else "")
+                    + ". train.py writes them when training finishes; if the run was "
+                    "interrupted, resume it to completion first."
+                )
+        _check_resolution_agrees(resolution, model_config, config_path)
+        return _load_weights_into_new_generator(family, model_config, weights_path, f"from {config_path}")
+
+    if path.endswith(WEIGHTS_SUFFIX):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"Weights file not found: {path!r}.")
+        config_path = os.path.join(os.path.dirname(path), CONFIG_FILE)
+        if os.path.isfile(config_path):
+            family, model_config, _ = load_run_config(config_path)
+            _check_resolution_agrees(resolution, model_config, config_path)
+            origin = f"from {config_path}"
+        elif resolution is not None:
+            family, model_config = "fastgan", FastGANConfig(resolution=int(resolution))
+            origin = f"default widths at resolution {int(resolution)}"
+        else:
+            raise FileNotFoundError(
+                f"No {CONFIG_FILE} beside {path!r}, so the generator it belongs to is unknown. "
+                f"Put the run's {CONFIG_FILE} next to it, pass the run folder, or give the "
+                "resolution (generate.py --resolution) to build a FastGAN generator with "
+                "default widths."
+            )
+        return _load_weights_into_new_generator(family, model_config, path, origin)
+
+    if os.path.isfile(path):
+        raise InputError(
+            f"Cannot load a generator from {path!r}: expected a run folder, a {WEIGHTS_SUFFIX} "
+            "file (Keras 3 model.save_weights) or a .keras archive (model.save)."
+        )
+    raise FileNotFoundError(
+        f"Nothing to load at {path!r}: expected a run folder (with {CONFIG_FILE} and "
+        f"{EMA_WEIGHTS} or {RAW_WEIGHTS}), a {WEIGHTS_SUFFIX} file or a .keras archive."
+    )
+
+
+def _check_resolution_agrees(resolution, model_config, config_path):
+    if resolution is not None and int(resolution) != model_config.resolution:
+        raise InputError(
+            f"resolution={resolution} disagrees with {config_path!r} "
+            f"(resolution={model_config.resolution}). Leave the resolution out: the run's "
+            "config already says how to build its generator."
         )

@@ -21,19 +21,12 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import warnings
 
 import numpy as np
 from PIL import Image
 
-from tfgen.registry import get_family
-from tfgen.weights import WEIGHTS_SUFFIX, load_weights_checked
+from tfgen.errors import InputError
 
-# Weight files a training run leaves in its folder.
-EMA_WEIGHTS = "generator_ema" + WEIGHTS_SUFFIX
-RAW_WEIGHTS = "generator" + WEIGHTS_SUFFIX
-DISCRIMINATOR_WEIGHTS = "discriminator" + WEIGHTS_SUFFIX
-CONFIG_FILE = "config.json"
 
 
 # --------------------------------------------------------------------- noise
@@ -48,7 +41,7 @@ def create_input_noise(batch_size, latent_dim=256, seed=None):
     entropy.
     """
     if int(batch_size) < 0 or int(latent_dim) < 1:
-        raise ValueError(
+        raise InputError(
             "batch_size must be >= 0 and latent_dim >= 1. "
             f"Received: batch_size={batch_size}, latent_dim={latent_dim}"
         )
@@ -75,7 +68,7 @@ def postprocess_images(images, dtype="uint8"):
     The shape is kept (NHWC in, NHWC out).
     """
     if dtype not in ("uint8", "float32"):
-        raise ValueError(f"dtype must be 'uint8' or 'float32'. Received: dtype={dtype!r}")
+        raise InputError(f"dtype must be 'uint8' or 'float32'. Received: dtype={dtype!r}")
     x = _to_numpy(images).astype(np.float32)  # also lifts bfloat16/float16
     if dtype == "float32":
         return np.clip((x + 1.0) / 2.0, 0.0, 1.0)
@@ -133,16 +126,16 @@ def _set_seed_states(variables, seed, start):
 def _latent_dim(generator):
     latent_dim = getattr(generator, "latent_dim", None)
     if latent_dim is None:
-        raise ValueError(
+        raise InputError(
             f"Model {getattr(generator, 'name', generator)!r} has no `latent_dim` attribute; "
-            "pass a generator such as tfgen.models.fastgan.FastGANGenerator."
+            "pass a generator such as tfgen.families.fastgan.networks.FastGANGenerator."
         )
     return int(latent_dim)
 
 
 def _check_counts(num_images, batch_size):
     if int(num_images) < 1 or int(batch_size) < 1:
-        raise ValueError(
+        raise InputError(
             "num_images and batch_size must be >= 1. "
             f"Received: num_images={num_images}, batch_size={batch_size}"
         )
@@ -226,20 +219,20 @@ def make_grid(images_uint8, nrow=None, padding=2, pad_value=0):
     """
     images = np.asarray(images_uint8)
     if images.dtype != np.uint8:
-        raise ValueError(
+        raise InputError(
             f"make_grid expects uint8 images; convert with postprocess_images first. "
             f"Received: dtype={images.dtype}"
         )
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4 or len(images) == 0:
-        raise ValueError(
+        raise InputError(
             f"make_grid expects a non-empty batch [N, H, W, C]. Received: shape={images.shape}"
         )
     n, h, w, c = images.shape
     nrow = int(nrow) if nrow else math.ceil(math.sqrt(n))
     if nrow < 1 or padding < 0:
-        raise ValueError(f"nrow must be >= 1 and padding >= 0. Received: nrow={nrow}, padding={padding}")
+        raise InputError(f"nrow must be >= 1 and padding >= 0. Received: nrow={nrow}, padding={padding}")
     rows = math.ceil(n / nrow)
     grid = np.full(
         (rows * (h + padding) + padding, nrow * (w + padding) + padding, c), pad_value, np.uint8
@@ -260,13 +253,13 @@ def make_shots_grid(shots_uint8, images_uint8, nrow=None, padding=2, pad_value=0
     """
     shots, images = np.asarray(shots_uint8), np.asarray(images_uint8)
     if shots.ndim != 4 or images.ndim != 4 or shots.shape[1:] != images.shape[1:]:
-        raise ValueError(
+        raise InputError(
             "make_shots_grid expects shots and images of one shape [N, H, W, C]. "
             f"Received: shots={shots.shape}, images={images.shape}"
         )
     nrow = int(nrow) if nrow else max(len(shots), math.ceil(math.sqrt(len(images))))
     if len(shots) > nrow:
-        raise ValueError(f"The {len(shots)} shots do not fit a row of nrow={nrow} images; raise nrow.")
+        raise InputError(f"The {len(shots)} shots do not fit a row of nrow={nrow} images; raise nrow.")
     blanks = np.full((nrow - len(shots),) + shots.shape[1:], pad_value, np.uint8)
     return make_grid(np.concatenate([shots, blanks, images]), nrow=nrow, padding=padding, pad_value=pad_value)
 
@@ -274,13 +267,13 @@ def make_shots_grid(shots_uint8, images_uint8, nrow=None, padding=2, pad_value=0
 def _pil_image(image_uint8):
     image = np.asarray(image_uint8)
     if image.dtype != np.uint8:
-        raise ValueError(
+        raise InputError(
             f"Expected a uint8 image (use postprocess_images). Received: dtype={image.dtype}"
         )
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (3, 4)):
-        raise ValueError(
+        raise InputError(
             f"Expected an image [H, W], [H, W, 1], [H, W, 3] or [H, W, 4]. Received: shape={image.shape}"
         )
     return Image.fromarray(image)
@@ -290,7 +283,7 @@ def _image_format(path):
     ext = os.path.splitext(path)[1].lower()
     fmt = Image.registered_extensions().get(ext)
     if fmt is None:
-        raise ValueError(f"Cannot tell the image format from the file name. Received: path={path!r}")
+        raise InputError(f"Cannot tell the image format from the file name. Received: path={path!r}")
     return fmt
 
 
@@ -323,7 +316,7 @@ def save_gif(path, frames_uint8, duration_ms=80):
     """
     frames = [_pil_image(frame) for frame in frames_uint8]
     if not frames:
-        raise ValueError("save_gif needs at least one frame.")
+        raise InputError("save_gif needs at least one frame.")
 
     def save(tmp):
         frames[0].save(
@@ -382,7 +375,7 @@ def interpolation_latents(seeds, steps_per_segment, latent_dim=256, *, loop=True
     """
     seeds = [int(s) for s in seeds]
     if len(seeds) < 2 or int(steps_per_segment) < 1:
-        raise ValueError(
+        raise InputError(
             "An interpolation needs at least 2 seeds and steps_per_segment >= 1. "
             f"Received: seeds={seeds}, steps_per_segment={steps_per_segment}"
         )
@@ -409,149 +402,3 @@ def interpolation_frames(generator, seeds, steps_per_segment=16, *, loop=True, s
         generator, z_batches, len(latents), seed=seed, progress=progress, same_noise=True
     )
     return np.concatenate(list(frames), axis=0)
-
-
-# ---------------------------------------------------------------- loading
-
-
-def _describe(family, model_config):
-    return get_family(family).describe_generator(model_config)
-
-
-def _build_generator(family, model_config):
-    return get_family(family).build_generator(model_config)
-
-
-def _load_weights_into_new_generator(family, model_config, weights_path, origin):
-    generator = _build_generator(family, model_config)
-    load_weights_checked(
-        generator,
-        weights_path,
-        expected=f"{_describe(family, model_config)} ({origin})",
-        advice=(
-            "Load it with the config.json of the run that wrote it (keep both in one folder), "
-            "or, for a bare weights file, pass the resolution it was trained at."
-        ),
-    )
-    return generator
-
-
-def _load_keras_archive(path):
-    import keras
-
-    # Importing the model modules registers the tfgen classes with Keras.
-    import tfgen.models.dcgan  # noqa: F401
-    import tfgen.models.fastgan  # noqa: F401
-    import tfgen.models.l2l  # noqa: F401
-    import tfgen.models.resnet_gan  # noqa: F401
-    import tfgen.models.shot_morph  # noqa: F401
-    import tfgen.models.stylegan  # noqa: F401
-
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as e:  # Keras raises many types for a bad archive
-        first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ValueError(f"Could not load the Keras archive {path!r}: {first_line}") from e
-    if getattr(model, "latent_dim", None) is None:
-        raise ValueError(
-            f"{path!r} holds {type(model).__name__} {model.name!r}, not a generator "
-            "(no latent_dim). Pass a generator's .keras file, its .weights.h5 or its run folder."
-        )
-    return model
-
-
-def load_generator(path, *, ema=True, resolution=None):
-    """Rebuild a trained generator from ``path``.
-
-    ``path`` may be:
-
-    * a run folder (``runs/<name>``) with ``config.json`` and
-      ``generator_ema.weights.h5`` (``ema=True``) or ``generator.weights.h5``
-      (``ema=False``; also the fallback, with a warning, when the EMA file
-      is missing; families trained without an EMA, such as FIGR and the
-      DCGANs, always load ``generator.weights.h5``);
-    * a ``.weights.h5`` file with the run's ``config.json`` beside it; without
-      one, ``resolution`` builds a FastGAN generator with default widths;
-    * a ``.keras`` archive (``model.save("...keras")``).
-
-    Raises FileNotFoundError when nothing loadable is there, ValueError when
-    the weights do not fit the configured model (nothing is loaded then).
-    """
-    from tfgen.config import FastGANConfig, load_run_config
-
-    path = os.fspath(path)
-    if os.path.basename(path) == CONFIG_FILE and os.path.isfile(path):
-        path = os.path.dirname(path) or "."
-    if path.endswith(".keras"):
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"Keras archive not found: {path!r}.")
-        return _load_keras_archive(path)
-
-    if os.path.isdir(path):
-        config_path = os.path.join(path, CONFIG_FILE)
-        ema_path, raw_path = os.path.join(path, EMA_WEIGHTS), os.path.join(path, RAW_WEIGHTS)
-        if not os.path.isfile(config_path):
-            raise FileNotFoundError(
-                f"{path!r} is not a run folder: it has no {CONFIG_FILE}. Expected "
-                f"{CONFIG_FILE} and {EMA_WEIGHTS} (or {RAW_WEIGHTS}) as written by train.py, "
-                "or pass a .weights.h5 / .keras file."
-            )
-        family, model_config, _ = load_run_config(config_path)
-        # Families trained without an EMA copy (FIGR, DCGAN, ...) have only the raw weights.
-        ema = ema and getattr(model_config, "ema_decay", None) is not None
-        weights_path = ema_path if ema else raw_path
-        if not os.path.isfile(weights_path):
-            if ema and os.path.isfile(raw_path):
-                warnings.warn(
-                    f"{ema_path!r} not found; loading the raw generator weights {raw_path!r} instead.",
-                    stacklevel=2,
-                )
-                weights_path = raw_path
-            else:
-                raise FileNotFoundError(
-                    f"Run folder {path!r} has no generator weights: expected {weights_path!r}"
-                    + (f" or {raw_path!r}" if ema else "")
-                    + ". train.py writes them when training finishes; if the run was "
-                    "interrupted, resume it to completion first."
-                )
-        _check_resolution_agrees(resolution, model_config, config_path)
-        return _load_weights_into_new_generator(family, model_config, weights_path, f"from {config_path}")
-
-    if path.endswith(WEIGHTS_SUFFIX):
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"Weights file not found: {path!r}.")
-        config_path = os.path.join(os.path.dirname(path), CONFIG_FILE)
-        if os.path.isfile(config_path):
-            family, model_config, _ = load_run_config(config_path)
-            _check_resolution_agrees(resolution, model_config, config_path)
-            origin = f"from {config_path}"
-        elif resolution is not None:
-            family, model_config = "fastgan", FastGANConfig(resolution=int(resolution))
-            origin = f"default widths at resolution {int(resolution)}"
-        else:
-            raise FileNotFoundError(
-                f"No {CONFIG_FILE} beside {path!r}, so the generator it belongs to is unknown. "
-                f"Put the run's {CONFIG_FILE} next to it, pass the run folder, or give the "
-                "resolution (generate.py --resolution) to build a FastGAN generator with "
-                "default widths."
-            )
-        return _load_weights_into_new_generator(family, model_config, path, origin)
-
-    if os.path.isfile(path):
-        raise ValueError(
-            f"Cannot load a generator from {path!r}: expected a run folder, a {WEIGHTS_SUFFIX} "
-            "file (Keras 3 model.save_weights) or a .keras archive (model.save)."
-        )
-    raise FileNotFoundError(
-        f"Nothing to load at {path!r}: expected a run folder (with {CONFIG_FILE} and "
-        f"{EMA_WEIGHTS} or {RAW_WEIGHTS}), a {WEIGHTS_SUFFIX} file or a .keras archive."
-    )
-
-
-def _check_resolution_agrees(resolution, model_config, config_path):
-    if resolution is not None and int(resolution) != model_config.resolution:
-        raise ValueError(
-            f"resolution={resolution} disagrees with {config_path!r} "
-            f"(resolution={model_config.resolution}). Leave the resolution out: the run's "
-            "config already says how to build its generator."
-        )

@@ -28,7 +28,9 @@ import h5py
 import keras
 import numpy as np
 
-WEIGHTS_SUFFIX = ".weights.h5"
+from tfgen.files import WEIGHTS_SUFFIX
+from tfgen.errors import InputError
+
 
 # Top-level groups that hold training state rather than model variables: a
 # file saved from a compiled model carries its optimizer, which the
@@ -41,7 +43,7 @@ _MAX_LISTED = 3
 
 def _check_suffix(path: str) -> None:
     if not str(path).endswith(WEIGHTS_SUFFIX):
-        raise ValueError(
+        raise InputError(
             f"Weights files must end in {WEIGHTS_SUFFIX!r} (the Keras 3 weights format). "
             f"Received: path={str(path)!r}"
         )
@@ -87,7 +89,7 @@ def save_weights_atomic(model, path: str) -> None:
             if os.path.exists(path)
             else "no file existed there before"
         )
-        raise ValueError(
+        raise InputError(
             f"Not writing weights file {path!r}: {len(bad)} variable(s) of model "
             f"{model.name!r} contain NaN or Inf ({_list(bad)}). The training has diverged (e.g. the "
             f"learning rate is too high, or the loss blew up); {previous}. Resume from an "
@@ -123,7 +125,7 @@ def _scan_weights_file(
         with h5py.File(path, "r") as f:
             f.visititems(visit)
     except OSError as e:
-        raise ValueError(
+        raise InputError(
             f"{path!r} is not a readable HDF5 weights file ({e}). Pass a "
             f"{WEIGHTS_SUFFIX} file written by model.save_weights()."
         ) from None
@@ -164,7 +166,7 @@ def model_weights_layout(model) -> dict[str, tuple[int, ...]]:
     The model must be built (its variables created).
     """
     if not model.built:
-        raise ValueError(
+        raise InputError(
             f"Model {model.name!r} is not built, so its weights cannot be compared or "
             "loaded. Call it once on a batch (or use a builder that returns built "
             "models) first."
@@ -239,9 +241,9 @@ def load_weights_checked(
     if mismatch is not None:
         source = saved_model_name(path)
         source = f" (saved from a model named {source!r})" if source else ""
-        raise ValueError(f"Weights file {path!r}{source} does not fit {expected}: {mismatch}. {advice}")
+        raise InputError(f"Weights file {path!r}{source} does not fit {expected}: {mismatch}. {advice}")
     if non_finite:
-        raise ValueError(
+        raise InputError(
             f"Weights file {path!r} contains NaN or Inf in {len(non_finite)} of its "
             f"{len(layout)} arrays ({_list(non_finite)}): the run that wrote it had "
             "diverged. Nothing was loaded; use an earlier checkpoint or weights file."
@@ -256,7 +258,7 @@ def load_weights_checked(
             keras.Model.load_weights(model, path)
     except (ValueError, KeyError, TypeError, OSError) as e:
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(
+        raise InputError(
             f"Could not load weights file {path!r} into {expected}: {first_line} {advice}"
         ) from e
 

@@ -1,5 +1,5 @@
 """Fine-tuning options of the transfer baselines used by the benchmark
-(tfgen.training.transfer.finetune_on_shots: base_mix, freeze_d,
+(tfgen.families.transfer.trainer.finetune_on_shots: base_mix, freeze_d,
 generator_part) and the weighted batches base_mix draws from
 (tfgen.data.episodes.weighted_labelled_batches). Tiny runs trained here."""
 
@@ -8,12 +8,14 @@ import itertools
 import numpy as np
 import pytest
 
-from tfgen.config import CDCGANConfig, DCGANConfig, RunConfig, load_run_config
+from tfgen.config import RunConfig
+from tfgen.families.transfer.config import CDCGANConfig, DCGANConfig
+from tfgen.runs import load_generator, load_run_config
 from tfgen.data.episodes import load_shots, weighted_labelled_batches
 from tfgen.registry import get_family
-from tfgen.sampling import generate, load_generator
-from tfgen.training import transfer
-from tfgen.training.transfer import CDCGANTrainer, DCGANTrainer, finetune_on_shots
+from tfgen.sampling import generate
+from tfgen.families.transfer import trainer as transfer
+from tfgen.families.transfer.trainer import CDCGANTrainer, DCGANTrainer, finetune_on_shots
 
 # The bases trained here are a few steps old: their collapse warning is expected.
 pytestmark = pytest.mark.filterwarnings("ignore:The trained generator.*failed the health check")
@@ -170,7 +172,7 @@ def class_row_finetuned(cdcgan_run, shots):
     """(pre-trained variable values, generator fine-tuned 3 steps with generator_part="class")."""
     pretrained = load_generator(cdcgan_run, ema=False)
     before = [np.array(v.numpy()) for v in pretrained.variables]
-    generator = finetune_on_shots(cdcgan_run, shots, steps=3, seed=0, generator_part="class")
+    generator = finetune_on_shots(cdcgan_run, shots, steps=3, seed=0, generator_part="class").generator
     assert [v.name for v in generator.variables] == [v.name for v in pretrained.variables]
     return before, generator
 
@@ -227,9 +229,10 @@ def test_freeze_d_keeps_the_first_convolution(cdcgan_run, shots, trainers):
 
 
 def test_base_mix_draws_base_classes_beside_the_shots(cdcgan_run, shots, trainers):
-    generator = finetune_on_shots(cdcgan_run, shots, steps=2, seed=0, base_mix=0.5)
+    adaptation = finetune_on_shots(cdcgan_run, shots, steps=2, seed=0, base_mix=0.5)
+    generator = adaptation.generator
     assert generate(generator, 2).shape == (2, 32, 32, 1)
-    assert generator.adapted_config.sample_class == 9
+    assert adaptation.config.sample_class == 9
     (trainer,) = trainers
     labels = np.concatenate([b[1].numpy() for b in itertools.islice(iter(trainer.data.dataset), 30)])  # 240 rows
     assert set(labels) <= set(range(10))
@@ -238,10 +241,10 @@ def test_base_mix_draws_base_classes_beside_the_shots(cdcgan_run, shots, trainer
 
 
 def test_options_go_through_adapt(cdcgan_run, shots):
-    from tfgen.training.adapt import adapt
+    from tfgen.adaptation import adapt_run
 
     with pytest.raises(ValueError, match=r"base_mix must be in \[0, 1\)"):
-        adapt(cdcgan_run, shots, steps=1, options={"base_mix": 1.0})
+        adapt_run(cdcgan_run, shots, steps=1, base_mix=1.0)
 
 
 @pytest.mark.parametrize(
@@ -266,14 +269,14 @@ def test_conditional_options_on_a_dcgan_run_raise(dcgan_run, shots):
         finetune_on_shots(dcgan_run, shots, steps=1, generator_part="class")
     assert transfer.GENERATOR_PARTS == ("all", "class")
     # freeze_d needs no labels: it works on a dcgan run.
-    assert generate(finetune_on_shots(dcgan_run, shots, steps=1, freeze_d=2), 1).shape == (1, 32, 32, 1)
+    assert generate(finetune_on_shots(dcgan_run, shots, steps=1, freeze_d=2).generator, 1).shape == (1, 32, 32, 1)
 
 
 # ------------------------------------------- truncation, EMA, DiffAugment
 
 
 def test_truncation_scales_z_only_when_sampling():
-    from tfgen.models.dcgan import DCGANGenerator
+    from tfgen.families.transfer.networks import DCGANGenerator
 
     G = DCGANGenerator(resolution=32, latent_dim=8, width=4, num_classes=3, truncation_psi=0.5)
     plain = DCGANGenerator(resolution=32, latent_dim=8, width=4, num_classes=3)
@@ -288,13 +291,13 @@ def test_truncation_scales_z_only_when_sampling():
 
 
 def test_finetuned_generator_samples_with_the_truncation_asked_for(cdcgan_run, shots):
-    G = finetune_on_shots(cdcgan_run, shots, steps=2, truncation_psi=0.7)
-    assert G.truncation_psi == 0.7 and G.adapted_config.truncation_psi == 0.7
-    assert finetune_on_shots(cdcgan_run, shots, steps=2).truncation_psi == 0.8  # the base's adapt_truncation_psi
+    adaptation = finetune_on_shots(cdcgan_run, shots, steps=2, truncation_psi=0.7)
+    assert adaptation.generator.truncation_psi == 0.7 and adaptation.config.truncation_psi == 0.7
+    assert finetune_on_shots(cdcgan_run, shots, steps=2).generator.truncation_psi == 0.8  # the base's adapt_truncation_psi
 
 
 def test_finetuning_with_an_ema_returns_the_average(cdcgan_run, shots, trainers):
-    G = finetune_on_shots(cdcgan_run, shots, steps=3, ema_decay=0.5)
+    G = finetune_on_shots(cdcgan_run, shots, steps=3, ema_decay=0.5).generator
     trainer = trainers[-1]
     assert G is trainer.generator_ema is not trainer.generator
     # the average lies between the pre-trained and the last weights: it differs from both
@@ -303,7 +306,7 @@ def test_finetuning_with_an_ema_returns_the_average(cdcgan_run, shots, trainers)
 
 
 def test_finetuning_with_diff_augment_runs_and_rejects_unknown_policies(cdcgan_run, shots):
-    G = finetune_on_shots(cdcgan_run, shots, steps=2, diff_augment="translation,cutout")
+    G = finetune_on_shots(cdcgan_run, shots, steps=2, diff_augment="translation,cutout").generator
     assert generate(G, 2).shape == (2, 32, 32, 1)
     with pytest.raises(ValueError, match="Unknown DiffAugment policy"):
         finetune_on_shots(cdcgan_run, shots, steps=1, diff_augment="blur")

@@ -115,7 +115,7 @@ def test_metrics_needing_logits_refuse_an_extractor_without_them(real_folder):
 
 
 def test_a_generator_is_sampled_at_its_resolution():
-    from tfgen.models.fastgan import FastGANGenerator
+    from tfgen.families.fastgan.networks import FastGANGenerator
     from tfgen.sampling import generate
 
     generator = FastGANGenerator(output_resolution=64, latent_dim=8, ngf=2)

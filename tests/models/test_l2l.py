@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from tests.harness import run_layer_test
-from tfgen.models.l2l import GEM, L2LCritic, L2LGenerator
+from tfgen.families.l2l.networks import GEM, L2LCritic, L2LGenerator
 
 LATENT = 8
 

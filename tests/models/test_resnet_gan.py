@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from tests.harness import run_layer_test
-from tfgen.models.resnet_gan import FIGRCritic, FIGRGenerator
+from tfgen.families.figr.networks import FIGRCritic, FIGRGenerator
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from scipy.stats import norm
 
 import tfgen
 from tests.harness import run_layer_test
-from tfgen.models.stylegan import (
+from tfgen.families.stylegan.networks import (
     DiscriminatorBlock,
     MappingNetwork,
     StyleAffine,

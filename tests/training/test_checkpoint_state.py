@@ -13,23 +13,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfgen.config import (
-    CDCGANConfig,
-    DCGANConfig,
-    FastGANConfig,
-    FIGRConfig,
-    InfoGANConfig,
-    L2LConfig,
-    RunConfig,
-    StyleGANConfig,
-)
+from tfgen.config import RunConfig
+from tfgen.families.fastgan.config import FastGANConfig
+from tfgen.families.figr.config import FIGRConfig
+from tfgen.families.l2l.config import L2LConfig
+from tfgen.families.stylegan.config import StyleGANConfig
+from tfgen.families.transfer.config import CDCGANConfig, DCGANConfig, InfoGANConfig
 from tfgen.data.builtin import LabelledImages
 from tfgen.training.checkpointing import CHECKPOINT_DIR
-from tfgen.training.fastgan import FastGANTrainer
-from tfgen.training.l2l import PairTrainer
-from tfgen.training.reptile import ReptileTrainer
-from tfgen.training.stylegan import StyleGANTrainer
-from tfgen.training.transfer import CDCGANTrainer, DCGANTrainer, InfoGANTrainer
+from tfgen.families.fastgan.trainer import FastGANTrainer
+from tfgen.families.l2l.trainer import PairTrainer
+from tfgen.families.figr.trainer import ReptileTrainer
+from tfgen.families.stylegan.trainer import StyleGANTrainer
+from tfgen.families.transfer.trainer import CDCGANTrainer, DCGANTrainer, InfoGANTrainer
 
 FEW_SHOT = dict(resolution=32, channels=1, latent_dim=8, width=4, batch_size=8, augmented_shots=16, adapt_steps=2)
 

@@ -1,4 +1,4 @@
-"""FastGAN training (tfgen.training.fastgan) at 64 px with tiny widths."""
+"""FastGAN training (tfgen.families.fastgan.trainer) at 64 px with tiny widths."""
 
 import os
 
@@ -8,9 +8,10 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from tfgen.config import FastGANConfig, RunConfig, load_run_config
-from tfgen.sampling import load_generator
-from tfgen.training.fastgan import FastGANTrainer, resize_to
+from tfgen.config import RunConfig
+from tfgen.families.fastgan.config import FastGANConfig
+from tfgen.runs import load_generator, load_run_config
+from tfgen.families.fastgan.trainer import FastGANTrainer, resize_to
 
 LOSS_NAMES = {"d_loss_real", "d_loss_fake", "rec_loss", "g_loss", "logits_real", "logits_fake"}
 

@@ -1,4 +1,4 @@
-"""L2L-GAN's Algorithm 1 (tfgen.training.l2l): the GAN stages, GEM training
+"""L2L-GAN's Algorithm 1 (tfgen.families.l2l.trainer): the GAN stages, GEM training
 and its strategies, the combined generator and a tiny end-to-end run."""
 
 import dataclasses
@@ -9,11 +9,13 @@ import keras
 import numpy as np
 import pytest
 
-from tfgen.config import L2LConfig, RunConfig
+from tfgen.config import RunConfig
+from tfgen.families.l2l.config import L2LConfig
 from tfgen.data.builtin import LabelledImages
-from tfgen.models.l2l import L2LGenerator
-from tfgen.sampling import generate, load_generator
-from tfgen.training.l2l import (
+from tfgen.families.l2l.networks import L2LGenerator
+from tfgen.runs import load_generator
+from tfgen.sampling import generate
+from tfgen.families.l2l.trainer import (
     GEMStage,
     GEMTrainer,
     L2LTrainer,
@@ -212,8 +214,9 @@ def test_algorithm_1_end_to_end_writes_a_generator_of_the_novel_classes(tmp_path
 
     # New shots: phi_t itself, storing them (no training with steps=0).
     shots = trainer.novel.images[:3]
-    conditioned = condition_on_shots(run_dir, shots)
-    assert conditioned.conditioning_count == 3 and conditioned.adapted_config.conditioning_images == 3
+    adaptation = condition_on_shots(run_dir, shots)
+    conditioned = adaptation.generator
+    assert conditioned.conditioning_count == 3 and adaptation.config.conditioning_images == 3
     x = shots.astype("float32") / 127.5 - 1.0
     z = np.random.default_rng(2).standard_normal((3, 8)).astype("float32")
     np.testing.assert_array_equal(np.array(conditioned((x, z))), np.array(phi_t((x, z))))
@@ -263,9 +266,10 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import numpy as np
-from tfgen.config import L2LConfig, RunConfig
+from tfgen.config import RunConfig
+from tfgen.families.l2l.config import L2LConfig
 from tfgen.data.builtin import LabelledImages
-from tfgen.training.l2l import PairTrainer
+from tfgen.families.l2l.trainer import PairTrainer
 
 rng = np.random.default_rng(0)
 images = LabelledImages(rng.integers(0, 256, (24, 32, 32, 1), dtype=np.uint8), np.repeat(np.arange(6), 4),

@@ -201,7 +201,7 @@ def check_run(tmp_path, codes, report, tmpdirs):
             assert np.array_equal(a, b), f"{filename}: {path} differs between the workers"
 
     # The chief's weights files hold exactly what the chief trained.
-    from tfgen.config import load_run_config
+    from tfgen.runs import load_run_config
     from tfgen.registry import get_family
 
     family, model_config, _ = load_run_config(run_dir / "config.json")

@@ -11,11 +11,13 @@ import pytest
 import tensorflow as tf
 
 from tests.scripts import run_result_script
-from tfgen.config import FIGRConfig, RunConfig
+from tfgen.config import RunConfig
+from tfgen.families.figr.config import FIGRConfig
 from tfgen.data.episodes import load_shots
-from tfgen.sampling import generate, load_generator
+from tfgen.runs import load_generator
+from tfgen.sampling import generate
 from tfgen.training.ema import copy_weights
-from tfgen.training.reptile import InnerLoop, InnerOptimizer, ReptileTrainer, adapt_to_shots
+from tfgen.families.figr.trainer import InnerLoop, InnerOptimizer, ReptileTrainer, adapt_to_shots
 
 TINY = dict(width=4, latent_dim=8, inner_steps=2, adapt_steps=2)
 
@@ -137,25 +139,27 @@ def test_adaptation_changes_a_copy_and_never_the_meta_weights(meta_run):
     before = _digest(meta_run)
     meta_generator = load_generator(meta_run)
     shots = load_shots("digits:9", shots=4, resolution=32, channels=1, seed=0)
-    adapted = adapt_to_shots(meta_run, shots, steps=3, seed=0)
+    adapted = adapt_to_shots(meta_run, shots, steps=3, seed=0).generator
     assert _digest(meta_run) == before
     moved = [
         float(np.max(np.abs(a.numpy() - b.numpy())))
         for a, b in zip(adapted.trainable_variables, meta_generator.trainable_variables)
     ]
     assert max(moved) > 1e-5
-    again = adapt_to_shots(meta_run, shots, steps=3, seed=0)  # deterministic for a seed
+    again = adapt_to_shots(meta_run, shots, steps=3, seed=0).generator  # deterministic for a seed
     np.testing.assert_array_equal(generate(adapted, 4), generate(again, 4))
 
 
 def test_adapt_api_takes_a_class_and_saves_a_loadable_run(meta_run, tmp_path):
     import tfgen
-    from tfgen.training.adapt import save_adapted
+    from tfgen.adaptation import adapt_run, save_adapted
 
-    generator = tfgen.adapt(meta_run, "digits:9", steps=2)
-    out = save_adapted(generator, meta_run, tmp_path / "adapted")
+    adaptation = adapt_run(meta_run, "digits:9", steps=2)
+    out = save_adapted(adaptation, tmp_path / "adapted")
     reloaded = load_generator(out)
-    np.testing.assert_array_equal(generate(generator, 4), generate(reloaded, 4))
+    np.testing.assert_array_equal(generate(adaptation.generator, 4), generate(reloaded, 4))
+    # tfgen.adapt is the same adaptation, its generator alone.
+    np.testing.assert_array_equal(generate(tfgen.adapt(meta_run, "digits:9", steps=2), 4), generate(reloaded, 4))
 
 
 def test_adaptation_input_errors(meta_run, tmp_path):
@@ -173,8 +177,9 @@ _MIRRORED_SCRIPT = textwrap.dedent(
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import numpy as np
-    from tfgen.config import FIGRConfig, RunConfig
-    from tfgen.training.reptile import ReptileTrainer
+    from tfgen.config import RunConfig
+    from tfgen.families.figr.config import FIGRConfig
+    from tfgen.families.figr.trainer import ReptileTrainer
 
     config = FIGRConfig(width=4, latent_dim=8, inner_steps=2, tasks_per_step=2,
                         meta_optimizer="sgd", meta_learning_rate=0.5)

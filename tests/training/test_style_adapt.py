@@ -1,4 +1,4 @@
-"""AdaIN adaptation (tfgen.training.style_adapt) of a tiny StyleGAN run to
+"""AdaIN adaptation (tfgen.families.stylegan.adapt) of a tiny StyleGAN run to
 shots of the held-out digit."""
 
 import dataclasses
@@ -10,12 +10,14 @@ import pytest
 from keras import ops
 
 import tfgen
-from tfgen.config import AdaINAdaptConfig, RunConfig, StyleGANConfig
+from tfgen.config import RunConfig
+from tfgen.families.stylegan.config import AdaINAdaptConfig, StyleGANConfig
 from tfgen.data.episodes import load_shots
-from tfgen.sampling import generate, load_generator
-from tfgen.training.adapt import adapt, save_adapted
-from tfgen.training.style_adapt import adapt_adain, affine_variables
-from tfgen.training.stylegan import StyleGANTrainer
+from tfgen.runs import load_generator
+from tfgen.sampling import generate
+from tfgen.adaptation import adapt_run, save_adapted
+from tfgen.families.stylegan.adapt import adapt_adain, affine_variables
+from tfgen.families.stylegan.trainer import StyleGANTrainer
 
 L1_ONLY = AdaINAdaptConfig(steps=2, perceptual_features="none")
 
@@ -99,10 +101,12 @@ def test_the_perceptual_term_weighs_alpha(style_run, shots):
 
 def test_adapted_generator_round_trips_through_weights_h5(style_run, shots, tmp_path):
     weights_before = file_digest(style_run / "generator_ema.weights.h5")
-    generator = tfgen.adapt(style_run, shots, adain=L1_ONLY)  # the public entry point
-    assert len(generator.adaptation_losses["total"]) == 2
+    adaptation = adapt_run(style_run, shots, adain=L1_ONLY)
+    generator = adaptation.generator
+    assert len(adaptation.losses["total"]) == 2
     assert file_digest(style_run / "generator_ema.weights.h5") == weights_before  # the run is read only
-    folder = save_adapted(generator, style_run, tmp_path / "adapted")
+    np.testing.assert_array_equal(generate(tfgen.adapt(style_run, shots, adain=L1_ONLY), 2), generate(generator, 2))
+    folder = save_adapted(adaptation, tmp_path / "adapted")
     reloaded = load_generator(folder)
     assert reloaded.sampling == "interpolate"
     np.testing.assert_array_equal(generate(reloaded, 6, seed=3), generate(generator, 6, seed=3))
@@ -111,8 +115,8 @@ def test_adapted_generator_round_trips_through_weights_h5(style_run, shots, tmp_
 
 
 def test_steps_override_and_random_sampling(style_run, shots):
-    generator = adapt(style_run, shots, steps=3, adain=dataclasses.replace(L1_ONLY, sampling="random"))
-    assert len(generator.adaptation_losses["total"]) == 3 and generator.sampling == "random"
+    adaptation = adapt_run(style_run, shots, steps=3, adain=dataclasses.replace(L1_ONLY, sampling="random"))
+    assert len(adaptation.losses["total"]) == 3 and adaptation.generator.sampling == "random"
 
 
 def test_errors(style_run, shots, tmp_path):
@@ -120,7 +124,7 @@ def test_errors(style_run, shots, tmp_path):
         adapt_adain(style_run, shots[:1], config=L1_ONLY)
     adapt_adain(style_run, shots[:1], config=dataclasses.replace(L1_ONLY, sampling="random"))  # fine
     with pytest.raises(ValueError, match="adapts with method 'adain'"):
-        adapt(style_run, shots, method="reptile")
+        adapt_run(style_run, shots, method="reptile")
     with pytest.raises(ValueError, match=r"\[n, 32, 32, 1\]"):
         adapt_adain(style_run, np.zeros((3, 32, 32, 3), np.uint8), config=L1_ONLY)
     with pytest.raises(ValueError, match="feature_weights"):
@@ -130,7 +134,8 @@ def test_errors(style_run, shots, tmp_path):
 
 
 def test_a_non_stylegan_run_is_refused(tmp_path, shots):
-    from tfgen.config import FIGRConfig, save_run_config
+    from tfgen.families.figr.config import FIGRConfig
+    from tfgen.runs import save_run_config
 
     os.makedirs(tmp_path / "figr")
     save_run_config(str(tmp_path / "figr" / "config.json"), "figr", FIGRConfig(), RunConfig())

@@ -1,4 +1,4 @@
-"""StyleGAN training (tfgen.training.stylegan) with tiny networks on digits at 32 px."""
+"""StyleGAN training (tfgen.families.stylegan.trainer) with tiny networks on digits at 32 px."""
 
 import math
 import os
@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfgen.config import RunConfig, StyleGANConfig
-from tfgen.sampling import load_generator
-from tfgen.training.stylegan import StyleGANTrainer, lazy_regularization_factor, training_images
+from tfgen.config import RunConfig
+from tfgen.families.stylegan.config import StyleGANConfig
+from tfgen.runs import load_generator
+from tfgen.families.stylegan.trainer import StyleGANTrainer, lazy_regularization_factor, training_images
 
 WEIGHT_FILES = ("generator.weights.h5", "generator_ema.weights.h5", "discriminator.weights.h5")
 

@@ -1,4 +1,4 @@
-"""Transfer baselines (tfgen.training.transfer): DCGAN, cDCGAN, InfoGAN on
+"""Transfer baselines (tfgen.families.transfer.trainer): DCGAN, cDCGAN, InfoGAN on
 digits at 32 px with tiny widths, and fine-tuning on shots in memory."""
 
 import dataclasses
@@ -14,20 +14,15 @@ import tensorflow as tf
 from scipy.special import erf, log_softmax
 from sklearn.datasets import load_digits
 
-from tfgen.config import (
-    CDCGANConfig,
-    DCGANConfig,
-    FastGANConfig,
-    InfoGANConfig,
-    RunConfig,
-    load_run_config,
-    save_run_config,
-)
+from tfgen.config import RunConfig
+from tfgen.families.fastgan.config import FastGANConfig
+from tfgen.families.transfer.config import CDCGANConfig, DCGANConfig, InfoGANConfig
+from tfgen.runs import load_generator, load_run_config, save_run_config
 from tfgen.data.episodes import load_shots
 from tfgen.losses import info_loss
-from tfgen.models.dcgan import infogan_codes
-from tfgen.sampling import generate, load_generator
-from tfgen.training.transfer import (
+from tfgen.families.transfer.networks import infogan_codes
+from tfgen.sampling import generate
+from tfgen.families.transfer.trainer import (
     TRANSFER_FAMILIES,
     CDCGANTrainer,
     DCGANTrainer,
@@ -289,8 +284,9 @@ def test_finetune_starts_from_the_meta_weights_and_writes_nothing(meta_runs, dig
     before = folder_hashes(meta_run)
     meta_weights = numpy_weights(load_generator(meta_run, ema=False))
 
-    adapted = finetune_on_shots(meta_run, digit_shots, steps=2, seed=0)
-    scratch = finetune_on_shots(meta_run, digit_shots, steps=2, seed=0, from_scratch=True)
+    adaptation = finetune_on_shots(meta_run, digit_shots, steps=2, seed=0)
+    adapted = adaptation.generator
+    scratch = finetune_on_shots(meta_run, digit_shots, steps=2, seed=0, from_scratch=True).generator
 
     assert folder_hashes(meta_run) == before  # same files, same bytes
     adapted_weights = numpy_weights(adapted)
@@ -300,21 +296,22 @@ def test_finetune_starts_from_the_meta_weights_and_writes_nothing(meta_runs, dig
     assert isinstance(adapted, keras.Model)
     base_config = load_run_config(meta_run)[1]
     # the adapted generator samples with the base's adapt_truncation_psi; nothing else changes
-    assert adapted.adapted_config == dataclasses.replace(base_config, truncation_psi=base_config.adapt_truncation_psi)
+    assert adaptation.config == dataclasses.replace(base_config, truncation_psi=base_config.adapt_truncation_psi)
     assert generate(adapted, 3).shape == (3, 32, 32, 1)
 
 
 def test_finetune_cdcgan_draws_the_free_class(meta_runs, digit_shots):
-    generator = finetune_on_shots(meta_runs["cdcgan"], digit_shots, steps=1)
+    adaptation = finetune_on_shots(meta_runs["cdcgan"], digit_shots, steps=1)
+    generator = adaptation.generator
     assert generator.num_classes == 10 and generator.sample_class == 9
-    assert generator.adapted_config.sample_class == 9 and generator.adapted_config.num_classes == 10
+    assert adaptation.config.sample_class == 9 and adaptation.config.num_classes == 10
     assert load_run_config(meta_runs["cdcgan"])[1].sample_class is None  # the run is untouched
     images = generate(generator, 4)
     assert images.shape == (4, 32, 32, 1) and images.dtype == np.uint8
 
 
 def test_finetune_infogan(meta_runs, digit_shots):
-    generator = finetune_on_shots(meta_runs["infogan"], digit_shots, steps=1)
+    generator = finetune_on_shots(meta_runs["infogan"], digit_shots, steps=1).generator
     assert generator.latent_dim == 8 + 4 + 2
     assert generate(generator, 2).shape == (2, 32, 32, 1)
 

@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 from tfgen.files import read_json, write_json_atomic
+from tfgen.errors import InputError
 
 REFERENCES = ("real", "augmented_shots", "copies")
 TRAIN_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "train.py")
@@ -68,7 +69,7 @@ def parse_methods(names, extra_flags=()) -> list[Method | str]:
             method = METHODS[name]
             rows.append(dataclasses.replace(method, train_flags=method.train_flags + tuple(extra_flags)))
         else:
-            raise ValueError(
+            raise InputError(
                 f"Unknown benchmark method {name!r}. Methods: {', '.join(METHODS)}; "
                 f"references: {', '.join(REFERENCES)}."
             )
@@ -91,7 +92,7 @@ def reference_images(name: str, episode) -> np.ndarray:
         count = max(episode.num_images, len(episode.shots))
         images = augment_shots(episode.shots, count=count, seed=episode.seed)
         return postprocess_images(images)[: episode.num_images]
-    raise ValueError(f"Unknown reference {name!r}. References: {', '.join(REFERENCES)}.")
+    raise InputError(f"Unknown reference {name!r}. References: {', '.join(REFERENCES)}.")
 
 
 # --- bases ----------------------------------------------------------------------
@@ -160,7 +161,9 @@ def adapted_images(method: Method, base_dir: str, episode) -> np.ndarray:
     """``episode.num_images`` uint8 images of the generator adapted from
     ``base_dir`` to the episode's shots."""
     import tfgen
-    from tfgen.training.adapt import adapt
+    from tfgen.adaptation import adapt_run
 
-    generator = adapt(base_dir, episode.shots, seed=episode.seed, quiet=True, **dict(method.adapt))
-    return tfgen.generate(generator, episode.num_images, batch_size=100, seed=1000 + episode.seed)
+    settings = dict(method.adapt)
+    options = settings.pop("options", {})  # the family adapter's own options
+    adaptation = adapt_run(base_dir, episode.shots, seed=episode.seed, quiet=True, **settings, **options)
+    return tfgen.generate(adaptation.generator, episode.num_images, batch_size=100, seed=1000 + episode.seed)

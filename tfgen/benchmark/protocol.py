@@ -11,6 +11,8 @@ import dataclasses
 
 import numpy as np
 
+from tfgen.errors import InputError
+
 # Each half of a class's real images (the "real" row and the reference) needs
 # at least this many images for a Fréchet distance that means anything.
 MIN_HALF = 10
@@ -42,9 +44,9 @@ def spread_classes(class_names, count: int) -> list[str]:
     included), so that held-out classes are not neighbours such as all the
     shoes of Fashion-MNIST."""
     if not isinstance(count, (int, np.integer)) or count < 1:
-        raise ValueError(f"The number of held-out classes must be a positive integer. Received: {count!r}")
+        raise InputError(f"The number of held-out classes must be a positive integer. Received: {count!r}")
     if count >= len(class_names):
-        raise ValueError(
+        raise InputError(
             f"Holding out {count} classes leaves no class to train the base on: the data has "
             f"{len(class_names)} classes ({', '.join(map(str, class_names[:12]))}"
             f"{', ...' if len(class_names) > 12 else ''}). Hold out fewer (--num-classes) or name them (--classes)."
@@ -57,7 +59,7 @@ def group_classes(classes, per_base: int) -> list[tuple[str, ...]]:
     """The held-out classes in groups of ``per_base``: one base is trained
     without each group (the last group may be smaller)."""
     if not isinstance(per_base, (int, np.integer)) or per_base < 1:
-        raise ValueError(f"Classes held out per base must be a positive integer. Received: {per_base!r}")
+        raise InputError(f"Classes held out per base must be a positive integer. Received: {per_base!r}")
     classes = list(classes)
     return [tuple(classes[i : i + per_base]) for i in range(0, len(classes), per_base)]
 
@@ -69,7 +71,7 @@ def check_class_sizes(labels, class_names, classes, *, shots: int) -> None:
     need = shots + 2 * MIN_HALF
     short = [f"{c} ({counts[class_names.index(c)]} images)" for c in classes if counts[class_names.index(c)] < need]
     if short:
-        raise ValueError(
+        raise InputError(
             f"Every held-out class needs at least {need} images ({shots} shots plus two halves of "
             f"{MIN_HALF} real images to measure against), but these have fewer: {', '.join(short)}. "
             "Hold out classes with more images (--classes), lower --shots, or add images."
@@ -86,7 +88,7 @@ def draw_episode(class_images, class_name: str, *, shots: int, seed: int, num_im
     rest = class_images[order[shots:]]
     count = min(int(num_images), len(rest) // 2)
     if count < MIN_HALF:
-        raise ValueError(
+        raise InputError(
             f"Class {class_name!r} leaves {len(rest)} images besides its {shots} shots; at least "
             f"{2 * MIN_HALF} are needed to measure against. Hold out a larger class."
         )

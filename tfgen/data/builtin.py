@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from tfgen.data import glyphs
+from tfgen.errors import InputError
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_ENV = "TFGEN_FASHION_MNIST_DIR"
@@ -85,7 +86,7 @@ def load_builtin(source: str) -> LabelledImages:
         location, _, rest = rest[1:].partition(":")
         rest = ":" + rest if rest else ""
     elif rest.startswith("@"):
-        raise ValueError(f"Only fashion_mnist takes an @DIR. Received: source={source!r}")
+        raise InputError(f"Only fashion_mnist takes an @DIR. Received: source={source!r}")
     fields = rest[1:].split(":") if rest else []
     if name == "faces":
         fields = [""] + fields  # faces has no classes: faces:N is a limit
@@ -95,7 +96,7 @@ def load_builtin(source: str) -> LabelledImages:
         if fields[1] in ("", "all"):
             fields[1] = None
     if len(fields) > 2:
-        raise ValueError(
+        raise InputError(
             f"Too many ':' fields for {name}. Expected {BUILTIN_DATASETS[name].split()[0]}. "
             f"Received: source={source!r}"
         )
@@ -132,7 +133,7 @@ def _class_index(token: str, class_names, source: str) -> int:
         return list(class_names).index(key)
     if key.isdigit() and int(key) < len(class_names):
         return int(key)
-    raise ValueError(
+    raise InputError(
         f"Unknown class {token!r} in {source!r}. Classes: {', '.join(class_names)} "
         f"(or their indices 0..{len(class_names) - 1}; `all` for every class). "
         "To take the first N images of all classes write NAME:all:N."
@@ -141,7 +142,7 @@ def _class_index(token: str, class_names, source: str) -> int:
 
 def _positive_field(text: str, what: str, source: str) -> int:
     if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"The {what} must be a positive integer. Received: {text!r} in source={source!r}")
+        raise InputError(f"The {what} must be a positive integer. Received: {text!r} in source={source!r}")
     return int(text)
 
 
@@ -149,7 +150,7 @@ def _take_first(data: LabelledImages, limit: str | None, source: str) -> Labelle
     if limit in (None, "", "all"):
         return data
     if not limit.isdigit() or int(limit) < 1:
-        raise ValueError(
+        raise InputError(
             f"The image limit must be a positive integer. Received: {limit!r} in source={source!r}"
         )
     n = int(limit)
@@ -196,7 +197,7 @@ def _fashion_mnist_grey(folder: str):
     images = _read_idx(_find_idx_file(folder, "train-images-idx3-ubyte"))
     labels = _read_idx(_find_idx_file(folder, "train-labels-idx1-ubyte")).astype(np.int64)
     if images.ndim != 3 or len(images) != len(labels):
-        raise ValueError(
+        raise InputError(
             f"The Fashion-MNIST files in {folder} do not match: images {images.shape}, "
             f"labels {labels.shape}. Expected [N, 28, 28] images and N labels."
         )
@@ -223,12 +224,12 @@ def _read_idx(path: str) -> np.ndarray:
     with opener(path, "rb") as f:
         data = f.read()
     if len(data) < 4 or data[:2] != b"\0\0" or data[2] != 0x08:
-        raise ValueError(f"{path} is not an unsigned-byte IDX file (bad header).")
+        raise InputError(f"{path} is not an unsigned-byte IDX file (bad header).")
     ndim = data[3]
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     body = np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(shape)):
-        raise ValueError(f"{path} is truncated: header says {shape}, found {body.size} bytes.")
+        raise InputError(f"{path} is truncated: header says {shape}, found {body.size} bytes.")
     return body.reshape(shape)
 
 
@@ -265,7 +266,7 @@ def _glyph_classes(selection: str | None) -> list[tuple[str, str]]:
             known = glyphs.script_characters(script)
             for char in chars:
                 if char not in known:
-                    raise ValueError(
+                    raise InputError(
                         f"The glyph script {script!r} has no character {char!r}. "
                         f"Its characters: {''.join(known)}"
                     )
@@ -274,7 +275,7 @@ def _glyph_classes(selection: str | None) -> list[tuple[str, str]]:
         elif token in glyphs.DEJAVU_SCRIPTS or token in glyphs.NOTO_SCRIPTS:
             scripts = [token]
         elif token.isascii() and len(token) > 1:
-            raise ValueError(
+            raise InputError(
                 f"Unknown glyph script {token!r}. Scripts here: "
                 f"{', '.join(glyphs.available_scripts())}; or write SCRIPT/CHARS (latin/abc)."
             )
@@ -289,13 +290,13 @@ def _load_tfds(spec: str) -> LabelledImages:
     name, _, split = spec.partition(":")
     split = split or "train"
     if not name:
-        raise ValueError(
+        raise InputError(
             "tfds needs a dataset name: tfds:NAME[:SPLIT], e.g. tfds:oxford_flowers102."
         )
     try:
         import tensorflow_datasets as tfds
     except ImportError:
-        raise ValueError(
+        raise InputError(
             f"tfds:{name} needs tensorflow-datasets: `pip install tensorflow-datasets`. "
             "Its first load downloads the data, so it needs the network once; later "
             "loads read ~/tensorflow_datasets (or $TFDS_DATA_DIR) offline."
@@ -303,7 +304,7 @@ def _load_tfds(spec: str) -> LabelledImages:
     try:
         dataset, info = tfds.load(name, split=split, download=False, with_info=True)
     except Exception as error:  # tfds raises several types for "not prepared"
-        raise ValueError(
+        raise InputError(
             f"Could not load tfds:{name}:{split} offline ({type(error).__name__}: {error}). "
             f"Download it once with network access: python -c \"import tensorflow_datasets "
             f"as tfds; tfds.load('{name}')\" (or set TFDS_DATA_DIR to where it lives)."

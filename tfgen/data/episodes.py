@@ -40,6 +40,7 @@ from tfgen.checks import check_channels
 from tfgen.data import builtin, glyphs
 from tfgen.data.builtin import LabelledImages
 from tfgen.data.images import _index_stream, load_images, load_labelled
+from tfgen.errors import InputError
 
 # ITU-R BT.601 luma weights (what PIL's convert("L") uses).
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
@@ -139,13 +140,13 @@ def find_class(token: str, class_names: Sequence[str], what: str, value, source)
     if len(candidates) == 1:
         return candidates[0]
     if len(candidates) > 1:
-        raise ValueError(
+        raise InputError(
             f"The class {token!r} in {what} is ambiguous in {source!r}: it matches "
             f"{', '.join(candidates)}. Write the full name. Received: {what}={value!r}"
         )
     if token.isdigit() and int(token) < len(class_names):
         return class_names[int(token)]
-    raise ValueError(
+    raise InputError(
         f"Unknown class {token!r} in {what} for {source!r}. Classes: "
         f"{_list_classes(class_names)} (or their indices 0..{len(class_names) - 1}). "
         f"Received: {what}={value!r}"
@@ -184,14 +185,14 @@ def resolve_class_split(
     if not train and not test:
         split = default_split(source, class_names)
         if split is None:
-            raise ValueError(
+            raise InputError(
                 f"{source!r} has no default class split. Pass the held-out classes with "
                 f"--test-classes (test_classes=...; the rest are meta-trained on) and "
                 f"optionally --train-classes. Classes: {_list_classes(class_names)}."
             )
         if not split.train or not split.test:
             side = "meta-training" if not split.train else "held-out (test)"
-            raise ValueError(
+            raise InputError(
                 f"The default split of {_dataset_name(source)} leaves no {side} class among "
                 f"the classes loaded from {source!r} ({_list_classes(class_names)}). Pass "
                 "--test-classes (and optionally --train-classes), or load more classes."
@@ -203,14 +204,14 @@ def resolve_class_split(
         test = [n for n in class_names if n not in train]
     overlap = [n for n in train if n in test]
     if overlap:
-        raise ValueError(
+        raise InputError(
             f"The classes {', '.join(overlap)} are both meta-trained on and held out; a "
             f"class must be on one side only. Received: train_classes={train_classes!r}, "
             f"test_classes={test_classes!r}"
         )
     for side, names, flag in (("meta-training", train, "train"), ("held-out", test, "test")):
         if not names:
-            raise ValueError(
+            raise InputError(
                 f"No {side} class is left in {source!r}: the other side takes every class "
                 f"({_list_classes(class_names)}). Pass --{flag}-classes or leave some classes "
                 f"out. Received: train_classes={train_classes!r}, test_classes={test_classes!r}"
@@ -229,7 +230,7 @@ def to_channels(images: np.ndarray, channels: int) -> np.ndarray:
     images = np.asarray(images)
     have = images.shape[-1] if images.ndim else None
     if have not in (1, 3):
-        raise ValueError(
+        raise InputError(
             "to_channels expects images with 1 or 3 channels in the last axis. "
             f"Received: images.shape={images.shape}"
         )
@@ -294,10 +295,10 @@ def load_shots(
     """
     check_channels(channels)
     if not isinstance(shots, (int, np.integer)) or shots < 1:
-        raise ValueError(f"shots must be a positive integer. Received: shots={shots!r}")
+        raise InputError(f"shots must be a positive integer. Received: shots={shots!r}")
     images = load_images(spec, resolution=resolution)
     if len(images) < shots:
-        raise ValueError(
+        raise InputError(
             f"Found {len(images)} images in {spec!r}, need --num-shots {shots}. Add images, "
             f"or lower --num-shots to {len(images)} or fewer."
         )
@@ -315,12 +316,12 @@ def subset_per_class(data: LabelledImages, per_class: int, *, seed=0) -> Labelle
     an int or a sequence of ints (``(seed, epoch)``). A class with fewer
     images is a ValueError naming it.
     """
-    _check_positive(per_class=per_class)
+    check_positive(per_class=per_class)
     labels = np.asarray(data.labels)
     counts = np.bincount(labels, minlength=len(data.class_names))
     short = [f"{n} ({c})" for n, c in zip(data.class_names, counts) if c < per_class]
     if short:
-        raise ValueError(
+        raise InputError(
             f"Every class needs {per_class} images for a {per_class}-per-class subset; these have "
             f"fewer: {_list_classes(short, 10)}. Lower samples_per_class or drop those classes."
         )
@@ -357,12 +358,12 @@ def augment_shots(
 
     shots = np.asarray(shots)
     if shots.ndim != 4 or shots.dtype != np.uint8 or len(shots) == 0:
-        raise ValueError(
+        raise InputError(
             "augment_shots expects uint8 images [n >= 1, R, R, C]. "
             f"Received: shape={shots.shape}, dtype={shots.dtype}"
         )
     if count < len(shots):
-        raise ValueError(
+        raise InputError(
             f"count must be at least the number of shots ({len(shots)}), which come first. "
             f"Received: count={count}"
         )
@@ -391,10 +392,10 @@ def augment_shots(
 # --- pipelines ----------------------------------------------------------------
 
 
-def _check_positive(**values) -> None:
+def check_positive(**values) -> None:
     for name, value in values.items():
         if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+            raise InputError(f"{name} must be a positive integer. Received: {name}={value!r}")
 
 
 def _to_float(batch: tf.Tensor) -> tf.Tensor:
@@ -410,13 +411,13 @@ def task_dataset(
     among the classes with at least ``shots`` images, then ``shots`` distinct
     images of it, uniformly. Batch s is drawn from (seed, s) alone.
     """
-    _check_positive(shots=shots, tasks_per_batch=tasks_per_batch)
+    check_positive(shots=shots, tasks_per_batch=tasks_per_batch)
     labels = np.asarray(train.labels)
     counts = np.bincount(labels, minlength=len(train.class_names))
     eligible = np.flatnonzero(counts >= shots)
     if len(eligible) == 0:
         have = ", ".join(f"{n}: {c}" for n, c in zip(train.class_names, counts))
-        raise ValueError(
+        raise InputError(
             f"No meta-training class has the {shots} images a task needs (shots={shots}). "
             f"Images per class: {have or 'no classes'}. Lower the shots or add images."
         )
@@ -457,10 +458,10 @@ def labelled_batches(data: LabelledImages, *, batch_size: int, seed: int = 0) ->
     A fresh permutation each epoch; batches run across epoch ends, so every
     batch is full even when there are fewer than ``batch_size`` images.
     """
-    _check_positive(batch_size=batch_size)
+    check_positive(batch_size=batch_size)
     num_images = len(data.labels)
     if num_images == 0:
-        raise ValueError("labelled_batches got no images.")
+        raise InputError("labelled_batches got no images.")
     images = tf.constant(np.asarray(data.images))
     labels = tf.constant(np.asarray(data.labels, np.int32))
     dataset = _index_stream(num_images, shuffle=True, seed=seed, repeat=True)
@@ -476,12 +477,12 @@ def weighted_labelled_batches(images, labels, weights, *, batch_size: int, seed:
     """Endless ``(images float32 [B, R, R, C], labels int32 [B])`` batches whose
     rows are drawn with replacement, row i with probability ``weights[i]``
     (normalised). Batch t depends only on ``(seed, t)``."""
-    _check_positive(batch_size=batch_size)
+    check_positive(batch_size=batch_size)
     images = np.asarray(images, np.float32)
     weights = np.asarray(weights, np.float64)
     if (len(images) == 0 or len(labels) != len(images) or weights.shape != (len(images),)
             or not np.all(np.isfinite(weights)) or weights.min() < 0 or weights.sum() <= 0):  # fmt: skip
-        raise ValueError(
+        raise InputError(
             "weighted_labelled_batches needs as many labels and finite non-negative weights (not all 0) as images. "
             f"Received: {len(images)} images, {len(labels)} labels, weights.shape={weights.shape}"
         )
@@ -502,10 +503,10 @@ def shot_dataset(images: np.ndarray, *, batch_size: int, seed: int = 0) -> TaskD
 
     With n images and batch_size n, every batch holds all n (in a new order).
     """
-    _check_positive(batch_size=batch_size)
+    check_positive(batch_size=batch_size)
     images = np.asarray(images, np.float32)
     if images.ndim != 4 or len(images) == 0:
-        raise ValueError(
+        raise InputError(
             f"shot_dataset expects images [n >= 1, R, R, C]. Received: shape={images.shape}"
         )
     table = tf.constant(images)

@@ -29,6 +29,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
+from tfgen.errors import InputError
+
 NOTO_DIR = "/usr/share/fonts/truetype/noto"
 DEFAULT_SIZE = 64  # native side of a rendered sample, pixels
 DEFAULT_SAMPLES_PER_CLASS = 20
@@ -112,7 +114,7 @@ def _cmap(path: str) -> frozenset:
 
 def require_noto(selection: str) -> None:
     if not noto_available():
-        raise ValueError(
+        raise InputError(
             f"The glyphs {selection!r} are rendered with the Noto fonts, which are not "
             f"installed (looked in {NOTO_DIR}). Install them with "
             "`apt-get install fonts-noto-core`, or pick a DejaVu script: "
@@ -148,7 +150,7 @@ def script_characters(script: str) -> tuple[str, ...]:
     elif script in NOTO_SCRIPTS:
         _, ranges, step = NOTO_SCRIPTS[script]
     else:
-        raise ValueError(
+        raise InputError(
             f"Unknown glyph script. Received: script={script!r}. "
             f"Known scripts: {', '.join(list(DEJAVU_SCRIPTS) + list(NOTO_SCRIPTS))}."
         )
@@ -231,7 +233,7 @@ def script_of(char: str) -> str:
     for script in list(DEJAVU_SCRIPTS) + list(NOTO_SCRIPTS):
         if script in available_scripts() and char in script_characters(script):
             return script
-    raise ValueError(
+    raise InputError(
         f"No glyph class for the character {char!r} (U+{ord(char):04X}). Use a letter "
         f"of one of the scripts {', '.join(available_scripts())}."
     )

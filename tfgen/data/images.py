@@ -27,6 +27,7 @@ import tensorflow as tf
 from PIL import Image, ImageOps
 
 from tfgen.data import builtin
+from tfgen.errors import InputError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif")
 # Bundled sets are stored at their native size (e.g. 28x28) and resized in
@@ -206,7 +207,7 @@ def load_labelled_folder(folder: str, *, resolution: int | None = None) -> built
     paths = find_image_files(folder)
     loose = [p for p in paths if os.path.dirname(os.path.relpath(p, folder)) == ""]
     if loose:
-        raise ValueError(
+        raise InputError(
             f"Labelled loading needs one subfolder per class, but {folder!r} holds "
             f"{len(loose)} images directly (e.g. {loose[0]!r}). Move them into class folders."
         )
@@ -224,7 +225,7 @@ def load_labelled_folder(folder: str, *, resolution: int | None = None) -> built
 
 def _check_resolution(resolution) -> None:
     if not isinstance(resolution, (int, np.integer)) or resolution < 1:
-        raise ValueError(
+        raise InputError(
             f"resolution must be a positive integer. Received: resolution={resolution!r}"
         )
 
@@ -324,7 +325,7 @@ def load_image_dataset(
     source = os.fspath(source)
     _check_resolution(resolution)
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(
+        raise InputError(
             f"batch_size must be a positive integer. Received: batch_size={batch_size!r}"
         )
     images, needs_resize = _images_for_training(source, resolution)
@@ -332,7 +333,7 @@ def load_image_dataset(
     if num_images == 0:
         raise _no_images_error(source, 0)
     if num_images < batch_size:
-        raise ValueError(
+        raise InputError(
             f"Found {num_images} images in {source!r}, fewer than batch_size={batch_size}; "
             "batches must be full, so no batch could be made. Add images or lower "
             "the batch size (--batch-size)."

@@ -24,6 +24,7 @@ import numpy as np
 from tfgen.data import builtin
 from tfgen.data.images import find_image_files, load_images
 from tfgen.metrics.features import FeatureExtractor, extract_features
+from tfgen.errors import InputError
 
 # Bump when what is stored (or how it is computed) changes.
 CACHE_FORMAT = 1
@@ -52,7 +53,7 @@ def choose_subset(num_available: int, num_images: int | None, seed: int) -> np.n
     if num_images is None or num_images >= num_available:
         return None
     if num_images < 2:
-        raise ValueError(f"Need at least 2 real images for statistics. Received: num_images={num_images}")
+        raise InputError(f"Need at least 2 real images for statistics. Received: num_images={num_images}")
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(num_available, size=num_images, replace=False))
 
@@ -61,7 +62,7 @@ def load_real_images(source: str, *, resolution: int, num_images: int | None = N
     """uint8 ``[N, R, R, 3]`` real images: all of ``source``, or a seeded subset."""
     images = load_images(source, resolution=resolution)
     if len(images) < 2:
-        raise ValueError(
+        raise InputError(
             f"{source!r} has {len(images)} image(s); statistics need at least 2 real images."
         )
     subset = choose_subset(len(images), num_images, seed)

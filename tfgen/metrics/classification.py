@@ -13,13 +13,14 @@ from __future__ import annotations
 import numpy as np
 
 from tfgen.metrics.inception_score import _check_logits
+from tfgen.errors import InputError
 
 
 def _check_class_index(value, num_classes: int, name: str) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"`{name}` must be an integer class index. Received: {name}={value!r}")
+        raise InputError(f"`{name}` must be an integer class index. Received: {name}={value!r}")
     if not 0 <= int(value) < num_classes:
-        raise ValueError(
+        raise InputError(
             f"`{name}` must lie in [0, {num_classes}) for {num_classes} classes. "
             f"Received: {name}={value}"
         )
@@ -36,7 +37,7 @@ def class_share(logits, target_class: int) -> float:
     """
     logits = _check_logits(logits)
     if logits.shape[0] < 1:
-        raise ValueError(f"`logits` has no samples. Received: shape={logits.shape}")
+        raise InputError(f"`logits` has no samples. Received: shape={logits.shape}")
     target_class = _check_class_index(target_class, logits.shape[1], "target_class")
     return float(np.mean(logits.argmax(axis=1) == target_class))
 
@@ -51,16 +52,16 @@ def classifier_accuracy(logits, labels) -> float:
     logits = _check_logits(logits)
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.shape[0] != logits.shape[0]:
-        raise ValueError(
+        raise InputError(
             "`labels` must be a vector with one label per row of `logits`. "
             f"Received: labels.shape={labels.shape}, logits.shape={logits.shape}"
         )
     if labels.shape[0] < 1:
-        raise ValueError("`logits` and `labels` have no samples.")
+        raise InputError("`logits` and `labels` have no samples.")
     if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"`labels` must be integers. Received: dtype={labels.dtype}")
+        raise InputError(f"`labels` must be integers. Received: dtype={labels.dtype}")
     if labels.min() < 0 or labels.max() >= logits.shape[1]:
-        raise ValueError(
+        raise InputError(
             f"`labels` must lie in [0, {logits.shape[1]}) for {logits.shape[1]} classes. "
             f"Received: min={labels.min()}, max={labels.max()}"
         )

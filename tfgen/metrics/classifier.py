@@ -32,6 +32,7 @@ from keras import layers, ops
 from tfgen.files import write_json_atomic
 from tfgen.metrics.features import FeatureExtractor, file_fingerprint, register_extractor
 from tfgen.weights import load_weights_checked, save_weights_atomic
+from tfgen.errors import InputError
 
 CLASSIFIER_WEIGHTS_FILE = "classifier.weights.h5"
 CLASSIFIER_INFO_FILE = "classifier.json"
@@ -84,9 +85,9 @@ class DomainClassifier(keras.Model):
             ("feature_dim", feature_dim, 1),
         ):
             if not isinstance(value, (int, np.integer)) or value < minimum:
-                raise ValueError(f"{key} must be an integer >= {minimum}. Received: {key}={value!r}")
+                raise InputError(f"{key} must be an integer >= {minimum}. Received: {key}={value!r}")
         if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
+            raise InputError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
         self.resolution = int(resolution)
         self.num_classes = int(num_classes)
         self.width = int(width)
@@ -201,7 +202,7 @@ _INFO_KEYS = {f.name for f in dataclasses.fields(ClassifierInfo)} - {"folder", "
 def _resolve_classifier_files(path) -> tuple[str, str]:
     """(weights file, json file) for a folder, a .weights.h5 or a .json path."""
     if path is None:
-        raise ValueError(
+        raise InputError(
             "The classifier feature extractor needs a trained domain classifier: pass "
             f"its folder (path=...). {_TRAIN_ADVICE}"
         )
@@ -217,7 +218,7 @@ def _resolve_classifier_files(path) -> tuple[str, str]:
             # e.g. best.weights.h5 beside classifier.json
             info = os.path.join(folder, CLASSIFIER_INFO_FILE)
     elif os.path.exists(path):
-        raise ValueError(
+        raise InputError(
             f"{path!r} is not a classifier folder, .weights.h5 or .json file. Pass the folder "
             f"train_domain_classifier wrote ({CLASSIFIER_WEIGHTS_FILE} + {CLASSIFIER_INFO_FILE})."
         )
@@ -239,10 +240,10 @@ def read_classifier_info(path) -> ClassifierInfo:
         with open(info_path, encoding="utf-8") as f:
             content = json.load(f)
     except (OSError, ValueError) as error:
-        raise ValueError(f"Could not read {info_path!r} as JSON ({error}). {_TRAIN_ADVICE}") from None
+        raise InputError(f"Could not read {info_path!r} as JSON ({error}). {_TRAIN_ADVICE}") from None
     missing = sorted(_INFO_KEYS - set(content)) if isinstance(content, dict) else sorted(_INFO_KEYS)
     if missing:
-        raise ValueError(
+        raise InputError(
             f"{info_path!r} is not a tfgen classifier description (missing: {', '.join(missing)}). "
             f"{_TRAIN_ADVICE}"
         )
@@ -253,7 +254,7 @@ def read_classifier_info(path) -> ClassifierInfo:
     )
     info = dataclasses.replace(info, class_names=tuple(str(name) for name in info.class_names))
     if len(info.class_names) != info.num_classes:
-        raise ValueError(
+        raise InputError(
             f"{info_path!r} lists {len(info.class_names)} class names for num_classes="
             f"{info.num_classes}; the file was edited or damaged. {_TRAIN_ADVICE}"
         )
@@ -300,14 +301,14 @@ def stratified_split(labels: np.ndarray, fraction: float, *, seed: int) -> tuple
 def _check_class_counts(labels: np.ndarray, class_names, source: str) -> None:
     counts = np.bincount(labels, minlength=len(class_names))
     if len(class_names) < 2:
-        raise ValueError(
+        raise InputError(
             f"A domain classifier needs at least 2 classes; {source!r} has "
             f"{len(class_names)} ({', '.join(map(str, class_names))}). Use class subfolders "
             "or a bundled set with several classes (e.g. digits, glyphs:greek)."
         )
     small = [f"{name!r} ({count})" for name, count in zip(class_names, counts) if count < 2]
     if small:
-        raise ValueError(
+        raise InputError(
             f"Every class needs at least 2 images (one to train on, one to validate), but in "
             f"{source!r} these have fewer: {', '.join(small[:5])}"
             f"{', ...' if len(small) > 5 else ''}. Add images or leave those classes out."
@@ -414,12 +415,12 @@ def train_domain_classifier(
         source = os.fspath(source)
         data = None
     if not 0.0 <= validation_split < 1.0:
-        raise ValueError(
+        raise InputError(
             f"validation_split must be in [0, 1). Received: validation_split={validation_split!r}"
         )
     for key, value in (("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{key} must be a positive integer. Received: {key}={value!r}")
+            raise InputError(f"{key} must be a positive integer. Received: {key}={value!r}")
     if data is None:
         data = load_labelled(source, resolution=resolution)
     images, labels = np.asarray(data.images), np.asarray(data.labels, np.int64)

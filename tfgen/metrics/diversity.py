@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from tfgen.metrics.fid import check_features, check_same_dimension
+from tfgen.errors import InputError
 
 # All pairs are used up to this many samples (~2M pairs); beyond it pairs are sampled.
 _ALL_PAIRS_MAX_SAMPLES = 2000
@@ -48,7 +49,7 @@ def _check_batch_size(batch_size) -> int:
         or not isinstance(batch_size, (int, np.integer))
         or batch_size < 1
     ):
-        raise ValueError(
+        raise InputError(
             f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}"
         )
     return int(batch_size)
@@ -87,7 +88,7 @@ def nearest_neighbour_distances(
     reference = check_features(reference, name="reference", min_samples=2 if exclude_self else 1)
     check_same_dimension(query, reference, names=("query", "reference"))
     if exclude_self and query.shape != reference.shape:
-        raise ValueError(
+        raise InputError(
             "`exclude_self=True` needs `query` to be the reference set itself. "
             f"Received: query.shape={query.shape}, reference.shape={reference.shape}"
         )
@@ -135,7 +136,7 @@ def pairwise_diversity(features, *, num_pairs: int | None = None, seed: int = 0)
     elif (
         isinstance(num_pairs, bool) or not isinstance(num_pairs, (int, np.integer)) or num_pairs < 1
     ):
-        raise ValueError(
+        raise InputError(
             f"`num_pairs` must be a positive integer or None. Received: num_pairs={num_pairs!r}"
         )
 
@@ -199,13 +200,13 @@ def memorisation(
     train_median = float(np.median(train_distances))
     if threshold is None:
         if not (np.isfinite(threshold_fraction) and threshold_fraction >= 0):
-            raise ValueError(
+            raise InputError(
                 "`threshold_fraction` must be a finite number >= 0. "
                 f"Received: threshold_fraction={threshold_fraction}"
             )
         threshold = threshold_fraction * train_median
     elif not (np.isfinite(threshold) and threshold >= 0):
-        raise ValueError(
+        raise InputError(
             f"`threshold` must be a finite distance >= 0. Received: threshold={threshold}"
         )
     return {

@@ -24,6 +24,7 @@ import numpy as np
 
 from tfgen.metrics.features import FeatureExtractor, file_fingerprint, register_extractor
 from tfgen.metrics.torch_pickle import load_torch_state_dict
+from tfgen.errors import InputError
 
 IMAGE_SIZE = 224  # EfficientNet-Lite0's training resolution
 FEATURE_DIM = 1280
@@ -201,14 +202,14 @@ def load_torch_weights(model: keras.Model, state_dict: dict, *, source: str = "s
 
     def take(key, shape, permutation=None):
         if key not in pending:
-            raise ValueError(
+            raise InputError(
                 f"{source} is not an EfficientNet-Lite0 state dict: tensor {key!r} is missing."
             )
         value = np.asarray(pending.pop(key), dtype=np.float32)
         if permutation is not None and value.ndim == len(permutation):
             value = value.transpose(permutation)
         if value.shape != tuple(shape):
-            raise ValueError(
+            raise InputError(
                 f"{source} is not an EfficientNet-Lite0 state dict: tensor {key!r} has shape "
                 f"{np.shape(state_dict[key])}, which does not map to the Keras shape "
                 f"{tuple(shape)}."
@@ -239,7 +240,7 @@ def load_torch_weights(model: keras.Model, state_dict: dict, *, source: str = "s
 
     if pending:
         unused = ", ".join(sorted(pending)[:5])
-        raise ValueError(
+        raise InputError(
             f"{source} is not an EfficientNet-Lite0 state dict: {len(pending)} tensors have no "
             f"place in the model (e.g. {unused})."
         )
@@ -248,7 +249,7 @@ def load_torch_weights(model: keras.Model, state_dict: dict, *, source: str = "s
         layer.name for layer in model.layers if layer.weights and layer.name not in planned
     ]
     if unassigned:  # guards this module's own name mapping
-        raise ValueError(f"EfficientNet-Lite0 layers left without weights: {unassigned}")
+        raise InputError(f"EfficientNet-Lite0 layers left without weights: {unassigned}")
     for layer, arrays in plan:
         layer.set_weights(arrays)
 

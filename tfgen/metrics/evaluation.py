@@ -21,6 +21,7 @@ import numpy as np
 
 from tfgen.metrics import registry
 from tfgen.metrics.features import FeatureExtractor, extract_features, get_extractor
+from tfgen.errors import InputError
 
 # Generated images drawn when a generator is evaluated and no count is given;
 # the FastGAN paper compares 5000 generated images with the real set.
@@ -76,7 +77,7 @@ def evaluate(
     chosen = registry.parse_metric_names(metrics)
     needs = set().union(*(metric.needs for metric in chosen))
     if (generator is None) == (generated is None):
-        raise ValueError("Give exactly one of generator= (a model or run folder) or generated= (images).")
+        raise InputError("Give exactly one of generator= (a model or run folder) or generated= (images).")
     model, generator_name = _load_generator(generator)
     path_length, distance, separability = None, None, None
     latent_metrics = [metric for metric in chosen if registry.GENERATOR in metric.needs]
@@ -107,7 +108,7 @@ def evaluate(
         )
         if registry.LOGITS in needs and extractor.num_classes is None:
             names = [m.name for m in chosen if registry.LOGITS in m.needs]
-            raise ValueError(
+            raise InputError(
                 f"Metrics {names} need class logits, but the {extractor.name!r} extractor has no "
                 "classifier head (e.g. InceptionV3 'notop' weights). Use full weights or drop them."
             )
@@ -181,7 +182,7 @@ def _load_generator(generator):
     if generator is None:
         return None, None
     if isinstance(generator, (str, os.PathLike)):
-        from tfgen.sampling import load_generator
+        from tfgen.runs import load_generator
 
         return load_generator(generator), os.fspath(generator)
     return generator, generator.name
@@ -203,7 +204,7 @@ def _path_length(model, names, features, extractor_options, num_images, batch_si
     from tfgen.perceptual import FeatureDistance
 
     if model is None:
-        raise ValueError(
+        raise InputError(
             f"Metrics {names} walk a generator's latent space: pass generator= (--generator), "
             "not generated images."
         )
@@ -245,7 +246,7 @@ def _generated_images(model, name, generated, num_images, batch_size, seed, *, k
 
         count = DEFAULT_NUM_GENERATED if num_images is None else int(num_images)
         if count < 2:
-            raise ValueError(f"Need at least 2 generated images. Received: num_images={count}")
+            raise InputError(f"Need at least 2 generated images. Received: num_images={count}")
         batches = iter_generate(model, count, batch_size=batch_size, seed=seed)
         first = next(batches)
         resolution = _square_resolution(first)
@@ -259,19 +260,19 @@ def _generated_images(model, name, generated, num_images, batch_size, seed, *, k
     else:
         images, name = np.asarray(generated), "array"
     if images.ndim != 4 or images.dtype != np.uint8:
-        raise ValueError(
+        raise InputError(
             "Generated images must be a uint8 array [N, H, W, C]. "
             f"Received: shape={images.shape}, dtype={images.dtype}"
         )
     if num_images is not None:
         if num_images > len(images):
-            raise ValueError(
+            raise InputError(
                 f"Asked for {num_images} generated images but {name!r} has {len(images)}. "
                 "Lower --num-images or generate more."
             )
         images = images[: int(num_images)]
     if len(images) < 2:
-        raise ValueError(f"Need at least 2 generated images. Received: {len(images)} from {name!r}")
+        raise InputError(f"Need at least 2 generated images. Received: {len(images)} from {name!r}")
     return images, name, _square_resolution(images), int(len(images))
 
 
@@ -285,7 +286,7 @@ def read_image_folder(folder: str) -> np.ndarray:
         raise _no_images_error(folder, len(paths))
     sizes = sorted({image.shape[:2] for image in images})
     if len(sizes) > 1:
-        raise ValueError(
+        raise InputError(
             f"The images in {folder!r} have different sizes ({', '.join(f'{h}x{w}' for h, w in sizes[:5])}"
             f"{', ...' if len(sizes) > 5 else ''}). Generated images must share one size: "
             "regenerate them at one resolution."
@@ -296,7 +297,7 @@ def read_image_folder(folder: str) -> np.ndarray:
 def _square_resolution(images: np.ndarray) -> int:
     height, width = images.shape[1:3]
     if height != width:
-        raise ValueError(
+        raise InputError(
             f"Generated images must be square to compare with real ones at one resolution. "
             f"Received: {height}x{width}"
         )
@@ -305,18 +306,18 @@ def _square_resolution(images: np.ndarray) -> int:
 
 def _target_class_index(target_class, extractor) -> int:
     if target_class is None:
-        raise ValueError("The accuracy metric needs a target class (--target-class NAME_OR_INDEX).")
+        raise InputError("The accuracy metric needs a target class (--target-class NAME_OR_INDEX).")
     class_names = list(getattr(extractor, "class_names", None) or [])
     if isinstance(target_class, str) and not target_class.lstrip("-").isdigit():
         if target_class not in class_names:
-            raise ValueError(
+            raise InputError(
                 f"Unknown target class {target_class!r}. The {extractor.name} extractor's classes: "
                 f"{', '.join(class_names) or '(unnamed; give an index)'}"
             )
         return class_names.index(target_class)
     index = int(target_class)
     if not 0 <= index < (extractor.num_classes or 0):
-        raise ValueError(
+        raise InputError(
             f"target class {index} is out of range for the {extractor.name} extractor "
             f"({extractor.num_classes} classes)."
         )

@@ -27,6 +27,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from tfgen.errors import InputError
+
 # name -> factory(**options) -> FeatureExtractor; filled by the extractor modules.
 _EXTRACTORS: dict[str, Callable[..., "FeatureExtractor"]] = {}
 
@@ -51,7 +53,7 @@ def get_extractor(name: str, **options) -> "FeatureExtractor":
     e.g. ``weights_path=`` for inception, ``path=`` for classifier)."""
     _import_extractor_modules()
     if name not in _EXTRACTORS:
-        raise ValueError(
+        raise InputError(
             f"Unknown feature extractor {name!r}. Choose one of: {', '.join(sorted(_EXTRACTORS))}."
         )
     return _EXTRACTORS[name](**options)
@@ -97,12 +99,12 @@ def check_uint8_images(images) -> np.ndarray:
     """Validate a batch of images; grey images are repeated to three channels."""
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] not in (1, 3):
-        raise ValueError(
+        raise InputError(
             "Feature extractors take a batch of images shaped [B, H, W, 1 or 3]. "
             f"Received: shape={images.shape}"
         )
     if images.dtype != np.uint8:
-        raise ValueError(
+        raise InputError(
             "Feature extractors take uint8 images (0..255); convert generator output "
             f"with tfgen.postprocess_images first. Received: dtype={images.dtype}"
         )
@@ -128,7 +130,7 @@ def extract_features(
     bar for an iterable.
     """
     if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1. Received: batch_size={batch_size}")
+        raise InputError(f"batch_size must be at least 1. Received: batch_size={batch_size}")
     if isinstance(images, np.ndarray):
         total = len(images)
         batches = (images[i : i + batch_size] for i in range(0, len(images), batch_size))
@@ -146,7 +148,7 @@ def extract_features(
         if bar is not None:
             bar.close()
     if not outputs:
-        raise ValueError("No images to extract features from (the image set is empty).")
+        raise InputError("No images to extract features from (the image set is empty).")
     return {key: np.concatenate(values) for key, values in outputs.items()}
 
 

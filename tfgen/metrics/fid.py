@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tfgen.errors import InputError
+
 
 def check_features(features, *, name: str = "features", min_samples: int = 2) -> np.ndarray:
     """Return ``features`` as a finite float64 ``[N, D]`` array, or raise ValueError.
@@ -31,23 +33,23 @@ def check_features(features, *, name: str = "features", min_samples: int = 2) ->
     if array.dtype == object or not (
         np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
     ):
-        raise ValueError(
+        raise InputError(
             f"`{name}` must be a numeric array of shape [N, D]. Received: dtype={array.dtype}"
         )
     if array.ndim != 2:
-        raise ValueError(
+        raise InputError(
             f"`{name}` must have shape [N, D] (one feature vector per row). "
             f"Received: shape={array.shape}"
         )
     if array.shape[1] < 1:
-        raise ValueError(f"`{name}` has no feature columns. Received: shape={array.shape}")
+        raise InputError(f"`{name}` has no feature columns. Received: shape={array.shape}")
     if array.shape[0] < min_samples:
-        raise ValueError(
+        raise InputError(
             f"`{name}` needs at least {min_samples} samples. Received: shape={array.shape}"
         )
     array = array.astype(np.float64, copy=False)
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"`{name}` contains NaN or infinite values.")
+        raise InputError(f"`{name}` contains NaN or infinite values.")
     return array
 
 
@@ -56,7 +58,7 @@ def check_same_dimension(
 ):
     """Raise ValueError unless feature arrays ``a`` and ``b`` have the same width D."""
     if a.shape[1] != b.shape[1]:
-        raise ValueError(
+        raise InputError(
             f"`{names[0]}` and `{names[1]}` have different feature dimensions (were they "
             f"made by the same extractor?). Received: {names[0]}.shape={a.shape}, "
             f"{names[1]}.shape={b.shape}"
@@ -82,14 +84,14 @@ def _check_statistics(mu, sigma, name: str) -> tuple[np.ndarray, np.ndarray]:
     mu = np.asarray(mu, dtype=np.float64)
     sigma = np.asarray(sigma, dtype=np.float64)
     if mu.ndim != 1:
-        raise ValueError(f"`mu{name}` must be a vector [D]. Received: shape={mu.shape}")
+        raise InputError(f"`mu{name}` must be a vector [D]. Received: shape={mu.shape}")
     if sigma.shape != (mu.shape[0], mu.shape[0]):
-        raise ValueError(
+        raise InputError(
             f"`sigma{name}` must be a [D, D] matrix matching `mu{name}` (D={mu.shape[0]}). "
             f"Received: shape={sigma.shape}"
         )
     if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma))):
-        raise ValueError(f"`mu{name}` / `sigma{name}` contain NaN or infinite values.")
+        raise InputError(f"`mu{name}` / `sigma{name}` contain NaN or infinite values.")
     return mu, sigma
 
 
@@ -131,7 +133,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     mu1, sigma1 = _check_statistics(mu1, sigma1, "1")
     mu2, sigma2 = _check_statistics(mu2, sigma2, "2")
     if mu1.shape != mu2.shape:
-        raise ValueError(
+        raise InputError(
             "The two feature sets have different dimensions (were they made by the "
             f"same extractor?). Received: D1={mu1.shape[0]}, D2={mu2.shape[0]}"
         )

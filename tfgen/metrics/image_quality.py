@@ -24,32 +24,34 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from tfgen.errors import InputError
+
 
 def _check_images(images, name: str, *, require_uint8: bool = False) -> np.ndarray:
     array = np.asarray(images)
     if require_uint8 and array.dtype != np.uint8:
-        raise ValueError(
+        raise InputError(
             f"`{name}` must be uint8 images (0..255); convert generator output with "
             f"`tfgen.postprocess_images`. Received: dtype={array.dtype}"
         )
     if array.dtype == object or not (
         np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
     ):
-        raise ValueError(f"`{name}` must be a numeric image array. Received: dtype={array.dtype}")
+        raise InputError(f"`{name}` must be a numeric image array. Received: dtype={array.dtype}")
     if array.ndim != 4:
-        raise ValueError(
+        raise InputError(
             f"`{name}` must be a batch of images [N, H, W, C]. Received: shape={array.shape}"
         )
     if array.shape[0] < 1 or min(array.shape[1:]) < 1:
-        raise ValueError(f"`{name}` is empty. Received: shape={array.shape}")
+        raise InputError(f"`{name}` is empty. Received: shape={array.shape}")
     if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
-        raise ValueError(f"`{name}` contains NaN or infinite values.")
+        raise InputError(f"`{name}` contains NaN or infinite values.")
     return array
 
 
 def _check_same_resolution(a: np.ndarray, b: np.ndarray, names: tuple[str, str]):
     if a.shape[1:] != b.shape[1:]:
-        raise ValueError(
+        raise InputError(
             f"`{names[0]}` and `{names[1]}` have different image sizes [H, W, C]; "
             "resize/regenerate them at the same resolution and number of channels. "
             f"Received: {names[0]}.shape={a.shape}, {names[1]}.shape={b.shape}"
@@ -61,7 +63,7 @@ def _check_pairs(a, b) -> tuple[np.ndarray, np.ndarray]:
     b = _check_images(b, "b")
     _check_same_resolution(a, b, ("a", "b"))
     if a.shape[0] != b.shape[0]:
-        raise ValueError(
+        raise InputError(
             "`a` and `b` must hold the same number of images (they are compared in pairs). "
             f"Received: a.shape={a.shape}, b.shape={b.shape}"
         )
@@ -124,12 +126,12 @@ def _check_fits_window(shape: tuple, filter_size) -> int:
         or not isinstance(filter_size, (int, np.integer))
         or filter_size < 1
     ):
-        raise ValueError(
+        raise InputError(
             f"`filter_size` must be a positive integer. Received: filter_size={filter_size!r}"
         )
     height, width = shape[1:3]
     if min(height, width) < filter_size:
-        raise ValueError(
+        raise InputError(
             f"Images of {height}×{width} pixels are smaller than the {filter_size}×{filter_size} "
             "SSIM window. Evaluate at a higher resolution (upsample both sets) or pass a "
             "smaller `filter_size` (the result is then not the standard SSIM). "
@@ -172,9 +174,9 @@ def ssim(
     a, b = _check_pairs(a, b)
     filter_size = _check_fits_window(a.shape, filter_size)
     if not filter_sigma > 0:
-        raise ValueError(f"`filter_sigma` must be positive. Received: filter_sigma={filter_sigma}")
+        raise InputError(f"`filter_sigma` must be positive. Received: filter_sigma={filter_sigma}")
     if not data_range > 0:
-        raise ValueError(f"`data_range` must be positive. Received: data_range={data_range}")
+        raise InputError(f"`data_range` must be positive. Received: data_range={data_range}")
     window = _gaussian_window(filter_size, float(filter_sigma))
     c1 = (k1 * data_range) ** 2
     c2 = (k2 * data_range) ** 2
@@ -236,7 +238,7 @@ def nearest_real_mse_ssim(
         or not isinstance(batch_size, (int, np.integer))
         or batch_size < 1
     ):
-        raise ValueError(
+        raise InputError(
             f"`batch_size` must be a positive integer or None. Received: batch_size={batch_size!r}"
         )
 
@@ -311,11 +313,11 @@ def brisque_scores(images_uint8) -> np.ndarray:
     """
     images = _check_images(images_uint8, "images_uint8", require_uint8=True)
     if images.shape[-1] not in (1, 3):
-        raise ValueError(
+        raise InputError(
             f"`images_uint8` must have 1 or 3 channels. Received: shape={images.shape}"
         )
     if min(images.shape[1:3]) < _BRISQUE_MIN_SIZE:
-        raise ValueError(
+        raise InputError(
             f"BRISQUE needs images of at least {_BRISQUE_MIN_SIZE}×{_BRISQUE_MIN_SIZE} pixels "
             f"(its statistics saturate below). Received: shape={images.shape}"
         )

@@ -51,6 +51,7 @@ from keras import ops
 
 from tfgen.metrics.features import FeatureExtractor, file_fingerprint, register_extractor
 from tfgen.weights import load_weights_checked
+from tfgen.errors import InputError
 
 INCEPTION_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
 INCEPTION_NOTOP_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -127,7 +128,7 @@ def _has_classifier(path: str) -> bool:
             legacy = any(key.startswith("layer_names") for key in group.attrs)
             keras3 = "layers" in group or "vars" in group
             if not (legacy or keras3):
-                raise ValueError(
+                raise InputError(
                     f"{path!r} is an HDF5 file but not Keras InceptionV3 weights (no Keras "
                     f"layer list). {_WRONG_FILE_ADVICE}"
                 )
@@ -137,7 +138,7 @@ def _has_classifier(path: str) -> bool:
                 else None
             )
     except OSError as error:
-        raise ValueError(
+        raise InputError(
             f"{path!r} is not a readable HDF5 file ({error}), so not Keras InceptionV3 "
             f"weights. {_WRONG_FILE_ADVICE}"
         ) from None
@@ -167,7 +168,7 @@ def _load_inception_v3(path: str) -> tuple[keras.Model, bool]:
             network.load_weights(path)
     except (ValueError, OSError, KeyError, TypeError, UserWarning) as error:
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise ValueError(
+        raise InputError(
             f"{path!r} does not hold Keras InceptionV3 weights ({first_line}). {_WRONG_FILE_ADVICE}"
         ) from None
     return network, include_top

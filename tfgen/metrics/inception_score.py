@@ -16,20 +16,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from tfgen.errors import InputError
+
 
 def _check_logits(logits, name: str = "logits") -> np.ndarray:
     array = np.asarray(logits)
     if array.dtype == object or not (
         np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
     ):
-        raise ValueError(f"`{name}` must be a numeric array [N, K]. Received: dtype={array.dtype}")
+        raise InputError(f"`{name}` must be a numeric array [N, K]. Received: dtype={array.dtype}")
     if array.ndim != 2 or array.shape[1] < 2:
-        raise ValueError(
+        raise InputError(
             f"`{name}` must have shape [N, K] with K >= 2 classes. Received: shape={array.shape}"
         )
     array = array.astype(np.float64, copy=False)
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"`{name}` contains NaN or infinite values.")
+        raise InputError(f"`{name}` contains NaN or infinite values.")
     return array
 
 
@@ -55,9 +57,9 @@ def inception_score(logits, *, splits: int = 10) -> tuple[float, float]:
     splits = int(splits)
     n = logits.shape[0]
     if splits < 1:
-        raise ValueError(f"`splits` must be at least 1. Received: splits={splits}")
+        raise InputError(f"`splits` must be at least 1. Received: splits={splits}")
     if n < splits:
-        raise ValueError(
+        raise InputError(
             f"Need at least as many samples as splits. Received: N={n}, splits={splits}"
         )
     log_p = log_softmax(logits)  # log p(y|x), [N, K]

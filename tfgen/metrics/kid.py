@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from tfgen.metrics.fid import check_features, check_same_dimension
+from tfgen.errors import InputError
 
 
 def _polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -62,9 +63,9 @@ def kernel_inception_distance(
     fake = check_features(fake, name="fake", min_samples=2)
     check_same_dimension(real, fake)
     if int(num_subsets) < 1:
-        raise ValueError(f"`num_subsets` must be at least 1. Received: num_subsets={num_subsets}")
+        raise InputError(f"`num_subsets` must be at least 1. Received: num_subsets={num_subsets}")
     if int(subset_size) < 2:
-        raise ValueError(f"`subset_size` must be at least 2. Received: subset_size={subset_size}")
+        raise InputError(f"`subset_size` must be at least 2. Received: subset_size={subset_size}")
 
     size = min(int(subset_size), real.shape[0], fake.shape[0])
     rng = np.random.default_rng(seed)

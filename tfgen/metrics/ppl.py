@@ -32,6 +32,8 @@ import warnings
 
 import numpy as np
 
+from tfgen.errors import InputError
+
 SPACES = ("w", "z")
 SAMPLINGS = ("full", "end")  # t ~ U(0, 1), or t = 0 (StyleGAN's "end" variant)
 # StyleGAN's percentile filter: samples outside [1st, 99th] percentile are dropped.
@@ -79,15 +81,15 @@ def sample_path_latents(num_samples, latent_dim, *, seed=0, sampling="full"):
 
 def check_style_generator(generator, space="w"):
     """ValueError unless ``generator`` has the style-based interface PPL walks
-    (``tfgen.models.stylegan.STYLE_GENERATOR_INTERFACE``) in float32, and
+    (``tfgen.families.stylegan.networks.STYLE_GENERATOR_INTERFACE``) in float32, and
     ``space`` is ``"w"`` or ``"z"``."""
-    from tfgen.models.stylegan import require_style_generator
+    from tfgen.families.stylegan.networks import require_style_generator
 
     _check_choice("space", space, SPACES)
     require_style_generator(generator, "The perceptual path length")
     compute_dtype = str(getattr(generator, "compute_dtype", "float32"))
     if compute_dtype in ("float16", "bfloat16"):
-        raise ValueError(
+        raise InputError(
             f"The generator computes in {compute_dtype}, whose precision cannot resolve the "
             "tiny steps (epsilon) of the path length. Build or load it under the float32 policy "
             f"(keras.mixed_precision.set_global_policy('float32')). Received: compute_dtype={compute_dtype}"
@@ -161,11 +163,11 @@ def _check_arguments(generator, space, num_samples, epsilon, batch_size, samplin
     except (TypeError, ValueError):
         step = float("nan")
     if not np.isfinite(step) or step <= 0:
-        raise ValueError(f"epsilon must be a positive number (StyleGAN: 1e-4). Received: epsilon={epsilon!r}")
+        raise InputError(f"epsilon must be a positive number (StyleGAN: 1e-4). Received: epsilon={epsilon!r}")
     for key, value, minimum in (("num_samples", num_samples, 2), ("batch_size", batch_size, 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
             reason = " (the percentile filter needs a distribution)" if key == "num_samples" else ""
-            raise ValueError(f"{key} must be an integer >= {minimum}{reason}. Received: {key}={value!r}")
+            raise InputError(f"{key} must be an integer >= {minimum}{reason}. Received: {key}={value!r}")
     return step
 
 
@@ -283,7 +285,7 @@ def perceptual_path_length(
 
 def _check_choice(key, value, choices):
     if value not in choices:
-        raise ValueError(f"{key} must be one of {', '.join(map(repr, choices))}. Received: {key}={value!r}")
+        raise InputError(f"{key} must be one of {', '.join(map(repr, choices))}. Received: {key}={value!r}")
 
 
 def _progress_bar(total, enabled):

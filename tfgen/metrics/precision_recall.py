@@ -28,13 +28,14 @@ import numpy as np
 
 from tfgen.metrics.diversity import distance_blocks
 from tfgen.metrics.fid import check_features, check_same_dimension
+from tfgen.errors import InputError
 
 
 def _check_k(k, n: int, name: str) -> int:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"`k` must be a positive integer. Received: k={k!r}")
+        raise InputError(f"`k` must be a positive integer. Received: k={k!r}")
     if n < k + 1:
-        raise ValueError(
+        raise InputError(
             f"`{name}` needs more than k={k} samples to have a k-th nearest neighbour "
             f"besides itself. Received: {n} samples"
         )

@@ -13,6 +13,8 @@ from typing import Callable
 
 import numpy as np
 
+from tfgen.errors import InputError
+
 # What a metric can need besides the real and generated features.
 LOGITS = "logits"  # the extractor's class logits of the generated images
 PIXELS = "pixels"  # the uint8 images themselves (real and generated)
@@ -82,7 +84,7 @@ def register(name, *, description, needs=(), headline=None, lower_is_better=True
 def get_metric(name: str) -> Metric:
     key = ALIASES.get(name.strip().lower(), name.strip().lower())
     if key not in METRICS:
-        raise ValueError(f"Unknown metric {name!r}. Available: {', '.join(sorted(METRICS))}.")
+        raise InputError(f"Unknown metric {name!r}. Available: {', '.join(sorted(METRICS))}.")
     return METRICS[key]
 
 
@@ -91,7 +93,7 @@ def parse_metric_names(names) -> list[Metric]:
     if isinstance(names, str):
         names = [n for n in names.split(",") if n.strip()]
     if not names:
-        raise ValueError("No metrics given. Choose from: " + ", ".join(sorted(METRICS)))
+        raise InputError("No metrics given. Choose from: " + ", ".join(sorted(METRICS)))
     metrics = []
     for name in names:
         metric = get_metric(name)
@@ -263,7 +265,7 @@ def _register_separability(space):
     )
     def _separability(inputs):
         if inputs.separability is None:
-            raise ValueError(
+            raise InputError(
                 f"{name} needs the generator and the domain classifier (MetricInputs.separability, built by "
                 "tfgen.metrics.separability.separability_measure(generator, 'classifier', {'path': FOLDER})), "
                 "which this evaluation did not supply. Compute it directly with tfgen.metrics.separability."

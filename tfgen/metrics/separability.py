@@ -54,6 +54,7 @@ import warnings
 import numpy as np
 
 from tfgen.metrics.ppl import SPACES, _check_choice
+from tfgen.errors import InputError
 
 KEEP_FRACTION = 0.5  # StyleGAN: the most confident 100,000 of 200,000 samples
 DEFAULT_NUM_SAMPLES = 10000  # StyleGAN: 200,000
@@ -72,11 +73,11 @@ def conditional_entropy(labels, predictions) -> float:
     """
     labels, predictions = np.asarray(labels).ravel(), np.asarray(predictions).ravel()
     if labels.size != predictions.size:
-        raise ValueError(
+        raise InputError(
             f"labels and predictions must have the same length. Received: {labels.size} and {predictions.size}"
         )
     if labels.size == 0:
-        raise ValueError("conditional_entropy needs at least one (label, prediction) pair.")
+        raise InputError("conditional_entropy needs at least one (label, prediction) pair.")
     _, y = np.unique(labels, return_inverse=True)
     _, x = np.unique(predictions, return_inverse=True)
     joint = np.zeros((x.max() + 1, y.max() + 1), np.float64)  # rows X, columns Y
@@ -120,7 +121,7 @@ def separability_from_latents(
     latents = np.asarray(latents, np.float64)
     probabilities = np.asarray(probabilities, np.float64)
     if latents.ndim != 2 or probabilities.ndim != 2 or len(latents) != len(probabilities):
-        raise ValueError(
+        raise InputError(
             "latents must be [N, D] and probabilities [N, K] with the same N. "
             f"Received: latents.shape={latents.shape}, probabilities.shape={probabilities.shape}"
         )
@@ -137,12 +138,12 @@ def separability_from_latents(
         )
     names = [str(i) for i in range(num_attributes)] if attribute_names is None else [str(n) for n in attribute_names]
     if len(names) != num_attributes:
-        raise ValueError(f"Got {len(names)} attribute names for {num_attributes} attributes.")
+        raise InputError(f"Got {len(names)} attribute names for {num_attributes} attributes.")
     if not 0.0 < float(keep_fraction) <= 1.0:
-        raise ValueError(f"keep_fraction must be in (0, 1]. Received: keep_fraction={keep_fraction!r}")
+        raise InputError(f"keep_fraction must be in (0, 1]. Received: keep_fraction={keep_fraction!r}")
     num_kept = max(2, int(num_samples * float(keep_fraction)))
     if num_samples < num_kept:
-        raise ValueError(f"Need at least 2 samples. Received: {num_samples}")
+        raise InputError(f"Need at least 2 samples. Received: {num_samples}")
     result = {"num_samples": int(num_samples), "num_kept": int(num_kept)}
     if not (np.all(np.isfinite(latents)) and np.all(np.isfinite(probabilities))):
         warnings.warn(
@@ -205,7 +206,7 @@ def check_classifier_extractor(extractor):
     """ValueError unless ``extractor`` returns class logits (a domain classifier)."""
     num_classes = getattr(extractor, "num_classes", None)
     if not callable(extractor) or num_classes is None or int(num_classes) < 2:
-        raise ValueError(
+        raise InputError(
             "Linear separability labels generated images with a classifier's class logits: pass "
             "tfgen.metrics.get_extractor('classifier', path=CLASSIFIER_FOLDER) (train one with "
             "tfgen.metrics.classifier.train_domain_classifier or `evaluate.py --train-classifier DATA`). "
@@ -217,21 +218,21 @@ def check_separability_arguments(generator, space, num_samples, batch_size):
     """Validate the arguments of :func:`linear_separability` before any work."""
     _check_choice("space", space, SPACES)
     if space == "w":
-        from tfgen.models.stylegan import require_style_generator
+        from tfgen.families.stylegan.networks import require_style_generator
 
         require_style_generator(generator, "Linear separability in W (separability_w)")
     if getattr(generator, "latent_dim", None) is None:
-        raise ValueError(
+        raise InputError(
             f"Linear separability in Z needs a generator with a `latent_dim` (z -> images). "
             f"Received: {type(generator).__name__}"
         )
     for key, value, minimum in (("num_samples", num_samples, 4), ("batch_size", batch_size, 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-            raise ValueError(f"{key} must be an integer >= {minimum}. Received: {key}={value!r}")
+            raise InputError(f"{key} must be an integer >= {minimum}. Received: {key}={value!r}")
 
 
 def _is_style_generator(generator):
-    from tfgen.models.stylegan import STYLE_GENERATOR_INTERFACE
+    from tfgen.families.stylegan.networks import STYLE_GENERATOR_INTERFACE
 
     return all(getattr(generator, name, None) is not None for name in STYLE_GENERATOR_INTERFACE)
 
@@ -367,7 +368,7 @@ def check_classifier_features(features, names=("separability_w", "separability_z
     is the domain classifier, which linear separability labels images with."""
     name = features if isinstance(features, str) else getattr(features, "name", type(features).__name__)
     if name != "classifier":
-        raise ValueError(
+        raise InputError(
             f"Metrics {list(names)} label generated images with a domain classifier's classes: use "
             "features='classifier' (evaluate.py --features classifier with --classifier FOLDER or "
             f"--train-classifier DATA). Received: features={name!r}"
@@ -396,7 +397,7 @@ def separability_measure(
     """
     check_classifier_features(features, names)
     if generator is None:
-        raise ValueError(
+        raise InputError(
             f"Metrics {list(names)} sample a generator's latent space: pass generator= (--generator), "
             "not generated images."
         )

@@ -30,6 +30,8 @@ import zipfile
 
 import numpy as np
 
+from tfgen.errors import InputError
+
 # torch.save's first pickle in the legacy format, and its protocol version.
 _LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL_VERSION = 1001
@@ -80,7 +82,7 @@ class _TensorRef:
 
     def __init__(self, storage_ref, offset, size, stride):
         if not isinstance(storage_ref, _StorageRef):
-            raise ValueError("A tensor in the file does not refer to a storage.")
+            raise InputError("A tensor in the file does not refer to a storage.")
         self.storage_ref = storage_ref
         self.offset = int(offset)
         self.size = tuple(int(n) for n in size)
@@ -125,12 +127,12 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage"):
-            raise ValueError(
+            raise InputError(
                 f"{self.source} is not a PyTorch state dict: unknown persistent id {pid!r}."
             )
         storage, key, _location, numel = pid[1:5]
         if not isinstance(storage, _Storage) or not isinstance(numel, int) or numel < 0:
-            raise ValueError(
+            raise InputError(
                 f"{self.source} is not a PyTorch state dict: bad storage record {pid!r}."
             )
         view = pid[5] if len(pid) == 6 else None
@@ -169,7 +171,7 @@ def _unpickle(file, source: str):
     except (UnsafePickleError, ValueError):
         raise
     except Exception as error:  # EOFError, UnpicklingError, struct.error, TypeError, ...
-        raise ValueError(
+        raise InputError(
             f"{source} is not a readable PyTorch weights file (truncated or corrupt?): "
             f"{type(error).__name__}: {error}"
         ) from error
@@ -184,19 +186,19 @@ def _load_legacy(f, path: str) -> dict[str, np.ndarray]:
     except ValueError:
         magic = None
     if magic != _LEGACY_MAGIC_NUMBER:
-        raise ValueError(
+        raise InputError(
             f"{path} is not a PyTorch weights file (neither a torch.save zip archive nor the "
             "legacy torch.save format)."
         )
     version, _ = _unpickle(f, path)
     if version != _LEGACY_PROTOCOL_VERSION:
-        raise ValueError(f"{path}: unsupported legacy PyTorch protocol version {version!r}.")
+        raise InputError(f"{path}: unsupported legacy PyTorch protocol version {version!r}.")
     sys_info, _ = _unpickle(f, path)
     little_endian = not isinstance(sys_info, dict) or sys_info.get("little_endian", True)
     obj, refs = _unpickle(f, path)
     keys, _ = _unpickle(f, path)
     if not isinstance(keys, list):
-        raise ValueError(f"{path} is not a PyTorch state dict: the storage key list is missing.")
+        raise InputError(f"{path} is not a PyTorch state dict: the storage key list is missing.")
 
     # The storages follow in the order of `keys`: int64 element count, then the data.
     expected = {}
@@ -206,17 +208,17 @@ def _load_legacy(f, path: str) -> dict[str, np.ndarray]:
     for key in keys:
         key = str(key)
         if key not in expected:
-            raise ValueError(f"{path} is corrupt: storage {key!r} is listed but never used.")
+            raise InputError(f"{path} is corrupt: storage {key!r} is listed but never used.")
         header = f.read(8)
         if len(header) != 8:
-            raise ValueError(f"{path} is truncated: storage {key!r} is missing.")
+            raise InputError(f"{path} is truncated: storage {key!r} is missing.")
         (count,) = struct.unpack("<q", header)
         itemsize = expected[key].storage.dtype.itemsize
         if count < 0 or count > (1 << 40):
-            raise ValueError(f"{path} is corrupt: storage {key!r} claims {count} elements.")
+            raise InputError(f"{path} is corrupt: storage {key!r} claims {count} elements.")
         data = f.read(count * itemsize)
         if len(data) != count * itemsize:
-            raise ValueError(f"{path} is truncated: storage {key!r} is incomplete.")
+            raise InputError(f"{path} is truncated: storage {key!r} is incomplete.")
         raw[key] = data
     return _resolve(obj, raw, little_endian=bool(little_endian), source=path)
 
@@ -225,12 +227,12 @@ def _load_zip(path: str) -> dict[str, np.ndarray]:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as error:
-        raise ValueError(f"{path} is not a readable PyTorch zip archive: {error}") from error
+        raise InputError(f"{path} is not a readable PyTorch zip archive: {error}") from error
     with archive:
         names = archive.namelist()
         pickles = [name for name in names if name.endswith("data.pkl") and name.count("/") == 1]
         if len(pickles) != 1:
-            raise ValueError(
+            raise InputError(
                 f"{path} is a zip file but not a torch.save archive (no <name>/data.pkl)."
             )
         prefix = pickles[0][: -len("data.pkl")]
@@ -243,24 +245,24 @@ def _load_zip(path: str) -> dict[str, np.ndarray]:
                 member = f"{prefix}data/{ref.key}"
                 if ref.key not in raw:
                     if member not in names:
-                        raise ValueError(f"{path} is corrupt: storage {member} is missing.")
+                        raise InputError(f"{path} is corrupt: storage {member} is missing.")
                     raw[ref.key] = archive.read(member)
         except (zipfile.BadZipFile, OSError, EOFError) as error:  # CRC errors, truncation
-            raise ValueError(f"{path} is a corrupt PyTorch zip archive: {error}") from error
+            raise InputError(f"{path} is a corrupt PyTorch zip archive: {error}") from error
     return _resolve(obj, raw, little_endian=little_endian, source=path)
 
 
 def _resolve(obj, raw: dict[str, bytes], *, little_endian: bool, source: str) -> dict:
     """Turn the unpickled {name: _TensorRef} mapping into {name: ndarray}."""
     if not isinstance(obj, dict):
-        raise ValueError(
+        raise InputError(
             f"{source} holds a {type(obj).__name__}, not a state dict "
             "(a mapping of names to tensors)."
         )
     arrays = {}
     for name, value in obj.items():
         if not isinstance(value, _TensorRef):
-            raise ValueError(
+            raise InputError(
                 f"{source} is not a state dict of tensors: "
                 f"entry {name!r} is a {type(value).__name__}."
             )
@@ -275,24 +277,24 @@ def _tensor_to_numpy(tensor: _TensorRef, raw, *, little_endian, source, name) ->
     dtype = ref.storage.dtype.newbyteorder("<" if little_endian else ">")
     data = raw.get(ref.key)
     if data is None:
-        raise ValueError(f"{source} is corrupt: the storage of {name!r} is missing.")
+        raise InputError(f"{source} is corrupt: the storage of {name!r} is missing.")
     storage = np.frombuffer(data, dtype=dtype, count=len(data) // dtype.itemsize)
     if len(storage) < ref.numel:
-        raise ValueError(f"{source} is corrupt: the storage of {name!r} is shorter than recorded.")
+        raise InputError(f"{source} is corrupt: the storage of {name!r} is shorter than recorded.")
     if ref.view is not None:  # a view into a larger storage (torch < 0.4 files), in elements
         _view_key, view_offset, view_numel = (int(v) for v in ref.view)
         if view_offset < 0 or view_numel < 0 or view_offset + view_numel > len(storage):
-            raise ValueError(f"{source} is corrupt: the storage view of {name!r} is out of range.")
+            raise InputError(f"{source} is corrupt: the storage view of {name!r} is out of range.")
         storage = storage[view_offset : view_offset + view_numel]
     size, stride, offset = tensor.size, tensor.stride, tensor.offset
     if len(size) != len(stride) or offset < 0 or min(size + stride, default=0) < 0:
-        raise ValueError(f"{source} is corrupt: bad size/stride for {name!r}.")
+        raise InputError(f"{source} is corrupt: bad size/stride for {name!r}.")
     if 0 in size:
         array = np.zeros(size, dtype=dtype)
     else:
         last = offset + sum((n - 1) * s for n, s in zip(size, stride))
         if last >= len(storage):
-            raise ValueError(
+            raise InputError(
                 f"{source} is corrupt: tensor {name!r} reaches past the end of its storage."
             )
         base = storage[offset:]

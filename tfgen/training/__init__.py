@@ -1,6 +1,2 @@
-"""Training loops: the shared :class:`Trainer` and one trainer per method."""
-
-from tfgen.training.fastgan import FastGANTrainer
-from tfgen.training.trainer import Trainer
-
-__all__ = ["FastGANTrainer", "Trainer"]
+"""The shared training loop (:class:`tfgen.training.trainer.Trainer`) and its
+parts; each family's trainer lives in ``tfgen/families/<name>/trainer.py``."""

@@ -29,6 +29,8 @@ import warnings
 
 import tensorflow as tf
 
+from tfgen.errors import InputError
+
 CHECKPOINT_DIR = "checkpoints"
 UNREADABLE_DIR = "unreadable"
 _INDEX_FILE = re.compile(r"^ckpt-(\d+)\.index$")
@@ -116,7 +118,7 @@ def restore_newest_intact(make_checkpoint, directory, *, read_only=False):
             _index_intact_checkpoints(directory, prefix, step, candidates)
         return prefix
     if failures:
-        raise ValueError(
+        raise InputError(
             f"None of the {len(failures)} checkpoints in {directory!r} can be read "
             f"({'; '.join(failures[:3])}). Pass --override to start the run afresh, "
             "or restore the folder from a backup."

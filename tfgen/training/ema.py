@@ -10,10 +10,12 @@ always normalises with statistics that belong to current weights.
 
 from __future__ import annotations
 
+from tfgen.errors import InputError
+
 
 def _paired(target_variables, source_variables, what):
     if len(target_variables) != len(source_variables):
-        raise ValueError(
+        raise InputError(
             f"The EMA model and the model have different {what} variables "
             f"({len(target_variables)} vs {len(source_variables)}): build them from the same config."
         )

@@ -23,8 +23,9 @@ from tfgen.metrics import registry
 from tfgen.metrics.cache import real_features
 from tfgen.metrics.evaluation import evaluate
 from tfgen.metrics.features import get_extractor
-from tfgen.sampling import CONFIG_FILE
+from tfgen.runs import CONFIG_FILE
 from tfgen.weights import save_weights_atomic
+from tfgen.errors import InputError
 
 BEST_DIR = "best"
 METRICS_LOG = "metrics.jsonl"
@@ -52,7 +53,7 @@ class MetricMonitor:
         # --generator RUN --metrics ppl_w.
         unsupported = self.metric.needs & {registry.PIXELS, registry.TARGET_CLASS, registry.GENERATOR}
         if unsupported:
-            raise ValueError(
+            raise InputError(
                 f"--fid-metric {self.metric.name} needs {', '.join(sorted(unsupported))}, which "
                 "training does not provide; choose fid, kid, pr, dc, diversity or memorisation, "
                 "and run evaluate.py for the others."
@@ -62,7 +63,7 @@ class MetricMonitor:
             **extractor_options(run_config.fid_features, run_config.fid_feature_weights),
         )
         if registry.LOGITS in self.metric.needs and self.extractor.num_classes is None:
-            raise ValueError(
+            raise InputError(
                 f"--fid-metric {self.metric.name} needs class logits; the "
                 f"{self.extractor.name} extractor has none."
             )

@@ -65,24 +65,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfgen.config import save_run_config
+from tfgen.runs import CONFIG_FILE, DISCRIMINATOR_WEIGHTS, EMA_WEIGHTS, RAW_WEIGHTS, RunLock, clear_run_folder, save_run_config
 from tfgen.registry import get_family
-from tfgen.runs import RunLock, clear_run_folder
-from tfgen.sampling import (
-    CONFIG_FILE,
-    DISCRIMINATOR_WEIGHTS,
-    EMA_WEIGHTS,
-    RAW_WEIGHTS,
-    generate,
-    make_grid,
-    save_image,
-)
+from tfgen.sampling import generate, make_grid, save_image
 from tfgen.training.checkpointing import CHECKPOINT_DIR, network_state, restore_newest_intact
 from tfgen.training.ema import copy_weights, update_ema
 from tfgen.training.interrupt import StopSignals, TrainingInterrupted
 from tfgen.training.metric_monitor import BEST_DIR, MetricMonitor, append_metrics_log, write_best
 from tfgen.training.progress import TrainingProgress
 from tfgen.weights import load_weights_checked, non_finite_variables, save_weights_atomic
+from tfgen.errors import InputError
 
 # RunConfig.mixed_precision -> Keras dtype policy.
 PRECISION_POLICIES = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
@@ -107,7 +99,7 @@ def create_strategy(name):
         return tf.distribute.MirroredStrategy([device.name for device in devices])
     if name == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(
+    raise InputError(
         f"strategy must be one of default, mirrored, multiworker. Received: strategy={name!r}"
     )
 
@@ -139,7 +131,7 @@ def precision_policy(mixed_precision):
         keras.mixed_precision.set_global_policy(previous)
 
 
-class TrainingDiverged(ValueError):
+class TrainingDiverged(InputError):
     """A loss or a variable became NaN or Inf; nothing unhealthy was written."""
 
 
@@ -175,7 +167,7 @@ def read_run_config_json(run_dir):
         try:
             return json.load(f)
         except json.JSONDecodeError as e:
-            raise ValueError(
+            raise InputError(
                 f"{path!r} is not valid JSON ({e}). Pass --override to start the run afresh."
             ) from None
 
@@ -200,7 +192,7 @@ def check_resumable(run_dir, family, model_config, architecture_fields):
             if saved_model.get(field) != new[field]
         ]
     if differences:
-        raise ValueError(
+        raise InputError(
             f"Run folder {run_dir!r} holds a different model ({'; '.join(differences)}), so "
             "its checkpoint cannot be resumed. Pass --override to delete it and start "
             "afresh, or choose another --name."
@@ -212,7 +204,7 @@ def resolve_total_steps(run_config, *, steps_per_epoch):
     if run_config.steps:
         return run_config.steps
     if not run_config.epochs:
-        raise ValueError(
+        raise InputError(
             "Say how long to train: set steps (--steps) or epochs (--epochs). "
             f"Received: steps={run_config.steps}, epochs={run_config.epochs}"
         )
@@ -255,7 +247,7 @@ class Trainer:
         self.is_chief = is_chief(self.strategy)
         self.global_batch_size = model_config.batch_size
         if self.global_batch_size % self.num_replicas:
-            raise ValueError(
+            raise InputError(
                 f"The batch size must be divisible by the number of replicas "
                 f"({self.num_replicas}) so that each gets an equal share. "
                 f"Received: batch_size={self.global_batch_size}"
@@ -263,7 +255,7 @@ class Trainer:
         if run_config.xla and run_config.strategy != "default":
             # merge_call (optimizer all-reduce, only_first_replica variables)
             # cannot be compiled inside a replica function.
-            raise ValueError(
+            raise InputError(
                 "xla=True needs strategy='default' (XLA cannot compile the cross-replica "
                 f"updates of a distributed step). Received: strategy={run_config.strategy!r}"
             )

@@ -17,6 +17,8 @@ import dataclasses
 
 import numpy as np
 
+from tfgen.errors import InputError
+
 # The flow lives on a coarse grid of GRID x GRID control points, interpolated
 # to the image: only smooth, large-scale deformations (pose, slant, stroke
 # placement) can be fitted, not a pixel-by-pixel copy of the other image.
@@ -106,7 +108,7 @@ def register(moving, fixed, *, grid=GRID, steps=300, learning_rate=0.3, smoothne
     moving = np.asarray(moving, np.float32)
     fixed = np.asarray(fixed, np.float32)
     if moving.shape != fixed.shape or moving.ndim != 4:
-        raise ValueError(
+        raise InputError(
             f"register expects two image batches of one shape [N, H, W, C]. Received: {moving.shape} and {fixed.shape}"
         )
     coarse = np.zeros((len(moving), grid, grid, 2), np.float32)
@@ -143,7 +145,7 @@ class ShotMorpher:
     def from_shots(cls, shots_uint8, **register_options):
         shots = np.asarray(shots_uint8)
         if shots.dtype != np.uint8 or shots.ndim != 4 or len(shots) < 1:
-            raise ValueError(f"ShotMorpher expects uint8 shots [k, H, W, C]. Received: {shots.dtype} {shots.shape}")
+            raise InputError(f"ShotMorpher expects uint8 shots [k, H, W, C]. Received: {shots.dtype} {shots.shape}")
         floats = shots.astype(np.float32) / 127.5 - 1.0
         pairs = np.array(ordered_pairs(len(shots)), int).reshape(-1, 2)
         flows = register(floats[pairs[:, 0]], floats[pairs[:, 1]], **register_options) if len(pairs) else None

@@ -11,14 +11,9 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
-from tfgen.models.stylegan import require_style_generator
-from tfgen.sampling import (
-    _restored_seed_states,
-    create_input_noise,
-    make_grid,
-    postprocess_images,
-    set_noise_seed,
-)
+from tfgen.families.stylegan.networks import require_style_generator
+from tfgen.sampling import _restored_seed_states, create_input_noise, make_grid, postprocess_images, set_noise_seed
+from tfgen.errors import InputError
 
 
 def render_ws(generator, ws, *, noise_seed=0):
@@ -51,12 +46,12 @@ def style_mixing_grid(generator, row_seeds, col_seeds, *, crossover=None, trunca
     num_ws = generator.num_ws
     crossover = num_ws // 2 if crossover is None else int(crossover)
     if not 0 < crossover < num_ws:
-        raise ValueError(
+        raise InputError(
             f"crossover must be in [1, {num_ws - 1}] (the generator has {num_ws} style layers). "
             f"Received: crossover={crossover}"
         )
     if not row_seeds or not col_seeds:
-        raise ValueError(f"Give at least one row and one column seed. Received: {row_seeds}, {col_seeds}")
+        raise InputError(f"Give at least one row and one column seed. Received: {row_seeds}, {col_seeds}")
     rows = seed_ws(generator, row_seeds, truncation_psi=truncation_psi)
     cols = seed_ws(generator, col_seeds, truncation_psi=truncation_psi)
     mixed = np.concatenate(
@@ -79,7 +74,7 @@ def _fitted_latents(generator):
     require_style_generator(generator, "Walking between fitted latents")
     count = getattr(generator, "fitted_latents", 0)
     if count < 2:
-        raise ValueError(
+        raise InputError(
             "This generator has no fitted latents to walk between: adapt it to two or more shots "
             "first (generate.py --adapt-from RUN --shots ..., or tfgen.adapt)."
         )

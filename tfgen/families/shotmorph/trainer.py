@@ -3,13 +3,13 @@
 Training, all on the training classes: a classifier of those classes is
 trained into ``RUN/classifier/`` (its features score the candidates; it
 never sees a held-out class), the flow bank
-(:func:`tfgen.shot_policy.flow_bank`) is registered into
-``RUN/flow_bank.npz``, the style prior (:class:`tfgen.restyle.StylePrior`)
+(:func:`tfgen.families.shotmorph.policy.flow_bank`) is registered into
+``RUN/flow_bank.npz``, the style prior (:class:`tfgen.families.shotmorph.restyle.StylePrior`)
 into ``RUN/style_prior.npz``, then the policy is fitted
-(:func:`tfgen.shot_policy.fit_policy`); it and every candidate's score are
+(:func:`tfgen.families.shotmorph.policy.fit_policy`); it and every candidate's score are
 written to ``RUN/shot_policy.json`` and the policy into ``config.json``.
 Adapting registers the shots of a new class
-(:class:`tfgen.morph.ShotMorpher`) and returns the generator holding them
+(:class:`tfgen.families.shotmorph.morph.ShotMorpher`) and returns the generator holding them
 and, when the policy uses them, the bank and the style.
 
 An interrupted training resumes: a finished classifier and bank are
@@ -24,10 +24,8 @@ import time
 
 import numpy as np
 
-from tfgen.config import save_run_config
 from tfgen.files import write_json_atomic
-from tfgen.runs import RunLock, clear_run_folder
-from tfgen.sampling import CONFIG_FILE
+from tfgen.runs import CONFIG_FILE, RunLock, clear_run_folder, save_run_config
 
 POLICY_FILE = "shot_policy.json"
 CLASSIFIER_DIR = "classifier"
@@ -58,8 +56,8 @@ class ShotPolicyTrainer:
         from tfgen.data.episodes import load_few_shot_data_for
         from tfgen.metrics import get_extractor
         from tfgen.metrics.classifier import CLASSIFIER_WEIGHTS_FILE, epochs_to_see, train_domain_classifier
-        from tfgen.restyle import StylePrior, moments_of_uint8
-        from tfgen.shot_policy import CANDIDATES, fit_policy
+        from tfgen.families.shotmorph.restyle import StylePrior, moments_of_uint8
+        from tfgen.families.shotmorph.policy import CANDIDATES, fit_policy
 
         os.makedirs(self.run_dir, exist_ok=True)
         with RunLock(self.run_dir):
@@ -102,7 +100,7 @@ class ShotPolicyTrainer:
 
     def _flow_bank(self, data):
         """``(flows, labels)`` of the training classes, registered once and kept in the run."""
-        from tfgen.shot_policy import flow_bank
+        from tfgen.families.shotmorph.policy import flow_bank
 
         path = os.path.join(self.run_dir, BANK_FILE)
         if not os.path.isfile(path):
@@ -115,17 +113,20 @@ class ShotPolicyTrainer:
             return stored["flows"], stored["labels"]
 
 
-def morph_shots(meta_run, config, shots):
-    """The :class:`tfgen.models.shot_morph.ShotMorphGenerator` of ``shots``
-    (uint8 [k, R, R, C]) under the fitted policy of the run ``meta_run``
-    whose config is ``config``; its ``adapted_config`` is that config with
-    ``num_shots = k`` and the sizes of the bank and style it holds (what
-    ``save_adapted`` writes)."""
-    from tfgen.morph import ShotMorpher
-    from tfgen.restyle import StylePrior
-    from tfgen.shot_policy import ShotPolicy, policy_generator
+def morph_shots(meta_run, shots):
+    """The :class:`tfgen.families.shotmorph.networks.ShotMorphGenerator` of ``shots``
+    (uint8 [k, R, R, C]) under the fitted policy of the run ``meta_run`` (a
+    folder or a :class:`tfgen.adaptation.MetaRun`), as a
+    :class:`tfgen.adaptation.Adaptation` whose config is the run's with
+    ``num_shots = k`` and the sizes of the bank and style the generator holds."""
+    from tfgen.adaptation import Adaptation, check_shots, read_meta_run
+    from tfgen.families.shotmorph.morph import ShotMorpher
+    from tfgen.families.shotmorph.restyle import StylePrior
+    from tfgen.families.shotmorph.policy import ShotPolicy, policy_generator
 
-    meta_run = os.fspath(meta_run)
+    run = read_meta_run(meta_run, families=("shotmorph",), reader="morph_shots morphs")
+    config, meta_run = run.model_config, run.folder
+    shots = check_shots(shots, config)
     if not os.path.isfile(os.path.join(meta_run, POLICY_FILE)):
         raise FileNotFoundError(
             f"{meta_run!r} has no fitted policy ({POLICY_FILE}): its training did not finish. "
@@ -139,9 +140,9 @@ def morph_shots(meta_run, config, shots):
     if policy.restyles:
         style_prior = StylePrior.load(os.path.join(meta_run, STYLE_PRIOR_FILE))
     generator = policy_generator(ShotMorpher.from_shots(np.asarray(shots)), policy, bank, style_prior)
-    generator.adapted_config = dataclasses.replace(config, num_shots=len(shots), bank_size=generator.bank_size,
-                                                   style_size=generator.style_size)  # fmt: skip
-    return generator
+    adapted = dataclasses.replace(config, num_shots=len(shots), bank_size=generator.bank_size,
+                                  style_size=generator.style_size)  # fmt: skip
+    return Adaptation(generator, run, adapted)
 
 
 __all__ = ["POLICY_FILE", "ShotPolicyTrainer", "morph_shots"]

@@ -27,9 +27,10 @@ import numpy as np
 from keras import ops
 
 from tfgen.checks import check_channels, check_int
-from tfgen.config import L2L_DECODER_BLOCKS, L2L_GEM_TYPES, check_l2l_resolution, parse_gem_layers
+from tfgen.families.l2l.config import L2L_DECODER_BLOCKS, L2L_GEM_TYPES, check_l2l_resolution, parse_gem_layers
 from tfgen.layers import BatchNorm
 from tfgen.weights import CheckedWeightsMixin
+from tfgen.errors import InputError
 
 LEAKY_SLOPE = 0.2
 BN_MOMENTUM = 0.9  # torch's momentum 0.1
@@ -75,7 +76,7 @@ class GEM(keras.layers.Layer):
     def __init__(self, *, gem_type, channels, **kwargs):
         super().__init__(**kwargs)
         if gem_type not in L2L_GEM_TYPES:
-            raise ValueError(f"gem_type must be 1, 2 or 3. Received: gem_type={gem_type!r}")
+            raise InputError(f"gem_type must be 1, 2 or 3. Received: gem_type={gem_type!r}")
         self.gem_type = int(gem_type)
         self.channels = check_int("channels", channels, 1)
         self.branch = []
@@ -92,13 +93,13 @@ class GEM(keras.layers.Layer):
 
     def build(self, input_shape):
         if input_shape[-1] != self.channels:
-            raise ValueError(
+            raise InputError(
                 f"GEM {self.name!r} was made for {self.channels} channels but got an input of "
                 f"shape {tuple(input_shape)}."
             )
         for size in input_shape[1:3]:
             if size is not None and size % 2:
-                raise ValueError(f"GEM needs an even spatial size (stride 2 then x2). Received: {tuple(input_shape)}")
+                raise InputError(f"GEM needs an even spatial size (stride 2 then x2). Received: {tuple(input_shape)}")
         shape = tuple(input_shape)
         for layer in self.branch:
             layer.build(shape)
@@ -226,7 +227,7 @@ class L2LGenerator(CheckedWeightsMixin, keras.Model):
         self.width = check_int("width", width, 1)
         self.noise_channels = check_int("noise_channels", noise_channels, 1)
         if gem_type not in L2L_GEM_TYPES:
-            raise ValueError(f"gem_type must be 1, 2 or 3. Received: gem_type={gem_type!r}")
+            raise InputError(f"gem_type must be 1, 2 or 3. Received: gem_type={gem_type!r}")
         self.gem_type = int(gem_type)
         empty = gem_layers is None or (isinstance(gem_layers, str) and not gem_layers.strip())
         empty = empty or (not isinstance(gem_layers, str) and len(gem_layers) == 0)
@@ -324,12 +325,12 @@ class L2LGenerator(CheckedWeightsMixin, keras.Model):
         ):
             missing = [int(k) for k in gems if k not in self._gem_slots]
             if missing:
-                raise ValueError(
+                raise InputError(
                     f"gems names decoder blocks {missing} that have no GEM; this generator's GEM slots "
                     f"are {self._gem_slots}."
                 )
             return tuple(sorted({int(k) for k in gems}))
-        raise ValueError(f'gems must be "all", "none" or a tuple of GEM slot indices. Received: gems={gems!r}')
+        raise InputError(f'gems must be "all", "none" or a tuple of GEM slot indices. Received: gems={gems!r}')
 
     def gem_variables(self, indices=None):
         """Trainable variables of the GEMs in ``indices`` (None: every slot), in slot order."""
@@ -350,14 +351,14 @@ class L2LGenerator(CheckedWeightsMixin, keras.Model):
         """Store the images ``G(z)`` conditions on: uint8 [n, R, R, C] (scaled
         to [-1, 1]) or floats already in [-1, 1]; n must be conditioning_images."""
         if self.conditioning is None:
-            raise ValueError(
+            raise InputError(
                 "This generator was built with conditioning_images=0, so it has nowhere to store "
                 "images; build it with conditioning_images=n."
             )
         images = np.asarray(keras.ops.convert_to_numpy(images))
         expected = (self.conditioning_images, self.resolution, self.resolution, self.channels)
         if images.shape != expected:
-            raise ValueError(
+            raise InputError(
                 f"set_conditioning needs {self.conditioning_images} images of shape {expected[1:]} "
                 f"(conditioning_images={self.conditioning_images}). Received: shape {images.shape}"
             )
@@ -366,7 +367,7 @@ class L2LGenerator(CheckedWeightsMixin, keras.Model):
         else:
             images = images.astype("float32")
             if images.size and (images.min() < -1.0 - 1e-3 or images.max() > 1.0 + 1e-3):
-                raise ValueError(
+                raise InputError(
                     "Float conditioning images must lie in [-1, 1] (pass uint8 for [0, 255]). "
                     f"Received: values in [{images.min():.3g}, {images.max():.3g}]"
                 )
@@ -384,10 +385,10 @@ class L2LGenerator(CheckedWeightsMixin, keras.Model):
     def _split_inputs(self, inputs):
         if isinstance(inputs, (tuple, list)):
             if len(inputs) != 2:
-                raise ValueError(f"Pass z or (images, z). Received a sequence of {len(inputs)} inputs.")
+                raise InputError(f"Pass z or (images, z). Received a sequence of {len(inputs)} inputs.")
             return inputs[0], inputs[1]
         if self.conditioning is None:
-            raise ValueError(
+            raise InputError(
                 "G(z) needs stored conditioning images, but this L2LGenerator has conditioning_images=0. "
                 "Call it as G((images, z)) with images [B, R, R, C] in [-1, 1], or train a run that "
                 "stores its novel images (conditioning_images > 0) and load that."
@@ -400,7 +401,7 @@ class L2LGenerator(CheckedWeightsMixin, keras.Model):
         active = self._active_gems(gems)
         expected = (self.resolution, self.resolution, self.channels)
         if tuple(images.shape[1:]) != expected:
-            raise ValueError(f"images must be [B, {', '.join(map(str, expected))}]. Received: shape {images.shape}")
+            raise InputError(f"images must be [B, {', '.join(map(str, expected))}]. Received: shape {images.shape}")
         x = ops.cast(images, self.compute_dtype)
         z = ops.cast(z, self.compute_dtype)
         e0 = _lrelu(self.stem(x))
@@ -558,7 +559,7 @@ class L2LCritic(CheckedWeightsMixin, keras.Model):
     def call(self, pairs, training=False):
         # ``training`` is accepted for the shared interface; nothing here depends on it.
         if pairs.shape[-1] != 2 * self.channels:
-            raise ValueError(
+            raise InputError(
                 f"L2LCritic takes concat(conditioning image, candidate) with {2 * self.channels} channels. "
                 f"Received: shape {pairs.shape}"
             )

@@ -33,16 +33,17 @@ import numpy as np
 from keras import ops
 
 from tfgen.checks import check_channels
-from tfgen.config import LATENT_SPACES, STYLEGAN_SAMPLING, check_stylegan_resolution
+from tfgen.families.stylegan.config import LATENT_SPACES, STYLEGAN_SAMPLING, check_stylegan_resolution
 from tfgen.layers import AdaIN, EqualizedConv2D, EqualizedDense, NoiseInjection, PixelNorm, scaled_lrelu
 from tfgen.weights import CheckedWeightsMixin
+from tfgen.errors import InputError
 
 CONSTANT_SIZE = 4  # the synthesis starts from a learned 4x4 map; the discriminator ends at 4x4
 
 
-def _check_positive(name, value) -> int:
+def check_positive(name, value) -> int:
     if int(value) != value or value < 1:
-        raise ValueError(f"{name} must be a positive integer. Received: {name}={value}")
+        raise InputError(f"{name} must be a positive integer. Received: {name}={value}")
     return int(value)
 
 
@@ -56,12 +57,12 @@ def channels_by_resolution(resolution, channel_base, channel_max) -> dict[int, i
 
     Raises ValueError when a resolution would get no channels.
     """
-    _check_positive("channel_base", channel_base)
-    _check_positive("channel_max", channel_max)
+    check_positive("channel_base", channel_base)
+    check_positive("channel_max", channel_max)
     sizes = [2**i for i in range(2, int(round(math.log2(resolution))) + 1)]
     channels = {r: min(int(channel_base) // r, int(channel_max)) for r in sizes}
     if channels[resolution] < 1:
-        raise ValueError(
+        raise InputError(
             f"channel_base // resolution must be >= 1 (channels at resolution r are "
             f"min(channel_base // r, channel_max)): use channel_base >= {resolution}. "
             f"Received: channel_base={channel_base}, resolution={resolution}"
@@ -114,9 +115,9 @@ class MappingNetwork(keras.layers.Layer):
 
     def __init__(self, *, latent_dim, w_dim, num_layers=8, lr_multiplier=0.01, **kwargs):
         super().__init__(**kwargs)
-        self.latent_dim = _check_positive("latent_dim", latent_dim)
-        self.w_dim = _check_positive("w_dim", w_dim)
-        self.num_layers = _check_positive("num_layers", num_layers)
+        self.latent_dim = check_positive("latent_dim", latent_dim)
+        self.w_dim = check_positive("w_dim", w_dim)
+        self.num_layers = check_positive("num_layers", num_layers)
         self.lr_multiplier = float(lr_multiplier)
         self.pixel_norm = PixelNorm(name="pixel_norm")
         self.dense_layers = [
@@ -170,7 +171,7 @@ class StyleAffine(EqualizedDense):
     def __init__(self, *, channels, **kwargs):
         for key in ("units", "lr_multiplier", "bias_init", "gain", "activation"):
             kwargs.pop(key, None)
-        self.channels = _check_positive("channels", channels)
+        self.channels = check_positive("channels", channels)
         super().__init__(units=2 * self.channels, bias_init=0.0, **kwargs)
 
     def get_config(self):
@@ -195,11 +196,11 @@ class SynthesisLayer(keras.layers.Layer):
 
     def __init__(self, *, filters, conv=True, upsample=False, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.filters = _check_positive("filters", filters)
+        self.filters = check_positive("filters", filters)
         self.use_conv = bool(conv)
         self.upsample = bool(upsample)
         if self.upsample and not self.use_conv:
-            raise ValueError("upsample=True needs conv=True (the convolution smooths the upsampled map).")
+            raise InputError("upsample=True needs conv=True (the convolution smooths the upsampled map).")
         self.seed = seed
         self.conv = (
             EqualizedConv2D(filters=self.filters, kernel_size=3, use_bias=False, name="conv") if self.use_conv else None
@@ -212,7 +213,7 @@ class SynthesisLayer(keras.layers.Layer):
         if self.conv is not None:
             self.conv.build(x_shape)
         elif x_shape[-1] != self.filters:
-            raise ValueError(
+            raise InputError(
                 f"Without a convolution the input must have filters={self.filters} channels. "
                 f"Received: input_shape={x_shape}"
             )
@@ -264,9 +265,9 @@ class SynthesisNetwork(keras.layers.Layer):
         super().__init__(**kwargs)
         self.resolution = check_stylegan_resolution(resolution)
         self.channels = check_channels(channels)
-        self.w_dim = _check_positive("w_dim", w_dim)
-        self.channel_base = _check_positive("channel_base", channel_base)
-        self.channel_max = _check_positive("channel_max", channel_max)
+        self.w_dim = check_positive("w_dim", w_dim)
+        self.channel_base = check_positive("channel_base", channel_base)
+        self.channel_max = check_positive("channel_max", channel_max)
         self.seed = seed
         self.widths = channels_by_resolution(self.resolution, self.channel_base, self.channel_max)
         self.num_ws = num_style_layers(self.resolution)
@@ -308,7 +309,7 @@ class SynthesisNetwork(keras.layers.Layer):
     def style_layer_outputs(self, ws, training=False):
         """The feature map after every style layer: a list of num_ws [B, r, r, C_r]."""
         if ws.shape[1] is not None and ws.shape[1] != self.num_ws:
-            raise ValueError(
+            raise InputError(
                 f"ws must have num_ws={self.num_ws} style vectors for resolution {self.resolution}. "
                 f"Received: ws.shape={tuple(ws.shape)}"
             )
@@ -359,9 +360,9 @@ def require_style_generator(generator, what):
     StyleGenerator interface (STYLE_GENERATOR_INTERFACE)."""
     missing = [name for name in STYLE_GENERATOR_INTERFACE if getattr(generator, name, None) is None]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"{what} needs a style-based generator (a mapping network z -> w and a synthesis "
-            "network ws -> images, such as tfgen.models.stylegan.StyleGenerator, `train.py --model "
+            "network ws -> images, such as tfgen.families.stylegan.networks.StyleGenerator, `train.py --model "
             f"stylegan`); {getattr(generator, 'name', type(generator).__name__)!r} has no "
             f"{', '.join(missing)}. Received: generator={type(generator).__name__}"
         )
@@ -434,27 +435,27 @@ class StyleGenerator(CheckedWeightsMixin, keras.Model):
         super().__init__(**kwargs)
         self.resolution = check_stylegan_resolution(resolution)
         self.channels = check_channels(channels)
-        self.latent_dim = _check_positive("latent_dim", latent_dim)
-        self.w_dim = _check_positive("w_dim", w_dim)
-        self.mapping_layers = _check_positive("mapping_layers", mapping_layers)
+        self.latent_dim = check_positive("latent_dim", latent_dim)
+        self.w_dim = check_positive("w_dim", w_dim)
+        self.mapping_layers = check_positive("mapping_layers", mapping_layers)
         self.mapping_lr_multiplier = float(mapping_lr_multiplier)
-        self.channel_base = _check_positive("channel_base", channel_base)
-        self.channel_max = _check_positive("channel_max", channel_max)
+        self.channel_base = check_positive("channel_base", channel_base)
+        self.channel_max = check_positive("channel_max", channel_max)
         for name, value in (("style_mixing", style_mixing), ("w_avg_beta", w_avg_beta)):
             if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1]. Received: {name}={value}")
+                raise InputError(f"{name} must be in [0, 1]. Received: {name}={value}")
         self.style_mixing = float(style_mixing)
         self.w_avg_beta = float(w_avg_beta)
         self.truncation_psi = float(truncation_psi)
         self.truncation_cutoff = self._check_cutoff(truncation_cutoff)
         if int(fitted_latents) != fitted_latents or fitted_latents < 0:
-            raise ValueError(f"fitted_latents must be an integer >= 0. Received: fitted_latents={fitted_latents}")
+            raise InputError(f"fitted_latents must be an integer >= 0. Received: fitted_latents={fitted_latents}")
         self.fitted_latents = int(fitted_latents)
         if fitted_space not in LATENT_SPACES:
-            raise ValueError(f"fitted_space must be 'z' or 'w'. Received: fitted_space={fitted_space!r}")
+            raise InputError(f"fitted_space must be 'z' or 'w'. Received: fitted_space={fitted_space!r}")
         self.fitted_space = fitted_space
         if self.fitted_latents >= 2 and self.latent_dim < 3:
-            raise ValueError(
+            raise InputError(
                 "Fitted-latent pairs are chosen from the first three entries of z, so latent_dim "
                 f"must be >= 3 when fitted_latents >= 2. Received: latent_dim={latent_dim}"
             )
@@ -513,16 +514,16 @@ class StyleGenerator(CheckedWeightsMixin, keras.Model):
     @staticmethod
     def _check_cutoff(cutoff) -> int:
         if int(cutoff) != cutoff or cutoff < 0:
-            raise ValueError(
+            raise InputError(
                 f"truncation_cutoff must be an integer >= 0 (0: every layer). Received: truncation_cutoff={cutoff}"
             )
         return int(cutoff)
 
     def _check_sampling(self):
         if self.sampling not in STYLEGAN_SAMPLING:
-            raise ValueError(f"sampling must be one of {STYLEGAN_SAMPLING}. Received: sampling={self.sampling!r}")
+            raise InputError(f"sampling must be one of {STYLEGAN_SAMPLING}. Received: sampling={self.sampling!r}")
         if self.sampling == "interpolate" and self.fitted_latents < 2:
-            raise ValueError(
+            raise InputError(
                 "sampling='interpolate' walks between fitted latents, which needs at least two "
                 f"(an AdaIN-adapted generator). Received: fitted_latents={self.fitted_latents}"
             )
@@ -586,7 +587,7 @@ class StyleGenerator(CheckedWeightsMixin, keras.Model):
 
     def _check_fitted(self):
         if self.fitted_latents < 2:
-            raise ValueError(
+            raise InputError(
                 "Pairs of fitted latents need a generator with fitted_latents >= 2 (an AdaIN-adapted "
                 f"generator). Received: fitted_latents={self.fitted_latents}"
             )
@@ -702,15 +703,15 @@ class DiscriminatorBlock(keras.layers.Layer):
 
     def __init__(self, *, in_filters, filters, **kwargs):
         super().__init__(**kwargs)
-        self.in_filters = _check_positive("in_filters", in_filters)
-        self.filters = _check_positive("filters", filters)
+        self.in_filters = check_positive("in_filters", in_filters)
+        self.filters = check_positive("filters", filters)
         self.conv0 = EqualizedConv2D(filters=self.in_filters, kernel_size=3, activation="lrelu", name="conv0")
         self.conv1 = EqualizedConv2D(filters=self.filters, kernel_size=3, activation="lrelu", name="conv1")
         self.skip = EqualizedConv2D(filters=self.filters, kernel_size=1, use_bias=False, name="skip")
 
     def build(self, input_shape):
         if input_shape[-1] != self.in_filters:
-            raise ValueError(
+            raise InputError(
                 f"DiscriminatorBlock expects in_filters={self.in_filters} channels. Received: input_shape={input_shape}"
             )
         self.conv0.build(input_shape)
@@ -752,9 +753,9 @@ class StyleDiscriminator(CheckedWeightsMixin, keras.Model):
         super().__init__(**kwargs)
         self.resolution = check_stylegan_resolution(resolution)
         self.channels = check_channels(channels)
-        self.channel_base = _check_positive("channel_base", channel_base)
-        self.channel_max = _check_positive("channel_max", channel_max)
-        self.mbstd_group_size = _check_positive("mbstd_group_size", mbstd_group_size)
+        self.channel_base = check_positive("channel_base", channel_base)
+        self.channel_max = check_positive("channel_max", channel_max)
+        self.mbstd_group_size = check_positive("mbstd_group_size", mbstd_group_size)
         self.widths = channels_by_resolution(self.resolution, self.channel_base, self.channel_max)
         self.from_rgb = EqualizedConv2D(
             filters=self.widths[self.resolution], kernel_size=1, activation="lrelu", name="from_rgb"

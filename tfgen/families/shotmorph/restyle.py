@@ -31,6 +31,7 @@ import numpy as np
 from keras import ops
 
 from tfgen.augment import flow_warp
+from tfgen.errors import InputError
 
 CY, CX, LOG_SY, LOG_SX, CORR, LOG_LEVEL = range(6)
 NUM_MOMENTS = 6
@@ -143,7 +144,7 @@ class StylePrior:
         styles, labels = np.asarray(styles, np.float64), np.asarray(labels)
         classes = [label for label in np.unique(labels) if np.sum(labels == label) >= 2]
         if not classes:
-            raise ValueError("A style prior needs a class with at least 2 images.")
+            raise InputError("A style prior needs a class with at least 2 images.")
         means = np.stack([styles[labels == label].mean(0) for label in classes])
         members = np.isin(labels, classes)
         deviations = styles[members] - means[np.searchsorted(classes, labels[members])]

@@ -33,7 +33,7 @@ from tfgen.losses import (
     hinge_generator_loss,
     reconstruction_loss,
 )
-from tfgen.models.fastgan import crop_image_by_part
+from tfgen.families.fastgan.networks import crop_image_by_part
 from tfgen.perceptual import PerceptualDistance
 from tfgen.training.trainer import Trainer
 
@@ -135,13 +135,3 @@ class FastGANTrainer(Trainer):
             "logits_real": ops.mean(logits_real),
             "logits_fake": ops.mean(logits_fake),
         }
-
-
-def train(model_config, run_config, *, override=False, quiet=False):
-    """Train FastGAN; returns the run folder (``run_config.run_dir``).
-
-    Re-running with the same ``run_config.name`` resumes from the latest
-    checkpoint; ``override=True`` deletes the run folder first.
-    """
-    trainer = FastGANTrainer(model_config, run_config, quiet=quiet)
-    return trainer.fit(override=override)

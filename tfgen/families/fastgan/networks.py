@@ -34,7 +34,7 @@ from tfgen.layers import (
     adaptive_avg_pool,
     batch_norm,
 )
-from tfgen.config import check_fastgan_resolution
+from tfgen.families.fastgan.config import check_fastgan_resolution
 from tfgen.weights import CheckedWeightsMixin
 
 

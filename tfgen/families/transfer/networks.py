@@ -32,6 +32,7 @@ from tfgen.checks import check_channels, check_int
 from tfgen.config import check_few_shot_resolution
 from tfgen.layers import batch_norm, conv_initializer
 from tfgen.weights import CheckedWeightsMixin
+from tfgen.errors import InputError
 
 START_SIZE = 4  # G starts, D ends, at 4x4
 Q_HIDDEN = 128  # units of InfoGAN's Q head
@@ -66,7 +67,7 @@ def infogan_codes(z, *, noise_dim, num_categories, num_continuous):
     z = ops.cast(z, "float32")
     total = noise_dim + num_categories + num_continuous
     if z.shape[-1] is not None and z.shape[-1] != total:
-        raise ValueError(
+        raise InputError(
             f"z must have noise_dim + num_categories + num_continuous = {total} entries per row. "
             f"Received: z.shape={tuple(z.shape)}"
         )
@@ -194,11 +195,11 @@ def _split_conditional(model, inputs, what):
     ``model.num_classes``; ``what`` names the main input in messages."""
     if isinstance(inputs, (tuple, list)):
         if len(inputs) != 2:
-            raise ValueError(
+            raise InputError(
                 f"{type(model).__name__} takes {what} or ({what}, labels). Received {len(inputs)} inputs."
             )
         if not model.num_classes:
-            raise ValueError(
+            raise InputError(
                 f"{type(model).__name__} was built unconditional (num_classes=0) but received labels. "
                 f"Call it on {what} alone, or build it with num_classes > 0."
             )
@@ -208,7 +209,7 @@ def _split_conditional(model, inputs, what):
 
 def check_truncation_psi(psi) -> float:
     if isinstance(psi, bool) or not isinstance(psi, (int, float)) or not 0.0 < psi <= 2.0:
-        raise ValueError(f"truncation_psi must be a number in (0, 2] (1: no truncation). Received: {psi!r}")
+        raise InputError(f"truncation_psi must be a number in (0, 2] (1: no truncation). Received: {psi!r}")
     return float(psi)
 
 
@@ -247,7 +248,7 @@ class DCGANGenerator(CheckedWeightsMixin, keras.Model):
         if sample_class is not None:
             sample_class = check_int("sample_class", sample_class, 0)
             if sample_class >= self.num_classes:
-                raise ValueError(
+                raise InputError(
                     f"sample_class must index one of the num_classes={self.num_classes} classes "
                     f"(a conditional generator). Received: sample_class={sample_class}"
                 )
@@ -328,7 +329,7 @@ class DCGANDiscriminator(CheckedWeightsMixin, keras.Model):
     def call(self, inputs, training=False):
         images, labels = _split_conditional(self, inputs, "images")
         if self.num_classes and labels is None:
-            raise ValueError(
+            raise InputError(
                 f"This DCGANDiscriminator is conditional (num_classes={self.num_classes}): "
                 "call it as D((images, labels)) with int labels [B]."
             )
@@ -354,7 +355,7 @@ def _check_codes(num_categories, num_continuous):
     num_categories = check_int("num_categories", num_categories, 0)
     num_continuous = check_int("num_continuous", num_continuous, 0)
     if num_categories + num_continuous < 1:
-        raise ValueError(
+        raise InputError(
             "InfoGAN needs at least one code: num_categories and num_continuous must not both be 0. "
             f"Received: num_categories={num_categories}, num_continuous={num_continuous}"
         )
@@ -480,7 +481,7 @@ class InfoGANDiscriminator(CheckedWeightsMixin, keras.Model):
 
     def call(self, images, training=False):
         if isinstance(images, (tuple, list)):
-            raise ValueError(f"InfoGANDiscriminator takes images only. Received {len(images)} inputs.")
+            raise InputError(f"InfoGANDiscriminator takes images only. Received {len(images)} inputs.")
         features = self.trunk(ops.cast(images, self.compute_dtype), training=training)
         logits = self.logits(features)
         q = ops.leaky_relu(self.q_bn(self.q_dense(features), training=training), negative_slope=LEAKY_SLOPE)

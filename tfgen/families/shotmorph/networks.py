@@ -1,7 +1,7 @@
 """The shot-morphing generator: images of a new class made from its shots.
 
 Each image is either one of the k shots or a morph between two of them
-(:mod:`tfgen.morph`: shot i moved t of the way to shot j along their
+(:mod:`tfgen.families.shotmorph.morph`: shot i moved t of the way to shot j along their
 registered flow, cross-faded); then deformed by a flow of the *bank*, the
 registrations of pairs of images of one training class (how a class's
 images differ from each other, learnt on other classes), scaled; then
@@ -9,7 +9,7 @@ shifted, rotated, zoomed and re-lit as ``tfgen.data.episodes.augment_shots``
 does, with its ranges scaled by a strength. How often it morphs, how far
 morphs reach, how much of a bank flow it applies and how strongly it
 augments are the policy fitted on the training classes
-(:mod:`tfgen.shot_policy`).
+(:mod:`tfgen.families.shotmorph.policy`).
 
 It is a Keras model like every generator in tfgen: its (non-trainable)
 weights are the shots and the flows, and the latent code z ~ N(0, I) of size
@@ -27,14 +27,14 @@ from keras import ops
 
 from tfgen.augment import flow_warp as warp
 from tfgen.checks import check_channels, check_int
-from tfgen.config import check_shot_policy
-from tfgen.morph import ordered_pairs
-from tfgen.restyle import NUM_MOMENTS, POSE, moments, move_moments
+from tfgen.families.shotmorph.config import LATENT_DIM, check_shot_policy
+from tfgen.families.shotmorph.morph import ordered_pairs
+from tfgen.families.shotmorph.restyle import NUM_MOMENTS, POSE, moments, move_moments
 from tfgen.weights import CheckedWeightsMixin
+from tfgen.errors import InputError
 
 # z's entries, each turned into U(0, 1) by the normal CDF.
-Z_KIND, Z_PICK, Z_T, Z_ANGLE, Z_ZOOM, Z_SHIFT_Y, Z_SHIFT_X, Z_BRIGHTNESS, Z_CONTRAST, Z_BANK, Z_STYLE = range(11)
-LATENT_DIM = 11
+Z_KIND, Z_PICK, Z_T, Z_ANGLE, Z_ZOOM, Z_SHIFT_Y, Z_SHIFT_X, Z_BRIGHTNESS, Z_CONTRAST, Z_BANK, Z_STYLE = range(LATENT_DIM)
 # augment_shots' ranges at strength 1 (translation as a share of the side).
 TRANSLATION, ROTATION_DEGREES, ZOOM, BRIGHTNESS, CONTRAST = 0.1, 10.0, 0.1, 0.1, 0.1
 MAX_ZOOM = 0.5
@@ -57,7 +57,7 @@ class ShotMorphGenerator(CheckedWeightsMixin, keras.Model):
         pose_spread, ink_spread: each image's position, size and slant
             (pose) and its ink level are moved to the class's estimated
             mean style plus a deviation of the training classes times these
-            (:mod:`tfgen.restyle`); 0 leaves them as they are.
+            (:mod:`tfgen.families.shotmorph.restyle`); 0 leaves them as they are.
 
     Call: z [B, LATENT_DIM] -> images [B, R, R, C] in [-1, 1].
     """
@@ -73,9 +73,9 @@ class ShotMorphGenerator(CheckedWeightsMixin, keras.Model):
         check_shot_policy(morph_share=morph_share, strength=strength, reach=reach, bank_scale=bank_scale,
                           pose_spread=pose_spread, ink_spread=ink_spread)  # fmt: skip
         if bank_scale > 0 and self.bank_size == 0:
-            raise ValueError(f"bank_scale={bank_scale} needs a bank of flows (bank_size > 0).")
+            raise InputError(f"bank_scale={bank_scale} needs a bank of flows (bank_size > 0).")
         if (pose_spread > 0 or ink_spread > 0) and self.style_size == 0:
-            raise ValueError(
+            raise InputError(
                 f"pose_spread={pose_spread} and ink_spread={ink_spread} need style deviations (style_size > 0)."
             )
         self.pose_spread, self.ink_spread = float(pose_spread), float(ink_spread)
@@ -102,9 +102,9 @@ class ShotMorphGenerator(CheckedWeightsMixin, keras.Model):
 
     def set_style(self, mean, deviations) -> None:
         """Hold the class's estimated mean style [6] and the training classes'
-        deviations [style_size, 6] (:class:`tfgen.restyle.StylePrior`)."""
+        deviations [style_size, 6] (:class:`tfgen.families.shotmorph.restyle.StylePrior`)."""
         if tuple(deviations.shape) != (self.style_size, NUM_MOMENTS) or tuple(mean.shape) != (NUM_MOMENTS,):
-            raise ValueError(
+            raise InputError(
                 f"This generator holds a mean style of shape ({NUM_MOMENTS},) and {self.style_size} deviations of "
                 f"{NUM_MOMENTS} moments. Received: mean {tuple(mean.shape)}, deviations {tuple(deviations.shape)}"
             )
@@ -113,9 +113,9 @@ class ShotMorphGenerator(CheckedWeightsMixin, keras.Model):
             self.style_deviations.assign(deviations)
 
     def set_bank(self, flows) -> None:
-        """Hold ``flows`` [bank_size, R, R, 2] (:func:`tfgen.shot_policy.flow_bank`)."""
+        """Hold ``flows`` [bank_size, R, R, 2] (:func:`tfgen.families.shotmorph.policy.flow_bank`)."""
         if tuple(flows.shape) != (self.bank_size, self.resolution, self.resolution, 2):
-            raise ValueError(
+            raise InputError(
                 f"This generator holds a bank of {self.bank_size} flows of {self.resolution}x{self.resolution}. "
                 f"Received: flows of shape {tuple(flows.shape)}"
             )
@@ -123,9 +123,9 @@ class ShotMorphGenerator(CheckedWeightsMixin, keras.Model):
             self.bank.assign(flows)
 
     def set_shots(self, morpher) -> None:
-        """Hold the shots and flows of a :class:`tfgen.morph.ShotMorpher`."""
+        """Hold the shots and flows of a :class:`tfgen.families.shotmorph.morph.ShotMorpher`."""
         if morpher.shots.shape != tuple(self.shots.shape):
-            raise ValueError(
+            raise InputError(
                 f"This generator holds {self.num_shots} shots of {self.resolution}x{self.resolution}x{self.channels}. "
                 f"Received: shots of shape {morpher.shots.shape}"
             )

@@ -35,9 +35,11 @@ from keras import ops
 
 from tfgen.augment import diff_augment
 from tfgen.losses import info_loss, non_saturating_discriminator_loss, non_saturating_generator_loss
-from tfgen.sampling import EMA_WEIGHTS, postprocess_images
-from tfgen.training.adapt import check_shots, meta_weight_paths, read_meta_run
+from tfgen.runs import EMA_WEIGHTS
+from tfgen.sampling import postprocess_images
+from tfgen.adaptation import Adaptation, check_shots, read_meta_run
 from tfgen.training.trainer import Trainer
+from tfgen.errors import InputError
 
 TRANSFER_FAMILIES = ("dcgan", "cdcgan", "infogan")
 
@@ -86,7 +88,7 @@ class DCGANTrainer(Trainer):
         images = np.asarray(images)
         expected = (model_config.resolution, model_config.resolution, model_config.channels)
         if images.ndim != 4 or images.shape[1:] != expected or len(images) == 0:
-            raise ValueError(
+            raise InputError(
                 f"images must be a non-empty float32 batch [N, {expected[0]}, {expected[1]}, "
                 f"{expected[2]}] (the model's resolution and channels). Received: shape={images.shape}"
             )
@@ -190,7 +192,7 @@ class CDCGANTrainer(DCGANTrainer):
     def __init__(self, model_config, run_config, *, quiet=False, images=None):
         model_config = dataclasses.replace(model_config)
         if images is not None and model_config.num_classes < 1:
-            raise ValueError(
+            raise InputError(
                 "Fine-tuning a conditional DCGAN needs the class count of its pre-training "
                 "(the new class takes the last, free slot): use the model config of the "
                 f"pre-training run. Received: num_classes={model_config.num_classes}"
@@ -208,7 +210,7 @@ class CDCGANTrainer(DCGANTrainer):
         if config.num_classes == 0:
             config.num_classes = needed
         elif config.num_classes < needed:
-            raise ValueError(
+            raise InputError(
                 f"num_classes must count the {len(class_names)} meta-train classes plus one free "
                 f"slot for the new class, so at least {needed} (0 sets it from the data). "
                 f"Received: num_classes={config.num_classes}"
@@ -247,7 +249,7 @@ class CDCGANTrainer(DCGANTrainer):
 class InfoGANTrainer(DCGANTrainer):
     """InfoGAN from a :class:`tfgen.config.InfoGANConfig`.
 
-    z ~ N(0, I) of G's full latent size; :func:`tfgen.models.dcgan.infogan_codes`
+    z ~ N(0, I) of G's full latent size; :func:`tfgen.families.transfer.networks.infogan_codes`
     reads the categorical and continuous codes off it, so G and the loss
     agree on the codes. D returns ``(logits, category_logits, continuous_mean)``;
     the information loss (:func:`tfgen.losses.info_loss`, unit-variance Gaussian
@@ -261,7 +263,7 @@ class InfoGANTrainer(DCGANTrainer):
     def info_terms(self, z, category_logits, continuous_mean):
         """``{"info_categorical", "info_continuous"}`` (those the config has) of Q's
         outputs on G(z) against the codes in z."""
-        from tfgen.models.dcgan import infogan_codes
+        from tfgen.families.transfer.networks import infogan_codes
 
         config = self.model_config
         category, continuous = infogan_codes(
@@ -359,26 +361,25 @@ def finetune_on_shots(
     A base trained with an EMA is fine-tuned from its EMA generator.
 
     Returns:
-        The fine-tuned generator (a ``keras.Model``), with
-        ``generator.adapted_config`` the model config it was built from: for
-        the conditional DCGAN ``sample_class`` is the new class's slot, so
-        ``tfgen.generate(generator, n)`` draws the new class.
+        A :class:`tfgen.adaptation.Adaptation`: the fine-tuned generator and
+        the model config it was built from (for the conditional DCGAN
+        ``sample_class`` is the new class's slot, so
+        ``tfgen.generate(adaptation.generator, n)`` draws the new class).
     """
     from tfgen.data.episodes import augment_shots
     from tfgen.registry import get_family
 
-    family, model_config, run_config = read_meta_run(
-        meta_run, expected_families=TRANSFER_FAMILIES, reader="finetune_on_shots fine-tunes"
-    )
+    meta_run = read_meta_run(meta_run, families=TRANSFER_FAMILIES, reader="finetune_on_shots fine-tunes")
+    family, model_config, run_config = meta_run.family, meta_run.model_config, meta_run.run_config
     shots = check_shots(shots, model_config)
     if steps is not None and steps < 0:
-        raise ValueError(f"steps must be >= 0 (0 or None: the config's adapt_steps). Received: steps={steps}")
+        raise InputError(f"steps must be >= 0 (0 or None: the config's adapt_steps). Received: steps={steps}")
     steps = int(steps or model_config.adapt_steps)
 
     weights = {"generator_weights": None, "discriminator_weights": None}
     if not from_scratch:
-        generator_path, discriminator_path = meta_weight_paths(meta_run)
-        ema_path = os.path.join(os.fspath(meta_run), EMA_WEIGHTS)
+        generator_path, discriminator_path = meta_run.weight_paths()
+        ema_path = os.path.join(meta_run.folder, EMA_WEIGHTS)
         if model_config.ema_decay is not None and os.path.isfile(ema_path):
             generator_path = ema_path
         weights = {"generator_weights": generator_path, "discriminator_weights": discriminator_path}
@@ -430,23 +431,22 @@ def finetune_on_shots(
         if bar is not None:
             bar.close()
 
-    generator = trainer.sampling_generator  # the EMA generator when there is one
-    generator.adapted_config = adapted_config
-    return generator
+    # The EMA generator when there is one.
+    return Adaptation(trainer.sampling_generator, meta_run, adapted_config)
 
 
 def _check_finetune_options(family, base_mix, freeze_d, generator_part):
     if not 0.0 <= base_mix < 1.0:
-        raise ValueError(f"base_mix must be in [0, 1). Received: base_mix={base_mix}")
+        raise InputError(f"base_mix must be in [0, 1). Received: base_mix={base_mix}")
     if base_mix > 0 and family != "cdcgan":
-        raise ValueError(
+        raise InputError(
             f"base_mix needs class labels, which only cdcgan runs have; this is a {family} run. "
             f"Received: base_mix={base_mix}"
         )
     if not isinstance(freeze_d, (int, np.integer)) or freeze_d < 0:
-        raise ValueError(f"freeze_d must be a non-negative integer. Received: freeze_d={freeze_d!r}")
+        raise InputError(f"freeze_d must be a non-negative integer. Received: freeze_d={freeze_d!r}")
     if generator_part not in GENERATOR_PARTS or (generator_part == "class" and family != "cdcgan"):
-        raise ValueError(
+        raise InputError(
             f"generator_part must be one of {GENERATOR_PARTS} ('class' for cdcgan runs only). "
             f"Received: generator_part={generator_part!r} for a {family} run"
         )

@@ -34,6 +34,7 @@ from keras import ops
 from tfgen.checks import check_channels
 from tfgen.config import check_few_shot_resolution
 from tfgen.weights import CheckedWeightsMixin
+from tfgen.errors import InputError
 
 # Residual stages of both networks (the reference's blocks=4): R/16 is the
 # generator's start size (2x2 at 32 px) and the critic's last.
@@ -42,9 +43,9 @@ LAYER_NORM_EPSILON = 1e-5  # torch's default (Keras' is 1e-3)
 PRELU_INIT = 0.25  # torch's default (Keras' is 0)
 
 
-def _check_positive(name, value) -> int:
+def check_positive(name, value) -> int:
     if int(value) != value or value < 1:
-        raise ValueError(f"{name} must be a positive integer. Received: {name}={value}")
+        raise InputError(f"{name} must be a positive integer. Received: {name}={value}")
     return int(value)
 
 
@@ -144,7 +145,7 @@ class ResNetStage(keras.layers.Layer):
     def __init__(self, *, channels, out_channels, resample, **kwargs):
         super().__init__(**kwargs)
         if resample not in ("up", "down"):
-            raise ValueError(f"resample must be 'up' or 'down'. Received: resample={resample!r}")
+            raise InputError(f"resample must be 'up' or 'down'. Received: resample={resample!r}")
         self.channels = int(channels)
         self.out_channels = int(out_channels)
         self.resample = resample
@@ -191,8 +192,8 @@ class FIGRGenerator(CheckedWeightsMixin, keras.Model):
         super().__init__(**kwargs)
         self.resolution = check_few_shot_resolution(resolution)
         self.channels = check_channels(channels)
-        self.latent_dim = _check_positive("latent_dim", latent_dim)
-        self.width = _check_positive("width", width)
+        self.latent_dim = check_positive("latent_dim", latent_dim)
+        self.width = check_positive("width", width)
         self.start_size = self.resolution // 2**NUM_STAGES
         self.start_channels = self.width * 2**NUM_STAGES
         features = self.start_size**2 * self.start_channels
@@ -259,7 +260,7 @@ class FIGRCritic(CheckedWeightsMixin, keras.Model):
         super().__init__(**kwargs)
         self.resolution = check_few_shot_resolution(resolution)
         self.channels = check_channels(channels)
-        self.width = _check_positive("width", width)
+        self.width = check_positive("width", width)
         self.stem = ConvPReLUNorm(filters=self.width, in_channels=self.channels, kernel_size=7, name="stem")
         self.stages = []
         for i in range(NUM_STAGES):

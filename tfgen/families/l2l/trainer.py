@@ -1,7 +1,7 @@
 """L2L-GAN (Wang & Lu, "L2L-GAN: Layer to Layer Generative Adversarial Network
 for Few-shot Generation"): Algorithm 1.
 
-The networks (``tfgen.models.l2l``) are a DAGAN-style generator G(x, z) that
+The networks (``tfgen.families.l2l.networks``) are a DAGAN-style generator G(x, z) that
 turns an image x of a class into other images of that class, and a WGAN-GP
 critic that scores pairs (x, x') of one class. The idea: a generator trained
 on p images per class differs, layer by layer, from one trained on many; learn
@@ -56,16 +56,16 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfgen.config import save_run_config
+from tfgen.runs import CONFIG_FILE, DISCRIMINATOR_WEIGHTS, RAW_WEIGHTS, RunLock, clear_run_folder, save_run_config
 from tfgen.files import write_json_atomic
 from tfgen.losses import gradient_penalty, wasserstein_discriminator_loss, wasserstein_generator_loss
 from tfgen.registry import get_family
-from tfgen.runs import RunLock, clear_run_folder
-from tfgen.sampling import CONFIG_FILE, DISCRIMINATOR_WEIGHTS, RAW_WEIGHTS, make_grid, postprocess_images, save_image
+from tfgen.sampling import make_grid, postprocess_images, save_image
 from tfgen.training.ema import copy_weights
 from tfgen.training.interrupt import StopSignals
 from tfgen.training.trainer import Trainer, check_resumable
 from tfgen.weights import load_weights_checked, save_weights_atomic
+from tfgen.errors import InputError
 
 STAGES_DIR = "stages"
 GEMS_DIR = "gems"
@@ -105,7 +105,7 @@ def copy_generator_weights(target, source, *, base=True, gems=True):
             continue
         value = source_values.get(key)
         if value is None or tuple(value.shape) != tuple(variable.shape):
-            raise ValueError(
+            raise InputError(
                 f"Cannot copy L2L generator weights: {key!r} is missing or has another shape in the "
                 "source. Both generators must come from the same resolution, channels, width and GEM settings."
             )
@@ -156,7 +156,7 @@ class PairTrainer(Trainer):
 
     def __init__(self, model_config, run_config, *, images, gems="none", quiet=False):
         if gems not in ("none", "all"):
-            raise ValueError(f"gems must be 'none' or 'all'. Received: gems={gems!r}")
+            raise InputError(f"gems must be 'none' or 'all'. Received: gems={gems!r}")
         self.images = images
         self.gems = gems
         super().__init__(model_config, run_config, quiet=quiet)
@@ -263,7 +263,7 @@ def gem_stages(strategy, slots):
         return [GEMStage(slots[: i + 1], slots[: i + 1], (k,)) for i, k in enumerate(slots)]
     if strategy == "C":
         return [GEMStage(slots, slots, slots)]
-    raise ValueError(f"strategy_gem must be A, B or C. Received: {strategy!r}")
+    raise InputError(f"strategy_gem must be A, B or C. Received: {strategy!r}")
 
 
 class GEMTrainer:
@@ -350,17 +350,17 @@ class L2LTrainer:
         model_config.validate()
         run_config.validate()
         if run_config.fid:
-            raise ValueError(
+            raise InputError(
                 "L2L-GAN trains in several stages on different data, so --fid (a metric during "
                 "training) is not supported for it: measure the run afterwards with evaluate.py."
             )
         if not model_config.gem_indices:
-            raise ValueError(
+            raise InputError(
                 "L2L-GAN needs at least one GEM: set gem_layers (--gem-layers) to decoder blocks "
                 "such as '3,4'. Received: gem_layers=''"
             )
         if run_config.generator_weights or run_config.discriminator_weights:
-            raise ValueError(
+            raise InputError(
                 "L2L-GAN's stages start from each other's weights, so --generator-weights / "
                 "--discriminator-weights are not supported for it."
             )
@@ -585,30 +585,30 @@ def condition_on_shots(l2l_run, shots, *, steps=0, seed=0, quiet=True):
     Algorithm 1 fine-tunes phi_t on X_n (needs at least two shots, the
     critic's real pairs). The run folder is only read.
 
-    Returns the generator, with ``adapted_config`` the config it was built
-    from (``conditioning_images`` = the number of shots).
+    Returns a :class:`tfgen.adaptation.Adaptation` whose config is the one
+    its generator was built from (``conditioning_images`` = the number of shots).
     """
     from tfgen.config import RunConfig
     from tfgen.data.builtin import LabelledImages
-    from tfgen.training.adapt import check_shots, meta_weight_paths, read_meta_run
+    from tfgen.adaptation import Adaptation, check_shots, read_meta_run
 
-    _, config, _ = read_meta_run(l2l_run, expected_families=("l2l",), reader="condition_on_shots conditions")
+    l2l_run = read_meta_run(l2l_run, families=("l2l",), reader="condition_on_shots conditions")
+    config = l2l_run.model_config
     images = check_shots(shots, config)
     steps = int(steps or 0)
     if steps < 0 or (steps and len(images) < 2):
-        raise ValueError(
+        raise InputError(
             "Fine-tuning an L2L generator needs steps >= 0 and, for steps > 0, at least two shots "
             f"(the critic's real pairs are two images of the class). Received: steps={steps}, shots={len(images)}"
         )
     adapted = dataclasses.replace(config, conditioning_images=len(images))
-    generator_path, critic_path = meta_weight_paths(l2l_run)
+    generator_path, critic_path = l2l_run.weight_paths()
     source = load_l2l_generator(config, generator_path)
     if not steps:
         generator = build_l2l_generator(adapted)
         copy_generator_weights(generator, source)
         generator.set_conditioning(images)
-        generator.adapted_config = adapted
-        return generator
+        return Adaptation(generator, l2l_run, adapted)
 
     import tempfile
 
@@ -624,5 +624,4 @@ def condition_on_shots(l2l_run, shots, *, steps=0, seed=0, quiet=True):
         if not quiet and ((step + 1) % 10 == 0 or step + 1 == steps):
             print(f"fine-tuning l2l: step {step + 1}/{steps} " + " ".join(f"{k}={float(v):.3f}" for k, v in losses.items()))
     shutil.rmtree(run.runs_dir, ignore_errors=True)
-    trainer.generator.adapted_config = adapted
-    return trainer.generator
+    return Adaptation(trainer.generator, l2l_run, adapted)

@@ -1,12 +1,12 @@
 """How much to vary the shots of a new class, learnt from the other classes.
 
 Images of a new class are drawn from its shots
-(:class:`tfgen.models.shot_morph.ShotMorphGenerator`): a share of morphs
-between two shots (:mod:`tfgen.morph`), the rest the shots themselves; all
+(:class:`tfgen.families.shotmorph.networks.ShotMorphGenerator`): a share of morphs
+between two shots (:mod:`tfgen.families.shotmorph.morph`), the rest the shots themselves; all
 then deformed by a scaled flow of the *bank* (:func:`flow_bank`: how two
 images of one training class differ, so the variation comes from the classes
 the base knows), given a position, size, slant and ink level drawn from the
-training classes' spread of them (:mod:`tfgen.restyle`), and shifted,
+training classes' spread of them (:mod:`tfgen.families.shotmorph.restyle`), and shifted,
 rotated, zoomed and re-lit with ranges scaled by a strength. The right amounts differ by domain (fonts' glyphs are
 centred and upright, so shifting them makes them less real; handwritten
 digits gain from all of it), so they are not guessed: :func:`fit_policy` draws few-shot episodes from the
@@ -22,7 +22,8 @@ import itertools
 
 import numpy as np
 
-from tfgen.morph import ShotMorpher
+from tfgen.families.shotmorph.morph import ShotMorpher
+from tfgen.errors import InputError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,9 +75,9 @@ def spread_labels(labels, count):
 def flow_bank(images, labels, *, pairs_per_class=BANK_PAIRS_PER_CLASS, max_classes=BANK_CLASSES, seed=0):
     """``(flows [M, R, R, 2], their class labels [M])``: for each of up to
     ``max_classes`` classes, ``pairs_per_class`` random pairs of its images
-    registered (:func:`tfgen.morph.register`), i.e. how one image of the
+    registered (:func:`tfgen.families.shotmorph.morph.register`), i.e. how one image of the
     class is deformed into another."""
-    from tfgen.morph import register
+    from tfgen.families.shotmorph.morph import register
 
     images, labels = np.asarray(images), np.asarray(labels)
     rng = np.random.default_rng([int(seed), 0xBA4C])
@@ -91,28 +92,28 @@ def flow_bank(images, labels, *, pairs_per_class=BANK_PAIRS_PER_CLASS, max_class
         fixed.append(images[second])
         owners.append(np.full(pairs_per_class, label))
     if not moving:
-        raise ValueError("The flow bank needs a class with at least 2 images.")
+        raise InputError("The flow bank needs a class with at least 2 images.")
     to_float = lambda batch: np.concatenate(batch).astype(np.float32) / 127.5 - 1.0  # noqa: E731
     return register(to_float(moving), to_float(fixed)), np.concatenate(owners)
 
 
 def policy_generator(morpher: ShotMorpher, policy: ShotPolicy, bank=None, style_prior=None):
-    """A :class:`tfgen.models.shot_morph.ShotMorphGenerator` of the morpher's
+    """A :class:`tfgen.families.shotmorph.networks.ShotMorphGenerator` of the morpher's
     shots under ``policy``, holding ``bank`` (flows [M, R, R, 2]) and the
-    style of ``style_prior`` (a :class:`tfgen.restyle.StylePrior`) when the
+    style of ``style_prior`` (a :class:`tfgen.families.shotmorph.restyle.StylePrior`) when the
     policy uses them (named as ``tfgen.load_generator`` names it)."""
     from keras import ops
 
-    from tfgen.models.shot_morph import ShotMorphGenerator
-    from tfgen.restyle import moments
+    from tfgen.families.shotmorph.networks import ShotMorphGenerator
+    from tfgen.families.shotmorph.restyle import moments
 
     _, side, _, channels = morpher.shots.shape
     bank = bank if policy.bank_scale > 0 else None
     if policy.bank_scale > 0 and (bank is None or len(bank) == 0):
-        raise ValueError(f"{policy} deforms with bank flows, but no bank was given.")
+        raise InputError(f"{policy} deforms with bank flows, but no bank was given.")
     style_prior = style_prior if policy.restyles else None
     if policy.restyles and style_prior is None:
-        raise ValueError(f"{policy} draws styles, but no style prior was given.")
+        raise InputError(f"{policy} draws styles, but no style prior was given.")
     generator = ShotMorphGenerator(resolution=side, channels=channels, num_shots=len(morpher.shots),
                                    bank_size=0 if bank is None else len(bank),
                                    style_size=0 if style_prior is None else len(style_prior.deviations),
@@ -138,14 +139,14 @@ def fit_policy(images, labels, extractor, *, bank=None, styles=None, shots=4, se
     as many real images of the class (log-averaged over episodes).
     ``bank`` is ``flow_bank``'s ``(flows, labels)``; an episode's images use
     only the flows of *other* classes, as a held-out class's would.
-    ``styles`` are the images' style moments (:func:`tfgen.restyle.moments_of_uint8`);
+    ``styles`` are the images' style moments (:func:`tfgen.families.shotmorph.restyle.moments_of_uint8`);
     an episode's style prior is fitted on the other classes' alone. Without a
     bank or styles, the candidates that need them are skipped.
 
     Returns ``(best policy, {policy: mean log FD ratio})``.
     """
     from tfgen.metrics import extract_features, fid_from_features
-    from tfgen.restyle import StylePrior
+    from tfgen.families.shotmorph.restyle import StylePrior
     from tfgen.sampling import generate
 
     images, labels = np.asarray(images), np.asarray(labels)
@@ -179,7 +180,7 @@ def fit_policy(images, labels, extractor, *, bank=None, styles=None, shots=4, se
                 fd = fid_from_features(reference_features, extract_features(extractor, made)["features"])
                 scores[index].append(np.log(max(fd, 1e-12) / max(real_fd, 1e-12)))
     if not scores[0]:
-        raise ValueError(
+        raise InputError(
             f"Fitting the shot policy needs classes with at least {shots + 20} images "
             f"({shots} shots and two halves of 10); the largest class has {np.bincount(labels).max()}."
         )

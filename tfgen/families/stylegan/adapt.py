@@ -33,7 +33,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfgen.config import AdaINAdaptConfig
+from tfgen.families.stylegan.config import AdaINAdaptConfig
+from tfgen.errors import InputError
 
 # Random latents tried per shot to start from (the nearest in L1 wins): a
 # cheap start that puts each latent near its shot before the descent.
@@ -47,16 +48,15 @@ class AdaptationResult:
     generator: keras.Model
     losses: dict  # name -> [steps] float per step: total, reconstruction, perceptual, l1, interpolation
     config: AdaINAdaptConfig
+    model_config: object  # the StyleGANConfig the adapted generator is built from
 
 
 def _source_generator(run):
-    from tfgen.sampling import load_generator
-    from tfgen.training.adapt import read_meta_run
+    from tfgen.adaptation import read_meta_run
+    from tfgen.runs import load_generator
 
-    family, model_config, _ = read_meta_run(
-        run, expected_families=("stylegan",), reader="AdaIN adaptation adapts"
-    )
-    return load_generator(run, ema=True), model_config
+    run = read_meta_run(run, families=("stylegan",), reader="AdaIN adaptation adapts")
+    return load_generator(run.folder, ema=True), run.model_config
 
 
 def _copy_pretrained(target, source):
@@ -72,19 +72,23 @@ def _copy_pretrained(target, source):
             variable.assign(sources[name])
 
 
-def adapted_generator(source, model_config, *, num_latents, latent_space, sampling):
-    """A new generator with ``source``'s weights and room for ``num_latents`` fitted latents."""
-    from tfgen.registry import get_family
-
-    config = dataclasses.replace(
+def adapted_config(model_config, *, num_latents, latent_space, sampling):
+    """The StyleGAN config of a generator holding ``num_latents`` fitted latents."""
+    return dataclasses.replace(
         model_config,
         fitted_latents=num_latents,
         fitted_space=latent_space,
         sampling="random" if num_latents < 2 else sampling,
     )
+
+
+def adapted_generator(source, model_config, *, num_latents, latent_space, sampling):
+    """A new generator with ``source``'s weights and room for ``num_latents`` fitted latents."""
+    from tfgen.registry import get_family
+
+    config = adapted_config(model_config, num_latents=num_latents, latent_space=latent_space, sampling=sampling)
     generator = get_family("stylegan").build_generator(config)
     _copy_pretrained(generator, source)
-    generator.adapted_config = config
     return generator
 
 
@@ -218,14 +222,14 @@ def adapt_adain(run, shots, *, config=None, seed=0, distance=None, quiet=True):
         An :class:`AdaptationResult`: ``.generator`` samples the new class
         (``tfgen.generate(result.generator, n)``), ``.losses`` per step.
     """
-    from tfgen.training.adapt import check_shots
+    from tfgen.adaptation import check_shots
 
     config = config or AdaINAdaptConfig()
     config.validate()
     source, model_config = _source_generator(run)
     images = check_shots(shots, model_config)
     if config.sampling == "interpolate" and len(images) < 2:
-        raise ValueError(
+        raise InputError(
             "Interpolation sampling walks between two fitted latents, so it needs at least 2 "
             f"shots. Received: {len(images)} shot(s). Give more shots or use sampling='random'."
         )
@@ -240,7 +244,10 @@ def adapt_adain(run, shots, *, config=None, seed=0, distance=None, quiet=True):
         distance = perceptual_distance(config)
     adaptation = AdaINAdaptation(generator, images, config, distance=distance, seed=seed)
     losses = adaptation.run(config.steps, progress=not quiet)
-    return AdaptationResult(generator=generator, losses=losses, config=config)
+    model_config = adapted_config(
+        model_config, num_latents=len(images), latent_space=config.latent_space, sampling=config.sampling
+    )
+    return AdaptationResult(generator=generator, losses=losses, config=config, model_config=model_config)
 
 
 __all__ = ["AdaINAdaptation", "AdaptationResult", "adapt_adain", "adapted_generator", "affine_variables"]

@@ -37,6 +37,7 @@ import tensorflow as tf
 from tfgen.losses import gradient_penalty, wasserstein_discriminator_loss, wasserstein_generator_loss
 from tfgen.training.ema import copy_weights
 from tfgen.training.trainer import Trainer
+from tfgen.errors import InputError
 
 # WGAN-GP's Adam betas (Gulrajani et al., 2017) for inner_optimizer="adam".
 INNER_ADAM_BETAS = (0.0, 0.9)
@@ -54,7 +55,7 @@ class InnerOptimizer:
 
     def __init__(self, kind, learning_rate, variables):
         if kind not in ("sgd", "adam"):
-            raise ValueError(f"inner_optimizer must be 'sgd' or 'adam'. Received: {kind!r}")
+            raise InputError(f"inner_optimizer must be 'sgd' or 'adam'. Received: {kind!r}")
         self.kind = kind
         self.learning_rate = float(learning_rate)
         self.variables = list(variables)
@@ -169,14 +170,14 @@ class ReptileTrainer(Trainer):
 
     def __init__(self, model_config, run_config, *, quiet=False):
         if run_config.mixed_precision == "float16":
-            raise ValueError(
+            raise InputError(
                 "FIGR's hand-written inner optimizer has no loss scaling, so float16 could "
                 "underflow: use mixed_precision='bfloat16' or 'off'. Received: mixed_precision='float16'"
             )
         super().__init__(model_config, run_config, quiet=quiet)
         tasks = model_config.tasks_per_step
         if tasks % self.num_replicas:
-            raise ValueError(
+            raise InputError(
                 f"tasks_per_step must be divisible by the number of replicas ({self.num_replicas}) "
                 f"so that each adapts to whole tasks. Received: tasks_per_step={tasks}"
             )
@@ -272,16 +273,17 @@ def adapt_to_shots(meta_run, shots, *, steps=None, seed=0, quiet=True):
         steps: K; None takes the config's ``adapt_steps``.
         seed: seed of z and the interpolation weights.
     """
+    from tfgen.adaptation import Adaptation, check_shots, read_meta_run
     from tfgen.registry import get_family
-    from tfgen.training.adapt import check_shots, meta_weight_paths, read_meta_run
 
-    family, config, _ = read_meta_run(meta_run, expected_families=("figr",), reader="adapt_to_shots adapts")
+    meta_run = read_meta_run(meta_run, families=("figr",), reader="adapt_to_shots adapts")
+    config = meta_run.model_config
     images = check_shots(shots, config)
     steps = int(steps if steps is not None else config.adapt_steps)
     if steps < 1:
-        raise ValueError(f"steps must be >= 1. Received: steps={steps}")
-    generator_path, critic_path = meta_weight_paths(meta_run)
-    builder = get_family(family)
+        raise InputError(f"steps must be >= 1. Received: steps={steps}")
+    generator_path, critic_path = meta_run.weight_paths()
+    builder = get_family(meta_run.family)
     generator = builder.build_generator(config)
     critic = builder.build_discriminator(config)
     generator.load_weights(generator_path)
@@ -290,5 +292,4 @@ def adapt_to_shots(meta_run, shots, *, steps=None, seed=0, quiet=True):
     real = tf.constant(images.astype("float32") / 127.5 - 1.0)
     run = tf.function(lambda batch: inner.run(batch, steps))
     run(real)
-    generator.adapted_config = dataclasses.replace(config)
-    return generator
+    return Adaptation(generator, meta_run, dataclasses.replace(config))

@@ -21,7 +21,7 @@ One iteration:
 Data: with a labelled source (a bundled dataset, or class folders and
 ``--test-classes``) the generator trains on the meta-train classes only, as
 FIGR and the transfer baselines do, so that the held-out class stays new for
-few-shot adaptation (:mod:`tfgen.training.style_adapt`); any other source
+few-shot adaptation (:mod:`tfgen.families.stylegan.adapt`); any other source
 (a folder of images, a single class) is trained on whole.
 """
 
@@ -34,6 +34,7 @@ from keras import ops
 
 from tfgen.augment import diff_augment
 from tfgen.training.trainer import Trainer
+from tfgen.errors import InputError
 
 
 def training_images(source, config):
@@ -86,7 +87,7 @@ class StyleGANTrainer(Trainer):
 
         images, self.class_split = training_images(self.run_config.data, self.model_config)
         if len(images) < self.global_batch_size:
-            raise ValueError(
+            raise InputError(
                 f"Found {len(images)} training images in {self.run_config.data!r}, fewer than "
                 f"batch_size={self.global_batch_size}. Add images or lower --batch-size."
             )
@@ -190,8 +191,3 @@ class StyleGANTrainer(Trainer):
         if regularize:
             losses["r1_penalty"] = r1_penalty
         return losses
-
-
-def train(model_config, run_config, *, override=False, quiet=False):
-    """Train a StyleGAN; returns the run folder (``run_config.run_dir``)."""
-    return StyleGANTrainer(model_config, run_config, quiet=quiet).fit(override=override)

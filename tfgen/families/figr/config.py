@@ -1,0 +1,61 @@
+"""The figr family's settings."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tfgen.checks import check_channels
+from tfgen.config import check_few_shot_resolution, check_positive
+from tfgen.errors import InputError
+
+
+@dataclasses.dataclass
+class FIGRConfig:
+    """FIGR (Clouâtre & Demers, "FIGR: Few-shot Image Generation with
+    Reptile", 2019): a ResNet WGAN-GP meta-trained with Reptile.
+
+    Defaults follow the FIGR code (LuEE-C/FIGR, train.py): z=100, 32x32 grey,
+    hidden size 64, tasks of n=4 images, K=10 inner steps of SGD at 1e-3
+    (one critic step with a gradient penalty of weight 10, then one generator
+    step), outer Adam at 1e-4 on the gradient Phi - W.
+    """
+
+    resolution: int = 32
+    channels: int = 1  # 1: grey, 3: RGB
+    latent_dim: int = 100
+    width: int = 64  # hidden_size: channels of the finest residual block
+    shots: int = 4  # n: images per task
+    tasks_per_step: int = 1  # tasks averaged into one outer step (spread over replicas)
+    inner_steps: int = 10  # K
+    inner_optimizer: str = "sgd"  # sgd | adam (Adam betas 0.0, 0.9 as in WGAN-GP)
+    inner_learning_rate: float = 1e-3
+    # The outer step: "adam" (FIGR; betas 0.9, 0.999 as torch's default) or
+    # "sgd", which is Reptile's plain interpolation Phi += lr * (W - Phi).
+    meta_optimizer: str = "adam"
+    meta_learning_rate: float = 1e-4
+    gp_weight: float = 10.0
+    # Class split of the meta-training data: names or indices, comma-joined;
+    # "" takes the dataset's default (tfgen.data.episodes.DEFAULT_SPLITS).
+    train_classes: str = ""
+    test_classes: str = ""
+    adapt_steps: int = 10  # Algorithm 2's K when adapting to a new class
+
+    family = "figr"
+
+    @property
+    def batch_size(self) -> int:
+        """Images per (global) step: ``tasks_per_step`` tasks of ``shots`` images."""
+        return self.shots * self.tasks_per_step
+
+    def validate(self) -> None:
+        check_few_shot_resolution(self.resolution)
+        check_channels(self.channels)
+        check_positive(self, "latent_dim", "width", "shots", "tasks_per_step", "inner_steps", "adapt_steps")
+        for field in ("inner_optimizer", "meta_optimizer"):
+            if getattr(self, field) not in ("sgd", "adam"):
+                raise InputError(f"{field} must be 'sgd' or 'adam'. Received: {field}={getattr(self, field)!r}")
+
+
+# Defaults of the few-shot models that differ from FastGAN's demo: the
+# FIGR settings (32x32 grey, z=100) with CPU-sized widths and run lengths.
+FIGR_PRESETS = dict(dataset="digits", resolution=32, width=32, batch_size=64, steps=2000)

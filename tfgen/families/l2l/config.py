@@ -1,0 +1,140 @@
+"""The l2l family's settings."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tfgen.checks import check_channels
+from tfgen.config import check_positive
+from tfgen.errors import InputError
+
+L2L_GEM_TYPES = (1, 2, 3)
+L2L_STRATEGIES = ("A", "B", "C")
+L2L_DECODER_BLOCKS = 5  # GEM slots: decoder blocks 1 (after the bottleneck) .. 5 (full resolution)
+
+
+def check_l2l_resolution(resolution) -> int:
+    """``resolution`` as an int, or a ValueError: the UNet halves it four times."""
+    if not isinstance(resolution, int) or resolution % 16 or not 32 <= resolution <= 512:
+        raise InputError(
+            "The L2L-GAN UNet halves the image four times, so the resolution must be a "
+            f"multiple of 16 from 32 to 512 (the paper uses 96). Received: resolution={resolution}"
+        )
+    return resolution
+
+
+def parse_gem_layers(gem_layers) -> tuple[int, ...]:
+    """``"3,4"`` (or a sequence of ints) -> sorted decoder block indices, checked.
+    ``""`` (no GEM slots: the plain DAGAN generator of the GAN stages) -> ``()``."""
+    if isinstance(gem_layers, str):
+        tokens = [t.strip() for t in gem_layers.split(",") if t.strip()]
+        if not all(t.isdigit() for t in tokens):
+            raise InputError(
+                "gem_layers must be comma-joined decoder block numbers such as '3,4'. "
+                f"Received: gem_layers={gem_layers!r}"
+            )
+        indices = [int(t) for t in tokens]
+    else:
+        indices = [int(i) for i in gem_layers]
+    if not indices:
+        return ()
+    if len(set(indices)) != len(indices) or not all(1 <= i <= L2L_DECODER_BLOCKS for i in indices):
+        raise InputError(
+            f"gem_layers must name distinct decoder blocks from 1 to {L2L_DECODER_BLOCKS} "
+            "(1: the first block after the bottleneck, 5: the block at full resolution). "
+            f"Received: gem_layers={gem_layers!r}"
+        )
+    return tuple(sorted(indices))
+
+
+@dataclasses.dataclass
+class L2LConfig:
+    """L2L-GAN (Wang & Lu, "L2L-GAN: Layer to Layer Generative Adversarial
+    Network for Few-shot Generation"): a DAGAN-style UNet-ResNet generator
+    G(x, z) that turns an image of a class into other images of that class,
+    a WGAN-GP pair critic, and Generalization Enhancement Modules (GEMs)
+    learnt on the source classes (Algorithm 1, ``tfgen.families.l2l.trainer``).
+
+    The paper's network is 96x96x3 with 64/128 channels; ``width`` scales
+    every layer (width 64 = the paper). Stage lengths are in steps:
+    ``source_steps`` for phi_s^1 on all source data, ``few_steps`` for each
+    phi_s^2 (one per GEM epoch) and for phi_t^plain, ``gem_steps`` per GEM
+    per epoch (per stage of strategies A and B), ``finetune_steps`` for phi_t.
+    """
+
+    resolution: int = 96
+    channels: int = 3
+    latent_dim: int = 100
+    width: int = 64
+    noise_channels: int = 8  # channels of z's projection concatenated at each decoder block
+    batch_size: int = 32  # image pairs per step
+    g_learning_rate: float = 1e-4
+    d_learning_rate: float = 1e-4
+    adam_beta1: float = 0.0  # WGAN-GP's Adam betas (Gulrajani et al., 2017)
+    adam_beta2: float = 0.9
+    critic_steps: int = 5  # critic updates per generator update (DAGAN)
+    gp_weight: float = 10.0
+    # Algorithm 1
+    samples_per_class: int = 2  # p: images per class of the few-shot sets X_s^t and X_n
+    source_steps: int = 10000
+    few_steps: int = 2000
+    gem_epochs: int = 3  # T
+    gem_steps: int = 500
+    gem_type: int = 1
+    gem_layers: str = "3,4"  # GEM slots ("": none, the plain generator of the GAN stages)
+    strategy_gem: str = "A"
+    gem_loss: str = "l1"  # l1 | l2: the feature-matching distance
+    gem_learning_rate: float = 1e-3
+    finetune_steps: int = 500
+    # Where phi_s^2 and phi_t^plain start: "scratch" (the same initial weights
+    # as phi_s^1) or "source" (phi_s^1's weights, i.e. fine-tuning).
+    few_shot_init: str = "scratch"
+    train_classes: str = ""
+    test_classes: str = ""
+    # Images stored inside the generator that G(z) conditions on (set by
+    # training to the novel images X_n; 0: the generator needs images given).
+    conditioning_images: int = 0
+
+    family = "l2l"
+
+    def validate(self) -> None:
+        check_l2l_resolution(self.resolution)
+        check_channels(self.channels)
+        check_positive(
+            self, "latent_dim", "width", "noise_channels", "batch_size", "critic_steps",
+            "source_steps", "few_steps", "gem_epochs", "gem_steps",
+        )  # fmt: skip
+        if self.samples_per_class < 2:
+            raise InputError(
+                "samples_per_class (p) must be >= 2: the pair critic compares two images of "
+                f"one class. Received: samples_per_class={self.samples_per_class}"
+            )
+        if self.finetune_steps < 0 or self.conditioning_images < 0:
+            raise InputError(
+                "finetune_steps and conditioning_images must be >= 0. Received: "
+                f"finetune_steps={self.finetune_steps}, conditioning_images={self.conditioning_images}"
+            )
+        if self.gem_type not in L2L_GEM_TYPES:
+            raise InputError(f"gem_type must be 1, 2 or 3. Received: gem_type={self.gem_type!r}")
+        parse_gem_layers(self.gem_layers)
+        if self.strategy_gem not in L2L_STRATEGIES:
+            raise InputError(f"strategy_gem must be A, B or C. Received: strategy_gem={self.strategy_gem!r}")
+        if self.gem_loss not in ("l1", "l2"):
+            raise InputError(f"gem_loss must be 'l1' or 'l2'. Received: gem_loss={self.gem_loss!r}")
+        if self.few_shot_init not in ("scratch", "source"):
+            raise InputError(
+                f"few_shot_init must be 'scratch' or 'source'. Received: few_shot_init={self.few_shot_init!r}"
+            )
+
+    @property
+    def gem_indices(self) -> tuple[int, ...]:
+        return parse_gem_layers(self.gem_layers)
+
+
+# L2L-GAN's CPU-sized defaults: 32x32 grey glyphs (the default split holds out
+# a fifth of every script's characters), width 16 (the paper: 96x96x3, 64),
+# short stages; every stage length is a flag.
+L2L_PRESETS = dict(
+    dataset="glyphs", resolution=32, width=16, batch_size=16, critic_steps=2, source_steps=1500,
+    few_steps=300, gem_epochs=2, gem_steps=100, finetune_steps=100,
+)  # fmt: skip

@@ -1,0 +1,66 @@
+"""Shot morphing, the recommended few-shot path: images of a new class made
+from its shots by morphing between them and varying them as the training
+classes vary, under a policy fitted on the training classes."""
+
+from __future__ import annotations
+
+from tfgen.families.shotmorph.config import SHOT_MORPH_PRESETS, ShotMorphConfig
+from tfgen.registry import ModelFamily, describe_model
+from tfgen.errors import InputError
+
+
+def build_generator(config):
+    from tfgen.families.shotmorph.networks import ShotMorphGenerator
+    from tfgen.families.shotmorph.policy import ShotPolicy
+
+    config.validate()
+    return ShotMorphGenerator(
+        resolution=config.resolution, channels=config.channels, num_shots=config.num_shots,
+        bank_size=config.bank_size, style_size=config.style_size, name="generator", **ShotPolicy.of(config).to_json(),
+    )  # fmt: skip
+
+
+def no_discriminator(config):
+    raise InputError("Shot morphing has no discriminator: it fits a policy, it does not train a GAN.")
+
+
+def adapt(run, shots, *, steps=None, seed=0, quiet=True):
+    from tfgen.families.shotmorph.trainer import morph_shots
+
+    if steps:
+        raise InputError(f"Shot morphing has no adaptation steps (it registers the shots). Received: steps={steps}")
+    return morph_shots(run, shots)
+
+
+def config_from_flags(flags):
+    """The shot-morphing config from train.py's flags."""
+    from tfgen.cli import flag_or
+
+    return ShotMorphConfig(
+        resolution=flag_or("resolution", SHOT_MORPH_PRESETS["resolution"]),
+        channels=flags.channels,
+        shots=flag_or("shots", ShotMorphConfig.shots),
+        train_classes=flags["train-classes"].value,
+        test_classes=flags["test-classes"].value,
+        classifier_epochs=flags["classifier-epochs"].value,
+        fit_seeds=flags["fit-seeds"].value,
+    )
+
+
+FAMILIES = {
+    "shotmorph": ModelFamily(
+        name="shotmorph",
+        config_class=ShotMorphConfig,
+        build_generator=build_generator,
+        build_discriminator=no_discriminator,
+        describe_generator=lambda config: describe_model("ShotMorphGenerator", config),
+        trainer_path="tfgen.families.shotmorph.trainer:ShotPolicyTrainer",
+        networks="tfgen.families.shotmorph.networks",
+        finished_file="shot_policy.json",
+        adapt_method="morph",
+        adapter=adapt,
+        presets=SHOT_MORPH_PRESETS,
+        config_from_flags=config_from_flags,
+        trains_in_steps=False,
+    )
+}

@@ -1,0 +1,110 @@
+"""The style-based generator (Karras et al., 2019: mapping, AdaIN synthesis,
+noise, mixing, truncation), adapted to a new class through its AdaIN maps
+and fitted latents."""
+
+from __future__ import annotations
+
+from tfgen.families.stylegan.config import STYLEGAN_PRESETS, StyleGANConfig
+from tfgen.registry import ModelFamily, describe_model
+
+DESCRIBED = ("resolution", "channels", "latent_dim", "w_dim", "mapping_layers", "channel_base", "channel_max",
+             "fitted_latents")  # fmt: skip
+
+
+def build_generator(config):
+    from tfgen.families.stylegan.networks import StyleGenerator
+
+    config.validate()
+    return StyleGenerator(
+        resolution=config.resolution,
+        channels=config.channels,
+        latent_dim=config.latent_dim,
+        w_dim=config.w_dim,
+        mapping_layers=config.mapping_layers,
+        mapping_lr_multiplier=config.mapping_lr_multiplier,
+        channel_base=config.channel_base,
+        channel_max=config.channel_max,
+        style_mixing=config.style_mixing,
+        w_avg_beta=config.w_avg_beta,
+        truncation_psi=config.truncation_psi,
+        truncation_cutoff=config.truncation_cutoff,
+        fitted_latents=config.fitted_latents,
+        fitted_space=config.fitted_space,
+        sampling=config.sampling,
+        name="generator",
+    )
+
+
+def build_discriminator(config):
+    from tfgen.families.stylegan.networks import StyleDiscriminator
+
+    config.validate()
+    return StyleDiscriminator(
+        resolution=config.resolution,
+        channels=config.channels,
+        channel_base=config.channel_base,
+        channel_max=config.channel_max,
+        name="discriminator",
+    )
+
+
+def adapt(run, shots, *, steps=None, seed=0, quiet=True, adain=None):
+    """AdaIN adaptation (``adain``: a :class:`AdaINAdaptConfig`; ``steps``
+    replaces its ``steps``)."""
+    import dataclasses
+
+    from tfgen.adaptation import Adaptation
+    from tfgen.families.stylegan.adapt import adapt_adain
+    from tfgen.families.stylegan.config import AdaINAdaptConfig
+
+    config = adain or AdaINAdaptConfig()
+    if steps is not None:
+        config = dataclasses.replace(config, steps=int(steps))
+    result = adapt_adain(run, shots, config=config, seed=seed, quiet=quiet)
+    return Adaptation(result.generator, run, result.model_config, losses=result.losses)
+
+
+def config_from_flags(flags):
+    """The StyleGAN config from train.py's flags, with STYLEGAN_PRESETS for the unset ones."""
+    from tfgen.cli import flag_or
+
+    presets = STYLEGAN_PRESETS
+    return StyleGANConfig(
+        resolution=flag_or("resolution", presets["resolution"]),
+        channels=flags.channels,
+        latent_dim=flag_or("latent-dim", presets["latent_dim"]),
+        w_dim=flag_or("w-dim", presets["w_dim"]),
+        mapping_layers=flags["mapping-layers"].value,
+        channel_base=flag_or("channel-base", presets["channel_base"]),
+        channel_max=flag_or("channel-max", presets["channel_max"]),
+        style_mixing=flags["style-mixing"].value,
+        truncation_psi=flags["truncation-psi"].value,
+        batch_size=flag_or("batch-size", presets["batch_size"]),
+        g_learning_rate=flag_or("G-learning-rate", StyleGANConfig.g_learning_rate),
+        d_learning_rate=flag_or("D-learning-rate", StyleGANConfig.d_learning_rate),
+        r1_gamma=flags["r1-gamma"].value,
+        r1_interval=flags["r1-interval"].value,
+        ema_decay=flags["ema-decay"].value,
+        diff_augment=flags["diff-augment"].value,
+        train_classes=flags["train-classes"].value,
+        test_classes=flags["test-classes"].value,
+        shots=flag_or("shots", StyleGANConfig.shots),
+    )
+
+
+FAMILIES = {
+    "stylegan": ModelFamily(
+        name="stylegan",
+        config_class=StyleGANConfig,
+        build_generator=build_generator,
+        build_discriminator=build_discriminator,
+        describe_generator=lambda config: describe_model("StyleGenerator", config, DESCRIBED),
+        trainer_path="tfgen.families.stylegan.trainer:StyleGANTrainer",
+        networks="tfgen.families.stylegan.networks",
+        adapt_method="adain",
+        adapter=adapt,
+        adapter_options=("adain",),
+        presets=STYLEGAN_PRESETS,
+        config_from_flags=config_from_flags,
+    )
+}
