@@ -91,7 +91,7 @@ flags.DEFINE_boolean("quiet", False, "No progress bars.")
 
 def classifier_folder():
     """The --classifier folder, training the classifier first if asked to."""
-    from tfgen.metrics.classifier import CLASSIFIER_CONFIG, train_domain_classifier
+    from tfgen.features.classifier import CLASSIFIER_CONFIG, train_domain_classifier
 
     data = FLAGS["train-classifier"].value
     folder = FLAGS.classifier

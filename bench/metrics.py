@@ -42,10 +42,10 @@ def median_seconds(function, repeats):
 
 
 def build_extractor(name, scratch):
-    from tfgen.metrics.features import get_extractor
+    from tfgen.features.extractor import get_extractor
 
     if name == "inception":
-        from tfgen.metrics.inception import find_inception_weights
+        from tfgen.features.inception import find_inception_weights
 
         try:
             return get_extractor("inception", weights_path=find_inception_weights()), "imagenet"
@@ -56,7 +56,7 @@ def build_extractor(name, scratch):
             keras.applications.InceptionV3(weights=None, classifier_activation=None).save_weights(path)
             return get_extractor("inception", weights_path=path), "random"
     if name == "classifier":
-        from tfgen.metrics.classifier import train_domain_classifier
+        from tfgen.features.classifier import train_domain_classifier
 
         folder = os.path.join(scratch, "classifier")
         train_domain_classifier("digits", out_dir=folder, resolution=32, epochs=1, progress=False)
@@ -65,7 +65,7 @@ def build_extractor(name, scratch):
 
 
 def bench_extractor(name, input_sizes, num_images, batch_size, repeats):
-    from tfgen.metrics.features import extract_features
+    from tfgen.features.extractor import extract_features
 
     rows = []
     with tempfile.TemporaryDirectory() as scratch:

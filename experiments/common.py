@@ -51,7 +51,7 @@ def reference_halves(class_images, shots, seed):
 def classifier(dataset, runs_dir):
     """The domain classifier's extractor and the seconds its training took."""
     from tfgen.metrics import get_extractor
-    from tfgen.metrics.classifier import CLASSIFIER_WEIGHTS_FILE, train_domain_classifier
+    from tfgen.features.classifier import CLASSIFIER_WEIGHTS_FILE, train_domain_classifier
 
     folder = os.path.join(runs_dir, f"classifier_{dataset}")
     timing = os.path.join(folder, "seconds.json")

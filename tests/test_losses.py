@@ -328,3 +328,51 @@ def test_losses_return_float32_for_low_precision_inputs(dtype):
         assert tuple(out.shape) == ()
     # The bfloat16 logits are close to LOGITS, so the value is too.
     np.testing.assert_allclose(float(outputs[2]), -LOGITS.mean(), atol=1e-2)
+
+
+def test_stylegan_losses_known_values():
+    # softplus(0) = log 2; softplus(-log 3) = log(4/3); softplus(log 3) = log 4.
+    real_term, fake_term = losses.stylegan_discriminator_loss(np.array([0.0, np.log(3.0)]), np.array([0.0, -np.log(3.0)]))
+    np.testing.assert_allclose(float(real_term), (np.log(2.0) + np.log(4.0 / 3.0)) / 2, rtol=1e-6)
+    np.testing.assert_allclose(float(fake_term), (np.log(2.0) + np.log(4.0 / 3.0)) / 2, rtol=1e-6)
+    np.testing.assert_allclose(float(losses.stylegan_generator_loss(np.array([np.log(3.0)]))), np.log(4.0 / 3.0), rtol=1e-6)
+
+
+def test_r1_penalty_is_the_mean_squared_gradient_norm():
+    gradients = np.zeros((2, 2, 2, 1), np.float32)
+    gradients[0, 0, 0, 0], gradients[0, 1, 1, 0] = 3.0, 4.0  # |g_0|^2 = 25
+    gradients[1, 0, 1, 0] = 1.0  # |g_1|^2 = 1
+    np.testing.assert_allclose(float(losses.r1_penalty(gradients)), 13.0, rtol=1e-6)
+    # Of D(x) = sum(w * x): the gradient is w for every image.
+    w = tf.constant(np.arange(8, dtype=np.float32).reshape(1, 2, 2, 2))
+    x = tf.random.normal((3, 2, 2, 2))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        total = tf.reduce_sum(w * x)
+    np.testing.assert_allclose(float(losses.r1_penalty(tape.gradient(total, x))), float(np.sum(np.arange(8) ** 2)), rtol=1e-6)
+
+
+def test_adain_reconstruction_loss():
+    images, shots = np.full((2, 2, 2, 1), 0.5, np.float32), np.zeros((2, 2, 2, 1), np.float32)
+    loss, perceptual, l1 = losses.adain_reconstruction_loss(images, shots)
+    assert float(loss) == float(l1) == 0.5 and float(perceptual) == 0.0
+    loss, perceptual, l1 = losses.adain_reconstruction_loss(images, shots, np.array([1.0, 3.0]), 0.25)
+    np.testing.assert_allclose([float(loss), float(perceptual), float(l1)], [0.25 * 2.0 + 0.75 * 0.5, 2.0, 0.5])
+
+
+def test_interpolation_loss_weights_each_end_by_distance():
+    images = np.full((2, 1, 1, 1), 0.2, np.float32)
+    x_i, x_j = np.zeros_like(images), np.ones_like(images)
+    # t = 0: all weight on |G - x_i| = 0.2; t = 1: on |G - x_j| = 0.8.
+    np.testing.assert_allclose(float(losses.interpolation_loss(images, x_i, x_j, np.array([0.0, 1.0]))), 0.5, rtol=1e-6)
+    np.testing.assert_allclose(float(losses.interpolation_loss(images, x_i, x_j, np.array([0.5, 0.5]))), 0.5, rtol=1e-6)
+    np.testing.assert_allclose(float(losses.interpolation_loss(images, x_i, x_j, np.array([0.25, 0.25]))), 0.75 * 0.2 + 0.25 * 0.8, rtol=1e-6)
+
+
+def test_gem_feature_loss_sums_blocks():
+    a = [np.ones((2, 3)), np.full((1, 4), 2.0)]
+    b = [np.zeros((2, 3)), np.zeros((1, 4))]
+    np.testing.assert_allclose(float(losses.gem_feature_loss(a, b, "l1")), 1.0 + 2.0)
+    np.testing.assert_allclose(float(losses.gem_feature_loss(a, b, "l2")), 1.0 + 4.0)
+    with pytest.raises(ValueError, match="'l1' or 'l2'"):
+        losses.gem_feature_loss(a, b, "l3")

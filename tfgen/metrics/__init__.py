@@ -26,7 +26,7 @@ space instead of comparing images::
 from tfgen.metrics.classification import class_share, classifier_accuracy
 from tfgen.metrics.diversity import memorisation, nearest_neighbour_distances, pairwise_diversity
 from tfgen.metrics.evaluation import evaluate
-from tfgen.metrics.features import (
+from tfgen.features.extractor import (
     FeatureExtractor,
     extract_features,
     get_extractor,

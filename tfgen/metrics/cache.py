@@ -23,7 +23,7 @@ import numpy as np
 
 from tfgen.data import builtin
 from tfgen.data.images import find_image_files, load_images
-from tfgen.metrics.features import FeatureExtractor, extract_features
+from tfgen.features.extractor import FeatureExtractor, extract_features
 from tfgen.errors import InputError
 
 # Bump when what is stored (or how it is computed) changes.

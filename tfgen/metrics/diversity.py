@@ -3,7 +3,7 @@
 Few-shot generators are trained on a handful of images, so the two failure
 modes that matter are collapse (all samples look alike) and memorisation
 (samples copy the training images). Both are measured here with distances
-between feature vectors (from any extractor in ``tfgen.metrics.features``):
+between feature vectors (from any extractor in ``tfgen.features.extractor``):
 
 * ``pairwise_diversity``: the mean distance between pairs of distinct generated
   samples, the feature-space analogue of the intra-set LPIPS diversity used for

@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from tfgen.metrics import registry
-from tfgen.metrics.features import FeatureExtractor, extract_features, get_extractor
+from tfgen.features.extractor import FeatureExtractor, extract_features, get_extractor
 from tfgen.errors import InputError
 
 # Generated images drawn when a generator is evaluated and no count is given;

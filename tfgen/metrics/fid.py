@@ -7,7 +7,7 @@ distance between the two Gaussians:
 
     |mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2))
 
-The features usually come from InceptionV3 (``tfgen.metrics.features``); the
+The features usually come from InceptionV3 (``tfgen.features.extractor``); the
 maths here does not care which network produced them.
 
 ``check_features`` and ``check_same_dimension`` are the shared input checks of

@@ -18,7 +18,7 @@ an attribute the SVM cannot predict at all adds H(Y_i) <= ln 2 to the sum.
 Lower is better.
 
 Attributes here are the **classes** of tfgen's domain classifier
-(:mod:`tfgen.metrics.classifier`; CelebA's 40 binary attribute classifiers in
+(:mod:`tfgen.features.classifier`; CelebA's 40 binary attribute classifiers in
 StyleGAN): class c is the binary attribute "c or not c" (one-vs-rest) with
 probability p = softmax(logits)[c], label p >= 0.5 and confidence
 max(p, 1 - p). An attribute whose kept half has one label only (for instance
@@ -209,7 +209,7 @@ def check_classifier_extractor(extractor):
         raise InputError(
             "Linear separability labels generated images with a classifier's class logits: pass "
             "tfgen.metrics.get_extractor('classifier', path=CLASSIFIER_FOLDER) (train one with "
-            "tfgen.metrics.classifier.train_domain_classifier or `evaluate.py --train-classifier DATA`). "
+            "tfgen.features.classifier.train_domain_classifier or `evaluate.py --train-classifier DATA`). "
             f"Received: {getattr(extractor, 'name', type(extractor).__name__)!r} with num_classes={num_classes!r}"
         )
 
@@ -279,7 +279,7 @@ def generated_latents_and_probabilities(
     images; see the module doc)."""
     from scipy.special import softmax
 
-    from tfgen.metrics.features import extract_features
+    from tfgen.features.extractor import extract_features
     from tfgen.sampling import create_input_noise, iter_generate
 
     num_samples, batch_size = int(num_samples), int(batch_size)
@@ -409,7 +409,7 @@ def separability_measure(
         if space not in results:
             check_separability_arguments(generator, space, num_samples, batch_size)
             if extractor[0] is None:
-                from tfgen.metrics.features import get_extractor
+                from tfgen.features.extractor import get_extractor
 
                 extractor[0] = get_extractor("classifier", **(extractor_options or {}))
             results[space] = linear_separability(

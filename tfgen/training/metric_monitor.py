@@ -22,7 +22,7 @@ from tfgen.files import write_json_atomic
 from tfgen.metrics import registry
 from tfgen.metrics.cache import real_features
 from tfgen.metrics.evaluation import evaluate
-from tfgen.metrics.features import get_extractor
+from tfgen.features.extractor import get_extractor
 from tfgen.runs import CONFIG_FILE
 from tfgen.weights import save_weights_atomic
 from tfgen.errors import InputError

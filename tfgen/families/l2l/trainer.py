@@ -58,7 +58,7 @@ from keras import ops
 
 from tfgen.runs import CONFIG_FILE, DISCRIMINATOR_WEIGHTS, RAW_WEIGHTS, RunLock, clear_run_folder, save_run_config
 from tfgen.files import write_json_atomic
-from tfgen.losses import gradient_penalty, wasserstein_discriminator_loss, wasserstein_generator_loss
+from tfgen.losses import gem_feature_loss, gradient_penalty, wasserstein_discriminator_loss, wasserstein_generator_loss
 from tfgen.registry import get_family
 from tfgen.sampling import make_grid, postprocess_images, save_image
 from tfgen.training.ema import copy_weights
@@ -292,12 +292,8 @@ class GEMTrainer:
         """Mean L1 (or squared L2) distance of the matched decoder features."""
         targets = self.reference.decoder_features(images, z, training=False, gems="none")
         features = self.student.decoder_features(images, z, training=False, gems=stage.active)
-        loss = 0.0
-        for block in stage.matched:
-            difference = ops.cast(features[block - 1], "float32") - ops.cast(targets[block - 1], "float32")
-            distance = ops.abs(difference) if self.config.gem_loss == "l1" else ops.square(difference)
-            loss = loss + ops.mean(distance)
-        return loss
+        matched = [block - 1 for block in stage.matched]
+        return gem_feature_loss([features[b] for b in matched], [targets[b] for b in matched], self.config.gem_loss)
 
     def run_stage(self, stage, images, steps):
         """``steps`` Adam steps of ``stage`` on batches of ``images`` (float

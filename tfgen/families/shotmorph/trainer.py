@@ -55,7 +55,7 @@ class ShotPolicyTrainer:
         """Fit the policy unless the run has one already. Returns the run folder."""
         from tfgen.data.episodes import load_few_shot_data_for
         from tfgen.metrics import get_extractor
-        from tfgen.metrics.classifier import CLASSIFIER_WEIGHTS_FILE, epochs_to_see, train_domain_classifier
+        from tfgen.features.classifier import CLASSIFIER_WEIGHTS_FILE, epochs_to_see, train_domain_classifier
         from tfgen.families.shotmorph.restyle import StylePrior, moments_of_uint8
         from tfgen.families.shotmorph.policy import CANDIDATES, fit_policy
 

@@ -34,6 +34,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfgen.families.stylegan.config import AdaINAdaptConfig
+from tfgen.losses import adain_reconstruction_loss, interpolation_loss
 from tfgen.errors import InputError
 
 # Random latents tried per shot to start from (the nearest in L1 wins): a
@@ -135,11 +136,8 @@ class AdaINAdaptation:
         """(alpha * perceptual + (1 - alpha) * L1, perceptual, L1) of the shots'
         reconstructions; L1 alone without a perceptual distance."""
         alpha = self.config.perceptual_weight
-        l1 = ops.mean(ops.abs(images - self.shots))
-        if self.distance is None or alpha == 0:
-            return l1, ops.convert_to_tensor(0.0), l1
-        perceptual = ops.mean(ops.cast(self.distance(images, self.shots), "float32"))
-        return alpha * perceptual + (1.0 - alpha) * l1, perceptual, l1
+        perceptual = None if self.distance is None or alpha == 0 else self.distance(images, self.shots)
+        return adain_reconstruction_loss(images, self.shots, perceptual, alpha)
 
     def interpolation_term(self):
         """Mean over random pairs (i != j) and t of t |G(z_t) - x_j|_1 + (1 - t) |G(z_t) - x_i|_1."""
@@ -150,10 +148,7 @@ class AdaINAdaptation:
         t = keras.random.uniform((pairs, 1), seed=self.seed_generator)
         latents = (1.0 - t) * ops.take(self.latents, i, axis=0) + t * ops.take(self.latents, j, axis=0)
         images = self.generator.synthesize(self.latents_to_ws(latents))
-        to_i = ops.mean(ops.abs(images - ops.take(self.shots, i, axis=0)), axis=(1, 2, 3))
-        to_j = ops.mean(ops.abs(images - ops.take(self.shots, j, axis=0)), axis=(1, 2, 3))
-        t = t[:, 0]
-        return ops.mean(t * to_j + (1.0 - t) * to_i)
+        return interpolation_loss(images, ops.take(self.shots, i, axis=0), ops.take(self.shots, j, axis=0), t[:, 0])
 
     def step(self):
         config = self.config

