@@ -36,7 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
 
-from tfgen.cli import clean_errors, parse_flags  # noqa: E402
+from tfgen.cli import DEFAULT_DIFF_AUGMENT, clean_errors, parse_flags  # noqa: E402
 from tfgen.config import RunConfig  # noqa: E402
 from tfgen.errors import InputError  # noqa: E402
 from tfgen.families.fastgan.config import DEMO, FastGANConfig  # noqa: E402
@@ -114,11 +114,15 @@ flags.DEFINE_float(
     f"{StyleGANConfig.d_learning_rate}).",
 )  # fmt: skip
 flags.DEFINE_float("ema-decay", DEMO["ema_decay"], "Decay of the generator's EMA (official: 0.999).")
+flags.DEFINE_boolean(
+    "diff-augment", None,
+    f"DiffAugment on the discriminator's inputs with the default policy ({DEFAULT_DIFF_AUGMENT}), as in the "
+    "SLE-GAN reference; --nodiff-augment: none. Default: FastGAN and StyleGAN on, the DCGANs off.",
+)  # fmt: skip
 flags.DEFINE_string(
-    "diff-augment",
-    FastGANConfig.diff_augment,
-    "DiffAugment policy: color, translation, cutout, comma-joined; '' for none.",
-)
+    "diff-augment-policy", None,
+    "DiffAugment policy instead of the default: color, translation, cutout, comma-joined; '' for none.",
+)  # fmt: skip
 flags.DEFINE_boolean(
     "flip", DEMO["flip"], "Mirror training images at random (official: on; keep off for text and digits)."
 )
@@ -222,7 +226,13 @@ flags.DEFINE_boolean(
     "fid", RunConfig.fid,
     "Measure --fid-metric of the EMA generator during training; keep the best weights in <run>/best/.",
 )  # fmt: skip
-flags.DEFINE_integer("fid-frequency", RunConfig.fid_frequency, "Measure it every this many steps.")
+flags.DEFINE_integer(
+    "fid-frequency", None,
+    "Measure it every this many epochs, as the SLE-GAN reference (default: every --fid-frequency-steps steps).",
+)  # fmt: skip
+flags.DEFINE_integer(
+    "fid-frequency-steps", RunConfig.fid_frequency, "Measure it every this many steps (without --fid-frequency)."
+)
 flags.DEFINE_integer("fid-number-of-images", RunConfig.fid_number_of_images, "Generated images per measurement.")
 flags.DEFINE_string("fid-metric", RunConfig.fid_metric, "The metric: fid, kid, pr, dc, diversity or memorisation.")
 flags.DEFINE_enum("fid-features", RunConfig.fid_features, ["inception", "efficientnet_lite0", "classifier"],
@@ -274,12 +284,18 @@ def configs_from_flags():
         generator_weights=FLAGS["generator-weights"].value,
         discriminator_weights=FLAGS["discriminator-weights"].value,
         fid=FLAGS.fid,
-        fid_frequency=FLAGS["fid-frequency"].value,
+        fid_frequency=FLAGS["fid-frequency-steps"].value,
+        fid_frequency_epochs=FLAGS["fid-frequency"].value or 0,
         fid_number_of_images=FLAGS["fid-number-of-images"].value,
         fid_metric=FLAGS["fid-metric"].value,
         fid_features=FLAGS["fid-features"].value,
         fid_feature_weights=FLAGS["fid-weights"].value,
     )
+    if FLAGS["fid-frequency"].present and FLAGS["fid-frequency-steps"].present:
+        raise InputError(
+            "Give --fid-frequency (epochs) or --fid-frequency-steps (steps), not both. Received: "
+            f"--fid-frequency={FLAGS['fid-frequency'].value}, --fid-frequency-steps={FLAGS['fid-frequency-steps'].value}"
+        )
     model_config.validate()
     run_config.validate()
     return model_config, run_config

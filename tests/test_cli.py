@@ -40,3 +40,33 @@ def test_an_input_error_met_while_tracing_stays_an_input_error():
 
     with pytest.raises(InputError, match="Unknown DiffAugment policy 'blur'"):
         step(tf.constant(1.0))
+
+
+class _Flag:
+    def __init__(self, value):
+        self.value = value
+
+
+@pytest.mark.parametrize(
+    "switch, policy, expected",
+    [
+        (None, None, "family default"),  # neither given
+        (True, None, "color,translation"),  # --diff-augment: the default policy
+        (False, None, ""),  # --nodiff-augment
+        (None, "cutout", "cutout"),  # --diff-augment-policy
+        (True, "translation,cutout", "translation,cutout"),
+    ],
+)
+def test_diff_augment_flags(switch, policy, expected):
+    from tfgen.cli import diff_augment_from_flags
+
+    flags = {"diff-augment": _Flag(switch), "diff-augment-policy": _Flag(policy)}
+    assert diff_augment_from_flags(flags, "family default") == expected
+
+
+def test_nodiff_augment_with_a_policy_is_refused():
+    from tfgen.cli import diff_augment_from_flags
+
+    flags = {"diff-augment": _Flag(False), "diff-augment-policy": _Flag("cutout")}
+    with pytest.raises(InputError, match="give one"):
+        diff_augment_from_flags(flags, "")

@@ -51,25 +51,49 @@ def test_trains_a_bundled_dataset_and_names_the_run_after_it(tmp_path):
     assert (run_dir / "samples" / "final.png").is_file()
 
 
-def test_fid_during_training_keeps_the_best_weights_loadable(tmp_path):
+@pytest.mark.parametrize(
+    "frequency, measured",
+    [
+        (["--fid-frequency", "1"], [4, 5]),  # epochs, as the SLE-GAN reference: 8 images / batch 2 = 4 steps
+        (["--fid-frequency-steps", "2"], [2, 4, 5]),
+    ],
+)
+def test_fid_during_training_keeps_the_best_weights_loadable(tmp_path, frequency, measured):
     completed = run_script(
         "train.py",
-        "--dataset", "digits:3:40", "--resolution", "64", "--ngf", "4", "--ndf", "4", "--latent-dim", "8",
-        "--batch-size", "2", "--steps", "3", "--runs-dir", str(tmp_path), "--name", "fid_run", "--quiet",
-        "--fid", "--fid-frequency", "2", "--fid-number-of-images", "4", "--fid-features", "efficientnet_lite0",
+        "--dataset", "digits:3:8", "--resolution", "64", "--ngf", "4", "--ndf", "4", "--latent-dim", "8",
+        "--batch-size", "2", "--steps", "5", "--runs-dir", str(tmp_path), "--name", "fid_run", "--quiet",
+        "--fid", *frequency, "--fid-number-of-images", "4", "--fid-features", "efficientnet_lite0",
         env={"TFGEN_CACHE_DIR": str(tmp_path / "cache")},
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-3000:]
     run_dir = tmp_path / "fid_run"
     steps = [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [2, 3]
+    assert steps == measured  # the last step is always measured
     record = json.loads((run_dir / "best" / "metric.json").read_text())
-    assert record["features"] == "efficientnet_lite0" and record["step"] in (2, 3)
+    assert record["features"] == "efficientnet_lite0" and record["step"] in measured
 
     from tfgen.runs import load_generator
 
     generator = load_generator(str(run_dir / "best"))
     assert generator.output_resolution == 64
+
+
+def test_the_sle_gan_reference_example_command_runs_until_the_offline_inception_weights(tmp_path):
+    # The reference README's example, with a bundled dataset for --data-folder:
+    # --diff-augment is a switch (it used to swallow --fid as its policy).
+    completed = run_script(
+        "train.py", "--name", "experiment_1", "--resolution", "512", "--batch-size", "8", "--diff-augment",
+        "--fid", "--fid-number-of-images", "256", "--dataset", "digits:3", "--runs-dir", str(tmp_path),
+        env={"KERAS_HOME": str(tmp_path / "keras"), "HOME": str(tmp_path)},
+    )  # fmt: skip
+    # It stops at the FID part, offline, with what to do; not at a flag.
+    assert "inception_v3_weights_tf_dim_ordering_tf_kernels.h5" in error_message(completed)
+
+
+def test_diff_augment_given_a_policy_says_it_is_a_switch(tmp_path):
+    message = error_message(run_train("--diff-augment=cutout", "--runs-dir", str(tmp_path)))
+    assert "--diff-augment-policy" in message
 
 
 def test_fid_with_missing_inception_weights_fails_before_training(tmp_path):

@@ -36,7 +36,10 @@ def parse_flags(argv):
     try:
         return flags.FLAGS(argv)
     except flags.Error as e:
-        print(f"error: {e}", file=sys.stderr)
+        hint = ""
+        if "diff-augment" in str(e) and "boolean" in str(e):
+            hint = " (--diff-augment is a switch, as in the SLE-GAN reference; choose a policy with --diff-augment-policy)"
+        print(f"error: {e}{hint}", file=sys.stderr)
         sys.exit(2)
 
 
@@ -62,3 +65,24 @@ def few_shot_fields(flags, presets, config_class):
         train_classes=flags["train-classes"].value,
         test_classes=flags["test-classes"].value,
     )
+
+
+# What --diff-augment turns on (the SLE-GAN reference's switch; FastGAN's policy).
+DEFAULT_DIFF_AUGMENT = "color,translation"
+
+
+def diff_augment_from_flags(flags, family_default):
+    """The DiffAugment policy of ``--diff-augment`` (a switch: the default
+    policy, or none with ``--nodiff-augment``) and ``--diff-augment-policy``;
+    ``family_default`` when neither is given."""
+    switch, policy = flags["diff-augment"].value, flags["diff-augment-policy"].value
+    if policy is not None:
+        if switch is False:
+            raise InputError(
+                "--nodiff-augment turns DiffAugment off, --diff-augment-policy chooses its policy: give one. "
+                f"Received: --diff-augment-policy={policy!r}"
+            )
+        return policy
+    if switch is None:
+        return family_default
+    return DEFAULT_DIFF_AUGMENT if switch else ""

@@ -61,6 +61,8 @@ class RunConfig:
     # metrics.jsonl) and the weights of the best step in <run>/best/.
     fid: bool = False
     fid_frequency: int = 1000
+    # When > 0, every this many epochs instead (the SLE-GAN reference's --fid-frequency).
+    fid_frequency_epochs: int = 0
     fid_number_of_images: int = 1000
     fid_metric: str = "fid"  # any tfgen.metrics registry name without pixels or a target class
     fid_features: str = "inception"  # inception | efficientnet_lite0 | classifier
@@ -77,6 +79,10 @@ class RunConfig:
             raise InputError(
                 "strategy must be one of default, mirrored, multiworker. "
                 f"Received: strategy={self.strategy!r}"
+            )
+        if self.fid_frequency_epochs < 0:
+            raise InputError(
+                f"fid_frequency_epochs must be >= 0. Received: fid_frequency_epochs={self.fid_frequency_epochs}"
             )
         if self.steps < 0 or self.epochs < 0:
             raise InputError(

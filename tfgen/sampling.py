@@ -60,19 +60,32 @@ def _to_numpy(x):
     return np.asarray(x)
 
 
+class ImageArray(np.ndarray):
+    """A NumPy array that also answers ``.numpy()``, as the tensors of the
+    SLE-GAN reference's ``postprocess_images`` do: its snippet
+    ``postprocess_images(G(noise), tf.uint8).numpy()`` runs unchanged."""
+
+    def numpy(self):
+        return self.view(np.ndarray)
+
+
 def postprocess_images(images, dtype="uint8"):
     """Images in [-1, 1] (tensor or array, any float dtype) -> NumPy images.
 
-    ``dtype="uint8"``: ``round((x + 1) * 127.5)`` clipped to [0, 255].
-    ``dtype="float32"``: ``(x + 1) / 2`` clipped to [0, 1].
-    The shape is kept (NHWC in, NHWC out).
+    ``dtype="uint8"`` (or ``tf.uint8``, ``np.uint8``): ``round((x + 1) * 127.5)``
+    clipped to [0, 255]. ``dtype="float32"``: ``(x + 1) / 2`` clipped to [0, 1].
+    The shape is kept (NHWC in, NHWC out). The result is a NumPy array (an
+    :class:`ImageArray`, which also has ``.numpy()``).
     """
-    if dtype not in ("uint8", "float32"):
+    name = getattr(dtype, "name", None) if not isinstance(dtype, str) else dtype
+    if name is None and dtype in (np.uint8, np.float32):
+        name = np.dtype(dtype).name
+    if name not in ("uint8", "float32"):
         raise InputError(f"dtype must be 'uint8' or 'float32'. Received: dtype={dtype!r}")
     x = _to_numpy(images).astype(np.float32)  # also lifts bfloat16/float16
-    if dtype == "float32":
-        return np.clip((x + 1.0) / 2.0, 0.0, 1.0)
-    return np.clip(np.rint((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    if name == "float32":
+        return np.clip((x + 1.0) / 2.0, 0.0, 1.0).view(ImageArray)
+    return np.clip(np.rint((x + 1.0) * 127.5), 0, 255).astype(np.uint8).view(ImageArray)
 
 
 # --------------------------------------------------------------- generation

@@ -20,7 +20,9 @@ a file that contains such values, before assigning anything.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
 import warnings
 
@@ -47,6 +49,23 @@ def _check_suffix(path: str) -> None:
             f"Weights files must end in {WEIGHTS_SUFFIX!r} (the Keras 3 weights format). "
             f"Received: path={str(path)!r}"
         )
+
+
+@contextlib.contextmanager
+def _keras_weights_name(path: str):
+    """``path`` under a name Keras reads as its own weights format: Keras 3
+    takes any other ``.h5`` name (e.g. the SLE-GAN reference's
+    ``generator_weights.h5``) for the legacy TF-Keras format."""
+    if path.endswith(WEIGHTS_SUFFIX):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="tfgen_weights_") as folder:
+        alias = os.path.join(folder, "model" + WEIGHTS_SUFFIX)
+        try:
+            os.symlink(os.path.abspath(path), alias)
+        except OSError:  # no symbolic links here (some Windows setups)
+            shutil.copyfile(path, alias)
+        yield alias
 
 
 def _is_float_dtype(dtype) -> bool:
@@ -215,7 +234,9 @@ def load_weights_checked(
 
     Args:
         model: a built Keras model.
-        path: a ``.weights.h5`` file written by ``model.save_weights``.
+        path: a file written by ``model.save_weights`` (``.weights.h5``; any
+            other ``.h5`` name is read the same way, as the SLE-GAN
+            reference names its files ``generator_weights.h5``).
         expected: optional description of the model the file should fit
             (e.g. ``"FastGANGenerator(output_resolution=64, ...) from
             runs/x/config.json"``); defaults to the model's class and name.
@@ -230,7 +251,8 @@ def load_weights_checked(
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Weights file not found: {path!r}.")
-    _check_suffix(path)
+    if not path.endswith(".h5"):
+        _check_suffix(path)
     expected = expected or f"{type(model).__name__} {model.name!r}"
     advice = advice or (
         "It was probably saved from another model or configuration (resolution, width, "
@@ -255,7 +277,8 @@ def load_weights_checked(
             # proved that every variable is present, so the warning is noise.
             warnings.filterwarnings("ignore", message="Skipping nested container")
             # Keras' own loader: models with CheckedWeightsMixin would check again.
-            keras.Model.load_weights(model, path)
+            with _keras_weights_name(path) as keras_path:
+                keras.Model.load_weights(model, keras_path)
     except (ValueError, KeyError, TypeError, OSError) as e:
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise InputError(
@@ -264,12 +287,13 @@ def load_weights_checked(
 
 
 class CheckedWeightsMixin:
-    """Makes ``model.load_weights("x.weights.h5")`` refuse a file that does not
-    fit the model (another resolution, width or network), loading nothing and
-    saying why, instead of Keras' partial load. Put it before keras.Model."""
+    """Makes ``model.load_weights("x.weights.h5")`` (or any other ``.h5`` name,
+    such as ``generator_weights.h5``) refuse a file that does not fit the model
+    (another resolution, width or network), loading nothing and saying why,
+    instead of Keras' partial load. Put it before keras.Model."""
 
     def load_weights(self, filepath, skip_mismatch=False, **kwargs):
-        if skip_mismatch or not os.fspath(filepath).endswith(WEIGHTS_SUFFIX):
+        if skip_mismatch or not os.fspath(filepath).endswith(".h5"):
             return super().load_weights(filepath, skip_mismatch=skip_mismatch, **kwargs)
         ignored = ("name", "trainable", "dtype")
         settings = ", ".join(f"{k}={v}" for k, v in self.get_config().items() if k not in ignored)

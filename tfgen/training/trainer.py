@@ -595,6 +595,12 @@ class Trainer:
             self.release()
         return self.run_dir
 
+    @property
+    def metric_every(self):
+        """Steps between two measurements of the training metric."""
+        epochs = self.run_config.fid_frequency_epochs
+        return epochs * self.data.steps_per_epoch if epochs else self.run_config.fid_frequency
+
     def _train_loop(self, start, total_steps, stop):
         run = self.run_config
         self._say(
@@ -621,7 +627,7 @@ class Trainer:
                                 tf.summary.scalar(name, value, step=step)
                     if step % run.sample_every == 0:
                         self.write_samples(f"step_{step:07d}.png", step=step)
-                    if self.metric_monitor is not None and step % run.fid_frequency == 0:
+                    if self.metric_monitor is not None and step % self.metric_every == 0:
                         progress.write(self.measure_metric(step))
                     if step % run.checkpoint_every == 0:
                         self.save_checkpoint()
@@ -635,7 +641,7 @@ class Trainer:
             raise
         finally:
             writer.close()
-        if self.metric_monitor is not None and step != start and step % run.fid_frequency:
+        if self.metric_monitor is not None and step != start and step % self.metric_every:
             self._say(self.measure_metric(step))  # the final weights are measured too
         if step != start and step % run.checkpoint_every:  # not saved in the loop
             self.save_checkpoint()

@@ -31,7 +31,7 @@ def describe_generator(config):
 
 def config_from_flags(flags):
     """The FastGAN config from train.py's flags, with DEMO for the unset ones."""
-    from tfgen.cli import flag_or
+    from tfgen.cli import diff_augment_from_flags, flag_or
 
     return FastGANConfig(
         resolution=flag_or("resolution", DEMO["resolution"]),
@@ -42,7 +42,7 @@ def config_from_flags(flags):
         g_learning_rate=flag_or("G-learning-rate", FastGANConfig.g_learning_rate),
         d_learning_rate=flag_or("D-learning-rate", FastGANConfig.d_learning_rate),
         ema_decay=flags["ema-decay"].value,
-        diff_augment=flags["diff-augment"].value,
+        diff_augment=diff_augment_from_flags(flags, FastGANConfig.diff_augment),
         reconstruction_loss=flags["reconstruction-loss"].value,
         vgg_weights=flags["vgg-weights"].value,
     )

@@ -66,7 +66,7 @@ def adapt(run, shots, *, steps=None, seed=0, quiet=True, adain=None):
 
 def config_from_flags(flags):
     """The StyleGAN config from train.py's flags, with STYLEGAN_PRESETS for the unset ones."""
-    from tfgen.cli import flag_or
+    from tfgen.cli import diff_augment_from_flags, flag_or
 
     presets = STYLEGAN_PRESETS
     return StyleGANConfig(
@@ -85,7 +85,7 @@ def config_from_flags(flags):
         r1_gamma=flags["r1-gamma"].value,
         r1_interval=flags["r1-interval"].value,
         ema_decay=flags["ema-decay"].value,
-        diff_augment=flags["diff-augment"].value,
+        diff_augment=diff_augment_from_flags(flags, StyleGANConfig.diff_augment),
         train_classes=flags["train-classes"].value,
         test_classes=flags["test-classes"].value,
         shots=flag_or("shots", StyleGANConfig.shots),

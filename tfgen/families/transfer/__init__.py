@@ -78,7 +78,7 @@ def adapt(run, shots, *, steps=None, seed=0, quiet=True, **options):
 
 def config_from_flags(flags):
     """The DCGAN / cDCGAN / InfoGAN config (``flags.model``) from train.py's flags."""
-    from tfgen.cli import few_shot_fields, flag_or
+    from tfgen.cli import diff_augment_from_flags, few_shot_fields, flag_or
 
     config_class = {"dcgan": DCGANConfig, "cdcgan": CDCGANConfig, "infogan": InfoGANConfig}[flags.model]
     settings = dict(
@@ -89,7 +89,7 @@ def config_from_flags(flags):
         augmented_shots=flags["augmented-shots"].value,
         adapt_steps=flag_or("adapt-steps", DCGANConfig.adapt_steps),
         ema_decay=flags["ema-decay"].value if flags["ema-decay"].present else DCGANConfig.ema_decay,
-        diff_augment=flags["diff-augment"].value if flags["diff-augment"].present else DCGANConfig.diff_augment,
+        diff_augment=diff_augment_from_flags(flags, DCGANConfig.diff_augment),
     )
     if config_class is InfoGANConfig:
         settings.update(
