@@ -410,7 +410,7 @@ class FastGANDiscriminator(CheckedWeightsMixin, keras.Model):
 
 
 def build_fastgan(config):
-    """(generator, discriminator) from a :class:`tfgen.config.FastGANConfig`."""
+    """(generator, discriminator) from a :class:`tfgen.families.fastgan.config.FastGANConfig`."""
     config.validate()
     generator = FastGANGenerator(
         output_resolution=config.resolution, latent_dim=config.latent_dim, ngf=config.ngf, name="generator"

@@ -51,7 +51,7 @@ def resize_to(images, size):
 
 class FastGANTrainer(Trainer):
     """Trains FastGANGenerator / FastGANDiscriminator from a
-    :class:`tfgen.config.FastGANConfig`; see the module doc for the algorithm.
+    :class:`tfgen.families.fastgan.config.FastGANConfig`; see the module doc for the algorithm.
 
     The decoders' reconstruction loss is L1 (``reconstruction_loss="l1"``) or,
     as in the official code, a VGG16 perceptual distance (``"lpips_vgg"``,

@@ -98,7 +98,7 @@ class InnerLoop:
 
     Args:
         generator, critic: the networks to train in place (W).
-        config: a :class:`tfgen.config.FIGRConfig` (inner optimizer, lr, lambda).
+        config: a :class:`tfgen.families.figr.config.FIGRConfig` (inner optimizer, lr, lambda).
         seed: a ``keras.random.SeedGenerator`` for z and the interpolation weights.
     """
 

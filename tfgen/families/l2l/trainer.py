@@ -144,7 +144,7 @@ class PairTrainer(Trainer):
     the pairs), and the last batch's x_a feed the generator step.
 
     Args:
-        model_config: an :class:`tfgen.config.L2LConfig`.
+        model_config: an :class:`tfgen.families.l2l.config.L2LConfig`.
         run_config: the stage's RunConfig (its own folder; ``steps`` set).
         images: the stage's :class:`tfgen.data.builtin.LabelledImages` (uint8).
         gems: "none" for a plain stage (GEMs bypassed and frozen) or "all"

@@ -44,7 +44,7 @@ class ShotPolicy:
 
     @classmethod
     def of(cls, config) -> "ShotPolicy":
-        """The policy a :class:`tfgen.config.ShotMorphConfig` holds."""
+        """The policy a :class:`tfgen.families.shotmorph.config.ShotMorphConfig` holds."""
         return cls(**{field.name: getattr(config, field.name) for field in dataclasses.fields(cls)})
 
 

@@ -15,7 +15,7 @@ new class. The adapted generator then samples by interpolating between the
 fitted latents (``sampling="interpolate"``, depth-one interpolation) or from
 random z through the adapted maps (``sampling="random"``).
 
-Ablations (:class:`tfgen.config.AdaINAdaptConfig`): ``interpolation_weight=0``
+Ablations (:class:`tfgen.families.stylegan.config.AdaINAdaptConfig`): ``interpolation_weight=0``
 drops the interpolation term; ``update_adain=False`` fits the latents alone
 (the pre-trained generator, inverted onto the shots).
 

@@ -70,7 +70,7 @@ def lazy_regularization_factor(config):
 
 class StyleGANTrainer(Trainer):
     """Trains StyleGenerator / StyleDiscriminator from a
-    :class:`tfgen.config.StyleGANConfig`; see the module doc for the algorithm."""
+    :class:`tfgen.families.stylegan.config.StyleGANConfig`; see the module doc for the algorithm."""
 
     family = "stylegan"
     checks_health = True

@@ -57,7 +57,7 @@ def _probability(logits):
 
 
 class DCGANTrainer(Trainer):
-    """Trains DCGANGenerator / DCGANDiscriminator from a :class:`tfgen.config.DCGANConfig`.
+    """Trains DCGANGenerator / DCGANDiscriminator from a :class:`tfgen.families.transfer.config.DCGANConfig`.
 
     Args:
         model_config: the family's config dataclass.
@@ -177,7 +177,7 @@ class DCGANTrainer(Trainer):
 
 
 class CDCGANTrainer(DCGANTrainer):
-    """Conditional DCGAN from a :class:`tfgen.config.CDCGANConfig`.
+    """Conditional DCGAN from a :class:`tfgen.families.transfer.config.CDCGANConfig`.
 
     ``num_classes = 0`` becomes the number of meta-train classes plus one:
     the last label, ``num_classes - 1``, is kept free for the new class. The
@@ -247,7 +247,7 @@ class CDCGANTrainer(DCGANTrainer):
 
 
 class InfoGANTrainer(DCGANTrainer):
-    """InfoGAN from a :class:`tfgen.config.InfoGANConfig`.
+    """InfoGAN from a :class:`tfgen.families.transfer.config.InfoGANConfig`.
 
     z ~ N(0, I) of G's full latent size; :func:`tfgen.families.transfer.networks.infogan_codes`
     reads the categorical and continuous codes off it, so G and the loss
