@@ -102,7 +102,7 @@ flags.DEFINE_enum(
     "shotmorph morph: the shots registered, morphed and varied by the fitted policy).",
 )  # fmt: skip
 
-# AdaIN adaptation of a StyleGAN run (tfgen.config.AdaINAdaptConfig).
+# AdaIN adaptation of a StyleGAN run (tfgen.families.stylegan.config.AdaINAdaptConfig).
 flags.DEFINE_float("perceptual-weight", AdaINAdaptConfig.perceptual_weight, "AdaIN: alpha; the L1 weight is 1 - alpha.")
 flags.DEFINE_float(
     "interpolation-weight", AdaINAdaptConfig.interpolation_weight, "AdaIN: weight of the interpolation loss (0: off)."
