@@ -44,13 +44,15 @@ import json
 import os
 import sys
 
-from tfgen.errors import InputError
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's start-up lines would bury the progress bar and error messages:
+# hidden unless --verbose (tfgen.startup).
+if "--verbose" not in sys.argv:
+    os.environ["TFGEN_QUIET_STARTUP"] = "1"
 
 from absl import app, flags, logging  # noqa: E402
 
 from tfgen.cli import clean_errors, parse_flags  # noqa: E402
+from tfgen.errors import InputError  # noqa: E402
 
 FLAGS = flags.FLAGS
 

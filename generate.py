@@ -53,13 +53,19 @@ seeds, fine ones from the column seeds, from layer ``--crossover`` on).
 from __future__ import annotations
 
 import os
+import sys
 
-from absl import app, flags
+# TensorFlow's start-up lines would bury the progress bar and error messages:
+# hidden unless --verbose (tfgen.startup).
+if "--verbose" not in sys.argv:
+    os.environ["TFGEN_QUIET_STARTUP"] = "1"
 
-from tfgen.cli import clean_errors, flag_or, parse_flags
-from tfgen.families.stylegan.config import AdaINAdaptConfig
-from tfgen.registry import adaptable_families, get_family
-from tfgen.errors import InputError
+from absl import app, flags  # noqa: E402
+
+from tfgen.cli import clean_errors, flag_or, parse_flags  # noqa: E402
+from tfgen.errors import InputError  # noqa: E402
+from tfgen.families.stylegan.config import AdaINAdaptConfig  # noqa: E402
+from tfgen.registry import adaptable_families, get_family  # noqa: E402
 
 FLAGS = flags.FLAGS
 

@@ -30,9 +30,10 @@ import os
 import re
 import sys
 
-# TensorFlow's start-up chatter would bury the progress bar and error
-# messages; TF_CPP_MIN_LOG_LEVEL=0 brings it back.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's start-up lines would bury the progress bar and error messages:
+# hidden unless --verbose (tfgen.startup).
+if "--verbose" not in sys.argv:
+    os.environ["TFGEN_QUIET_STARTUP"] = "1"
 
 from absl import app, flags, logging  # noqa: E402
 

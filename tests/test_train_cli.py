@@ -104,3 +104,20 @@ def test_fid_with_missing_inception_weights_fails_before_training(tmp_path):
     message = error_message(completed)
     assert "inception_v3_weights_tf_dim_ordering_tf_kernels.h5" in message
     assert not (tmp_path / "fastgan_digits_3" / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("script", ["train.py", "generate.py", "evaluate.py", "benchmark.py"])
+def test_the_clis_start_quietly(script):
+    # TensorFlow's native start-up lines (oneDNN, CPU features) are hidden:
+    # a bad flag gives one line and nothing else.
+    completed = run_script(script, "--no-such-flag")
+    assert completed.returncode == 2
+    assert completed.stderr == "error: Unknown command line flag 'no-such-flag'\n", completed.stderr[-2000:]
+
+
+def test_verbose_shows_tensorflows_start_up_and_still_ends_with_the_error(tmp_path):
+    args = ("--data-folder", "/nonexistent/images", "--runs-dir", str(tmp_path))
+    quiet, verbose = run_script("train.py", *args), run_script("train.py", *args, "--verbose")
+    assert quiet.returncode == verbose.returncode == 2
+    assert len(quiet.stderr.splitlines()) == 1 and quiet.stderr.startswith("error: "), quiet.stderr[-2000:]
+    assert verbose.stderr.splitlines()[-1] == quiet.stderr.strip()

@@ -13,6 +13,10 @@ The public API is small::
     G = tfgen.adapt("runs/figr_digits", "digits:9", steps=10)  # few-shot adaptation
 """
 
+from tfgen.startup import import_tensorflow
+
+import_tensorflow()  # quietly when a CLI asks (tfgen.startup)
+
 from tfgen.families.fastgan.networks import FastGANDiscriminator as Discriminator, FastGANGenerator as Generator
 from tfgen.metrics.evaluation import evaluate
 from tfgen.registry import import_networks

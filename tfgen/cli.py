@@ -5,7 +5,12 @@ from __future__ import annotations
 import functools
 import sys
 
+from absl import flags as absl_flags
+
 from tfgen.errors import InputError
+
+# Every CLI takes it (they check sys.argv for it before importing tfgen: tfgen.startup).
+absl_flags.DEFINE_boolean("verbose", False, "Show TensorFlow's start-up lines, which are hidden by default.")
 
 
 def clean_errors(main):

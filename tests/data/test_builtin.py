@@ -224,13 +224,41 @@ def test_tfds_without_the_package_says_what_to_install(monkeypatch):
         load_labelled("tfds:oxford_flowers102")
 
 
-def test_tfds_data_not_downloaded_is_explained(monkeypatch):
-    def load(*args, **kwargs):
-        raise AssertionError("could not find data in ~/tensorflow_datasets")
-
-    monkeypatch.setitem(sys.modules, "tensorflow_datasets", types.SimpleNamespace(load=load))
+def test_tfds_data_not_downloaded_is_explained(monkeypatch, tmp_path):
+    pytest.importorskip("tensorflow_datasets")
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))  # nothing prepared there
     with pytest.raises(ValueError, match=r"(?s)offline.*Download it once"):
-        load_labelled("tfds:oxford_flowers102:test")
+        load_labelled("tfds:mnist:test")
+
+
+def test_tfds_reads_a_dataset_built_locally_by_tfds(monkeypatch, tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    shades = {"dark": 40, "light": 200}
+
+    class TfgenTestShades(tfds.core.GeneratorBasedBuilder):
+        """Six 12x10 images of two classes, made in memory: no download."""
+
+        VERSION = tfds.core.Version("1.0.0")
+
+        def _info(self):
+            features = {"image": tfds.features.Image(shape=(12, 10, 3)), "label": tfds.features.ClassLabel(names=list(shades))}
+            return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict(features))
+
+        def _split_generators(self, dl_manager):
+            return {"train": self._generate_examples()}
+
+        def _generate_examples(self):
+            for i in range(6):
+                yield i, {"image": np.full((12, 10, 3), list(shades.values())[i % 2], np.uint8), "label": i % 2}
+
+    TfgenTestShades(data_dir=str(tmp_path)).download_and_prepare()
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    images, labels, names = load_labelled("tfds:tfgen_test_shades")
+    assert names == ["dark", "light"] and sorted(labels.tolist()) == [0, 0, 0, 1, 1, 1]
+    _check_rgb(np.asarray(images), (6, 12, 10, 3))
+    for image, label in zip(images, labels):  # each image with its own label, whatever order tfds reads them in
+        assert (np.asarray(image) == list(shades.values())[label]).all()
+    assert load_images("tfds:tfgen_test_shades", resolution=8).shape == (6, 8, 8, 3)
 
 
 def test_tfds_images_of_mixed_sizes_are_resized(monkeypatch):

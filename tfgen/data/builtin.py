@@ -302,7 +302,9 @@ def _load_tfds(spec: str) -> LabelledImages:
             "loads read ~/tensorflow_datasets (or $TFDS_DATA_DIR) offline."
         ) from None
     try:
-        dataset, info = tfds.load(name, split=split, download=False, with_info=True)
+        # $TFDS_DATA_DIR read now: tfds reads it only when first imported.
+        data_dir = os.environ.get("TFDS_DATA_DIR") or None
+        dataset, info = tfds.load(name, split=split, download=False, with_info=True, data_dir=data_dir)
     except Exception as error:  # tfds raises several types for "not prepared"
         raise InputError(
             f"Could not load tfds:{name}:{split} offline ({type(error).__name__}: {error}). "

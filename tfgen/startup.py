@@ -1,0 +1,43 @@
+"""TensorFlow imported with its native start-up lines hidden, for the CLIs.
+
+Importing TensorFlow prints lines from its C++ libraries straight to the
+process's stderr (oneDNN custom operations, CPU instruction sets, "All log
+messages before absl::InitializeLog()"), which ``TF_CPP_MIN_LOG_LEVEL`` no
+longer filters: they come before absl's logging starts. A CLI would show
+them above its progress bar or its one-line error. The CLIs set
+``TFGEN_QUIET_STARTUP=1`` (unless ``--verbose``); ``import tfgen`` then
+imports TensorFlow with file descriptor 2 pointed at a temporary file, and
+shows what was captured only if the import fails. Library users who import
+tfgen themselves see TensorFlow's output as usual.
+
+Pure Python; imports nothing of tfgen.
+"""
+
+import os
+import sys
+import tempfile
+
+QUIET_STARTUP_VARIABLE = "TFGEN_QUIET_STARTUP"
+
+
+def import_tensorflow():
+    """Import TensorFlow, quietly when :data:`QUIET_STARTUP_VARIABLE` is set."""
+    if os.environ.get(QUIET_STARTUP_VARIABLE) != "1" or "tensorflow" in sys.modules:
+        import tensorflow  # noqa: F401
+
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # its INFO and WARNING logs after start-up too
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
