@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 
@@ -57,21 +58,6 @@ def flag_or(name, default):
     return default if value is None else value
 
 
-def few_shot_fields(flags, presets, config_class):
-    """The settings every class-split family reads alike from train.py's flags
-    (resolution, channels, latent size, width, shots, the class split), with
-    ``presets`` and ``config_class``'s defaults for the unset ones."""
-    return dict(
-        resolution=flag_or("resolution", presets["resolution"]),
-        channels=flags.channels,
-        latent_dim=flag_or("latent-dim", config_class.latent_dim),
-        width=flag_or("width", presets["width"]),
-        shots=flag_or("shots", config_class.shots),
-        train_classes=flags["train-classes"].value,
-        test_classes=flags["test-classes"].value,
-    )
-
-
 # What --diff-augment turns on (the SLE-GAN reference's switch; FastGAN's policy).
 DEFAULT_DIFF_AUGMENT = "color,translation"
 
@@ -91,3 +77,86 @@ def diff_augment_from_flags(flags, family_default):
     if switch is None:
         return family_default
     return DEFAULT_DIFF_AUGMENT if switch else ""
+
+
+# ----------------------------------------------------- flags from the configs
+
+# Flag names that are not the field's name with dashes: the SLE-GAN
+# reference's, and DiffAugment's policy beside its --diff-augment switch.
+FLAG_NAMES = {
+    "g_learning_rate": "G-learning-rate",
+    "d_learning_rate": "D-learning-rate",
+    "diff_augment": "diff-augment-policy",
+    "fid_frequency": "fid-frequency-steps",
+    "fid_frequency_epochs": "fid-frequency",
+    "fid_feature_weights": "fid-weights",
+}
+_DEFINERS = {"int": "DEFINE_integer", "float": "DEFINE_float", "bool": "DEFINE_boolean", "str": "DEFINE_string"}
+
+
+def flag_name(field_name):
+    """The command-line name of a config field."""
+    return FLAG_NAMES.get(field_name, field_name.replace("_", "-"))
+
+
+def _base_type(annotation):
+    """``"int"`` of ``"int"``, ``"int | None"`` or ``int``."""
+    name = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    return name.replace(" | None", "").replace("Optional[", "").rstrip("]")
+
+
+def _defaults_note(name, families, run_config_class, run_presets):
+    """``"default: 64 for fastgan; 32 for figr, ..."``: what each family takes
+    when the flag is left out (its presets, else the config's default)."""
+    by_value = {}
+    for family in families:
+        for config_class, base in ((family.config_class, {}), (run_config_class, run_presets)):
+            for field in dataclasses.fields(config_class):
+                if flag_name(field.name) == name:
+                    value = family.presets.get(field.name, base.get(field.name, field.default))
+                    by_value.setdefault(repr(value), []).append(family.name)
+    if len(by_value) == 1:
+        return f"default: {next(iter(by_value))}"
+    return "default: " + "; ".join(f"{value} for {', '.join(names)}" for value, names in by_value.items())
+
+
+def define_config_flags(families, run_config_class, run_presets, flag_values=None):
+    """Define one absl flag per config field made with :func:`tfgen.config.setting`,
+    in the families' configs and the run config: its type from the field, its
+    help from the setting plus every family's default. Each flag defaults to
+    None, meaning "the family's own" (:func:`settings_from_flags`)."""
+    from absl import flags
+
+    flag_values = flag_values or flags.FLAGS
+    for config_class in [family.config_class for family in families] + [run_config_class]:
+        for field in dataclasses.fields(config_class):
+            if "help" not in field.metadata or flag_name(field.name) in flag_values:
+                continue
+            name = flag_name(field.name)
+            help_text = f"{field.metadata['help']} ({_defaults_note(name, families, run_config_class, run_presets)})"
+            choices = field.metadata.get("choices")
+            if choices:
+                flags.DEFINE_enum(name, None, list(choices), help_text, flag_values=flag_values)
+            else:
+                getattr(flags, _DEFINERS[_base_type(field.type)])(name, None, help_text, flag_values=flag_values)
+
+
+def settings_from_flags(config_class, presets, flag_values, *, skip=()):
+    """Keyword arguments of ``config_class`` from the parsed flags: every field
+    that has a flag, from the flag when it was given, else from ``presets``;
+    fields in neither keep the dataclass default. ``diff_augment`` also reads
+    the ``--diff-augment`` switch."""
+    values = {}
+    for field in dataclasses.fields(config_class):
+        name = flag_name(field.name)
+        if field.name in skip or name not in flag_values:
+            continue
+        if field.name == "diff_augment":
+            values[field.name] = diff_augment_from_flags(flag_values, presets.get(field.name, field.default))
+            continue
+        value = flag_values[name].value
+        if value is None and field.name in presets:
+            value = presets[field.name]
+        if value is not None:
+            values[field.name] = value
+    return values

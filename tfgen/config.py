@@ -29,6 +29,18 @@ def check_few_shot_resolution(resolution) -> int:
     return int(resolution)
 
 
+def setting(default, help, *, choices=None):
+    """A config field that ``train.py`` offers as a flag, defined here once: its
+    type is the field's, its help this text (the defaults of every family are
+    added to it: ``tfgen.cli.define_config_flags``), its name the field's with
+    dashes (``tfgen.cli.FLAG_NAMES`` renames a few, as the SLE-GAN reference
+    calls them). ``choices`` makes it an enum."""
+    metadata = {"help": help}
+    if choices:
+        metadata["choices"] = tuple(choices)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
 def check_positive(config, *fields) -> None:
     """A ValueError unless every one of ``config``'s ``fields`` is >= 1."""
     for field in fields:
@@ -42,31 +54,58 @@ class RunConfig:
     """Settings of one training run that are not part of the model."""
 
     name: str = "fastgan_default"
-    runs_dir: str = "runs"
+    runs_dir: str = setting("runs", 'Folder holding the runs.')
     data: str = "digits"  # a folder of images or a bundled dataset name
-    steps: int = 0  # 0: derive from epochs
-    epochs: int = 0
-    mixed_precision: str = "off"  # off | float16 | bfloat16
-    xla: bool = False
-    strategy: str = "default"  # default | mirrored | multiworker
-    seed: int = 0
-    flip: bool = True
-    sample_every: int = 500
-    checkpoint_every: int = 1000
+    steps: int = setting(0, 'Training steps, meta-iterations for FIGR (0: --epochs passes).')  # 0: derive from epochs
+    epochs: int = setting(0, 'Passes over the data, if --steps is not given.')
+    mixed_precision: str = setting(
+        "off",
+        'Mixed precision: bfloat16 for CPUs/TPUs/recent GPUs, float16 for older GPUs.',
+        choices=('off', 'float16', 'bfloat16'),
+    )  # off | float16 | bfloat16
+    xla: bool = setting(False, 'Compile the train step with XLA.')
+    strategy: str = setting(
+        "default",
+        'tf.distribute strategy: one device, all local GPUs, or a TF_CONFIG cluster.',
+        choices=('default', 'mirrored', 'multiworker'),
+    )  # default | mirrored | multiworker
+    seed: int = setting(0, 'Seed of weights, data order and randomness.')
+    flip: bool = setting(True, 'Mirror training images at random (official: on; keep off for text and digits).')
+    sample_every: int = setting(500, 'Write a sample grid every this many steps.')
+    checkpoint_every: int = setting(1000, 'Write a checkpoint every this many steps.')
     keep_checkpoints: int = 3
     log_every: int = 10
-    generator_weights: str | None = None  # initial weights (fine-tuning)
-    discriminator_weights: str | None = None
+    generator_weights: str | None = setting(
+        None,
+        'Initial generator weights (.weights.h5) to fine-tune from.',
+    )  # initial weights (fine-tuning)
+    discriminator_weights: str | None = setting(None, 'Initial discriminator weights (.weights.h5).')
     # A metric of the EMA generator every fid_frequency steps (TensorBoard,
     # metrics.jsonl) and the weights of the best step in <run>/best/.
-    fid: bool = False
-    fid_frequency: int = 1000
+    fid: bool = setting(
+        False,
+        'Measure --fid-metric of the EMA generator during training; keep the best weights in <run>/best/.',
+    )
+    fid_frequency: int = setting(1000, 'Measure it every this many steps (without --fid-frequency).')
     # When > 0, every this many epochs instead (the SLE-GAN reference's --fid-frequency).
-    fid_frequency_epochs: int = 0
-    fid_number_of_images: int = 1000
-    fid_metric: str = "fid"  # any tfgen.metrics registry name without pixels or a target class
-    fid_features: str = "inception"  # inception | efficientnet_lite0 | classifier
-    fid_feature_weights: str | None = None  # inception weights file or classifier folder
+    fid_frequency_epochs: int = setting(
+        0,
+        'Measure it every this many epochs, as the SLE-GAN reference (0: every --fid-frequency-steps steps).',
+    )
+    fid_number_of_images: int = setting(1000, 'Generated images per measurement.')
+    fid_metric: str = setting(
+        "fid",
+        'The metric: fid, kid, pr, dc, diversity or memorisation.',
+    )  # any tfgen.metrics registry name without pixels or a target class
+    fid_features: str = setting(
+        "inception",
+        'Feature extractor (efficientnet_lite0 works offline; inception needs its ImageNet weights).',
+        choices=('inception', 'efficientnet_lite0', 'classifier'),
+    )  # inception | efficientnet_lite0 | classifier
+    fid_feature_weights: str | None = setting(
+        None,
+        'InceptionV3 weights file (default: the Keras cache) or, for --fid-features classifier, the folder of a classifier trained by evaluate.py --train-classifier.',
+    )  # inception weights file or classifier folder
 
     def validate(self) -> None:
         check_run_name(self.name)
@@ -101,3 +140,9 @@ class RunConfig:
     @property
     def run_dir(self) -> str:
         return os.path.join(self.runs_dir, self.name)
+
+
+# train.py's run settings where they differ from RunConfig's (a family's
+# presets may change them again): mirrored digits and glyphs are not digits
+# and glyphs, and short CPU runs want samples and checkpoints often.
+RUN_PRESETS = dict(flip=False, sample_every=200, checkpoint_every=200)

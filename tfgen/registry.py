@@ -33,8 +33,9 @@ class ModelFamily:
     [n, R, R, C]) and returns a :class:`tfgen.adaptation.Adaptation`; None
     for families that train on the images they are to make (FastGAN).
     ``presets`` are the command line's defaults where the family's differ
-    (``dataset``, ``steps``, ...); ``config_from_flags(flags)`` makes the
-    family's config from train.py's parsed flags.
+    from its config's (``dataset``, ``steps``, ``resolution``, ...); train.py
+    makes the config from its flags (``tfgen.cli.settings_from_flags``) after
+    ``check_flags(flags)``, which refuses flags that make no sense for the family.
     """
 
     name: str
@@ -50,7 +51,7 @@ class ModelFamily:
     adapter: Callable | None = None
     adapter_options: tuple[str, ...] = ()  # keyword options its adapter takes beyond the shared ones
     presets: Mapping = dataclasses.field(default_factory=dict)
-    config_from_flags: Callable | None = None
+    check_flags: Callable | None = None
     # False for families whose length is in their config (stages, a fit), not in --steps.
     trains_in_steps: bool = True
 

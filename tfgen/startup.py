@@ -13,6 +13,7 @@ tfgen themselves see TensorFlow's output as usual.
 Pure Python; imports nothing of tfgen.
 """
 
+import importlib
 import os
 import sys
 import tempfile
@@ -23,7 +24,7 @@ QUIET_STARTUP_VARIABLE = "TFGEN_QUIET_STARTUP"
 def import_tensorflow():
     """Import TensorFlow, quietly when :data:`QUIET_STARTUP_VARIABLE` is set."""
     if os.environ.get(QUIET_STARTUP_VARIABLE) != "1" or "tensorflow" in sys.modules:
-        import tensorflow  # noqa: F401
+        importlib.import_module("tensorflow")
 
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # its INFO and WARNING logs after start-up too
@@ -32,7 +33,7 @@ def import_tensorflow():
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401
+            importlib.import_module("tensorflow")
         except BaseException:
             os.dup2(saved, 2)
             captured.seek(0)

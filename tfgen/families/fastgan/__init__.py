@@ -29,25 +29,6 @@ def describe_generator(config):
     )
 
 
-def config_from_flags(flags):
-    """The FastGAN config from train.py's flags, with DEMO for the unset ones."""
-    from tfgen.cli import diff_augment_from_flags, flag_or
-
-    return FastGANConfig(
-        resolution=flag_or("resolution", DEMO["resolution"]),
-        latent_dim=flag_or("latent-dim", FastGANConfig.latent_dim),
-        ngf=flags.ngf,
-        ndf=flags.ndf,
-        batch_size=flag_or("batch-size", DEMO["batch_size"]),
-        g_learning_rate=flag_or("G-learning-rate", FastGANConfig.g_learning_rate),
-        d_learning_rate=flag_or("D-learning-rate", FastGANConfig.d_learning_rate),
-        ema_decay=flags["ema-decay"].value,
-        diff_augment=diff_augment_from_flags(flags, FastGANConfig.diff_augment),
-        reconstruction_loss=flags["reconstruction-loss"].value,
-        vgg_weights=flags["vgg-weights"].value,
-    )
-
-
 FAMILIES = {
     "fastgan": ModelFamily(
         name="fastgan",
@@ -58,6 +39,5 @@ FAMILIES = {
         trainer_path="tfgen.families.fastgan.trainer:FastGANTrainer",
         networks="tfgen.families.fastgan.networks",
         presets=DEMO,
-        config_from_flags=config_from_flags,
     )
 }

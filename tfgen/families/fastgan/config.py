@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from tfgen.checks import parse_diff_augment_policy
+from tfgen.config import setting
 from tfgen.errors import InputError
 
 
@@ -30,20 +31,30 @@ class FastGANConfig:
     betas (0.5, 0.999), batch 8, EMA decay 0.999, DiffAugment color+translation.
     """
 
-    resolution: int = 256
-    latent_dim: int = 256  # nz
-    ngf: int = 64  # generator width multiplier
-    ndf: int = 64  # discriminator width multiplier
-    batch_size: int = 8
-    g_learning_rate: float = 2e-4
-    d_learning_rate: float = 2e-4
+    resolution: int = setting(
+        256,
+        'Image size. FastGAN: 64, 128, 256, 512 or 1024 (the paper: 256 and 1024); the few-shot models: 32 or 64; StyleGAN: 32 to 1024.',
+    )
+    latent_dim: int = setting(256, 'Size of the latent vector z.')  # nz
+    ngf: int = setting(64, 'FastGAN: generator width multiplier (official: 64).')  # generator width multiplier
+    ndf: int = setting(64, 'FastGAN: discriminator width multiplier (official: 64).')  # discriminator width multiplier
+    batch_size: int = setting(8, 'Images per step, over all devices (FIGR: --shots x --tasks-per-step).')
+    g_learning_rate: float = setting(2e-4, 'Generator Adam learning rate.')
+    d_learning_rate: float = setting(2e-4, 'Discriminator Adam learning rate.')
     adam_beta1: float = 0.5
     adam_beta2: float = 0.999
-    ema_decay: float = 0.999
-    diff_augment: str = "color,translation"
+    ema_decay: float = setting(0.999, "Decay of the generator's EMA (official: 0.999; the DCGANs: none unless given).")
+    diff_augment: str = setting(
+        "color,translation",
+        "DiffAugment policy instead of --diff-augment's default: color, translation, cutout, comma-joined; '' for none.",
+    )
     # "l1" (default, offline) or "lpips_vgg" (needs user-supplied VGG16 weights).
-    reconstruction_loss: str = "l1"
-    vgg_weights: str | None = None
+    reconstruction_loss: str = setting(
+        "l1",
+        "FastGAN: loss of the discriminator's self-supervised decoders.",
+        choices=('l1', 'lpips_vgg'),
+    )
+    vgg_weights: str | None = setting(None, 'FastGAN: VGG16 weights for --reconstruction-loss lpips_vgg.')
 
     family = "fastgan"
 

@@ -31,26 +31,13 @@ def adapt(run, shots, *, steps=None, seed=0, quiet=True):
     return adapt_to_shots(run, shots, steps=steps, seed=seed, quiet=quiet)
 
 
-def config_from_flags(flags):
-    """The FIGR config from train.py's flags."""
-    from tfgen.cli import few_shot_fields, flag_or
-
+def check_flags(flags):
+    """FIGR's batch is one task per step: --batch-size has no meaning here."""
     if flags["batch-size"].value is not None:
         raise InputError(
             "FIGR's batch is one task per step: set --shots and --tasks-per-step instead of "
             f"--batch-size. Received: --batch-size={flags['batch-size'].value}"
         )
-    return FIGRConfig(
-        **few_shot_fields(flags, FIGR_PRESETS, FIGRConfig),
-        tasks_per_step=flags["tasks-per-step"].value,
-        inner_steps=flags["inner-steps"].value,
-        inner_optimizer=flags["inner-optimizer"].value,
-        inner_learning_rate=flags["inner-learning-rate"].value,
-        meta_optimizer=flags["meta-optimizer"].value,
-        meta_learning_rate=flags["meta-learning-rate"].value,
-        gp_weight=flags["gp-weight"].value,
-        adapt_steps=flag_or("adapt-steps", FIGRConfig.adapt_steps),
-    )
 
 
 FAMILIES = {
@@ -65,6 +52,6 @@ FAMILIES = {
         adapt_method="reptile",
         adapter=adapt,
         presets=FIGR_PRESETS,
-        config_from_flags=config_from_flags,
+        check_flags=check_flags,
     )
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from tfgen.checks import check_channels
-from tfgen.config import check_few_shot_resolution, check_positive
+from tfgen.config import check_few_shot_resolution, check_positive, setting
 from tfgen.errors import InputError
 
 
@@ -21,24 +21,47 @@ class FIGRConfig:
     """
 
     resolution: int = 32
-    channels: int = 1  # 1: grey, 3: RGB
+    channels: int = setting(1, "1: grey (FIGR's setting), 3: RGB.")  # 1: grey, 3: RGB
     latent_dim: int = 100
-    width: int = 64  # hidden_size: channels of the finest residual block
-    shots: int = 4  # n: images per task
-    tasks_per_step: int = 1  # tasks averaged into one outer step (spread over replicas)
-    inner_steps: int = 10  # K
-    inner_optimizer: str = "sgd"  # sgd | adam (Adam betas 0.0, 0.9 as in WGAN-GP)
-    inner_learning_rate: float = 1e-3
+    width: int = setting(
+        64,
+        'Channels of the finest layer (FIGR code: 64).',
+    )  # hidden_size: channels of the finest residual block
+    shots: int = setting(4, 'n: images per task (FIGR) and the shots to adapt to.')  # n: images per task
+    tasks_per_step: int = setting(
+        1,
+        'FIGR: tasks averaged into one outer step.',
+    )  # tasks averaged into one outer step (spread over replicas)
+    inner_steps: int = setting(10, 'FIGR: K inner steps per task.')  # K
+    inner_optimizer: str = setting(
+        "sgd",
+        'FIGR: inner optimizer.',
+        choices=('sgd', 'adam'),
+    )  # sgd | adam (Adam betas 0.0, 0.9 as in WGAN-GP)
+    inner_learning_rate: float = setting(1e-3, 'FIGR: inner learning rate.')
     # The outer step: "adam" (FIGR; betas 0.9, 0.999 as torch's default) or
     # "sgd", which is Reptile's plain interpolation Phi += lr * (W - Phi).
-    meta_optimizer: str = "adam"
-    meta_learning_rate: float = 1e-4
-    gp_weight: float = 10.0
+    meta_optimizer: str = setting(
+        "adam",
+        "FIGR: outer optimizer on Phi - W (sgd is Reptile's interpolation).",
+        choices=('adam', 'sgd'),
+    )
+    meta_learning_rate: float = setting(1e-4, 'FIGR: outer learning rate.')
+    gp_weight: float = setting(10.0, 'FIGR, L2L-GAN: gradient penalty weight lambda.')
     # Class split of the meta-training data: names or indices, comma-joined;
     # "" takes the dataset's default (tfgen.data.episodes.DEFAULT_SPLITS).
-    train_classes: str = ""
-    test_classes: str = ""
-    adapt_steps: int = 10  # Algorithm 2's K when adapting to a new class
+    train_classes: str = setting(
+        "",
+        'Training classes, names or indices comma-joined (default: all but --test-classes).',
+    )
+    test_classes: str = setting(
+        "",
+        'Held-out classes, never seen in training (default per dataset: digits 9, fashion_mnist ankle_boot, glyphs a fixed set of characters; a folder of class folders needs it).',
+    )
+    adapt_steps: int = setting(
+        10,
+        'Default adaptation steps K stored with the run.',
+    )  # Algorithm 2's K when adapting to a new class
 
     family = "figr"
 

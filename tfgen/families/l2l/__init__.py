@@ -42,42 +42,13 @@ def adapt(run, shots, *, steps=None, seed=0, quiet=True):
     return condition_on_shots(run, shots, steps=steps or 0, seed=seed, quiet=quiet)
 
 
-def config_from_flags(flags):
-    """The L2L-GAN config from train.py's flags, with L2L_PRESETS for the unset ones."""
-    from tfgen.cli import flag_or
-
+def check_flags(flags):
+    """L2L-GAN trains in stages whose lengths are its own flags, not --steps / --epochs."""
     if flags.steps is not None or flags.epochs:
         raise InputError(
             "L2L-GAN trains in stages: set --source-steps, --few-steps, --gem-steps and "
-            f"--finetune-steps instead of --steps / --epochs. Received: --steps={flags.steps}, --epochs={flags.epochs}"
+            f"--finetune-steps instead of --steps / --epochs. Received: --steps={flags.steps}, --epochs={flags.epochs or 0}"
         )
-    presets = L2L_PRESETS
-    return L2LConfig(
-        resolution=flag_or("resolution", presets["resolution"]),
-        channels=flags.channels,
-        latent_dim=flag_or("latent-dim", L2LConfig.latent_dim),
-        width=flag_or("width", presets["width"]),
-        noise_channels=flags["noise-channels"].value,
-        batch_size=flag_or("batch-size", presets["batch_size"]),
-        g_learning_rate=flag_or("G-learning-rate", L2LConfig.g_learning_rate),
-        d_learning_rate=flag_or("D-learning-rate", L2LConfig.d_learning_rate),
-        critic_steps=flag_or("critic-steps", presets["critic_steps"]),
-        gp_weight=flags["gp-weight"].value,
-        samples_per_class=flags["samples-per-class"].value,
-        source_steps=flag_or("source-steps", presets["source_steps"]),
-        few_steps=flag_or("few-steps", presets["few_steps"]),
-        gem_epochs=flag_or("gem-epochs", presets["gem_epochs"]),
-        gem_steps=flag_or("gem-steps", presets["gem_steps"]),
-        gem_type=int(flags["gem-type"].value),
-        gem_layers=flags["gem-layers"].value,
-        strategy_gem=flags["strategy-gem"].value,
-        gem_loss=flags["gem-loss"].value,
-        gem_learning_rate=flags["gem-learning-rate"].value,
-        finetune_steps=flag_or("finetune-steps", presets["finetune_steps"]),
-        few_shot_init=flags["few-shot-init"].value,
-        train_classes=flags["train-classes"].value,
-        test_classes=flags["test-classes"].value,
-    )
 
 
 FAMILIES = {
@@ -92,7 +63,7 @@ FAMILIES = {
         adapt_method="condition",
         adapter=adapt,
         presets=L2L_PRESETS,
-        config_from_flags=config_from_flags,
+        check_flags=check_flags,
         trains_in_steps=False,
     )
 }

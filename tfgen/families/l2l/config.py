@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from tfgen.checks import check_channels
-from tfgen.config import check_positive
+from tfgen.config import check_positive, setting
 from tfgen.errors import InputError
 
 L2L_GEM_TYPES = (1, 2, 3)
@@ -66,29 +66,53 @@ class L2LConfig:
     channels: int = 3
     latent_dim: int = 100
     width: int = 64
-    noise_channels: int = 8  # channels of z's projection concatenated at each decoder block
+    noise_channels: int = setting(
+        8,
+        "L2L: channels of z's projection at each decoder block.",
+    )  # channels of z's projection concatenated at each decoder block
     batch_size: int = 32  # image pairs per step
     g_learning_rate: float = 1e-4
     d_learning_rate: float = 1e-4
     adam_beta1: float = 0.0  # WGAN-GP's Adam betas (Gulrajani et al., 2017)
     adam_beta2: float = 0.9
-    critic_steps: int = 5  # critic updates per generator update (DAGAN)
+    critic_steps: int = setting(
+        5,
+        'L2L: critic steps per generator step (DAGAN 5).',
+    )  # critic updates per generator update (DAGAN)
     gp_weight: float = 10.0
     # Algorithm 1
-    samples_per_class: int = 2  # p: images per class of the few-shot sets X_s^t and X_n
-    source_steps: int = 10000
-    few_steps: int = 2000
-    gem_epochs: int = 3  # T
-    gem_steps: int = 500
-    gem_type: int = 1
-    gem_layers: str = "3,4"  # GEM slots ("": none, the plain generator of the GAN stages)
-    strategy_gem: str = "A"
-    gem_loss: str = "l1"  # l1 | l2: the feature-matching distance
-    gem_learning_rate: float = 1e-3
-    finetune_steps: int = 500
+    samples_per_class: int = setting(
+        2,
+        'L2L: p, images per class of X_s^t and X_n.',
+    )  # p: images per class of the few-shot sets X_s^t and X_n
+    source_steps: int = setting(10000, 'L2L: steps of phi_s^1 on all source data.')
+    few_steps: int = setting(2000, 'L2L: steps of each phi_s^2 and of phi_t^plain.')
+    gem_epochs: int = setting(3, 'L2L: T, epochs of (phi_s^2, GEMs).')  # T
+    gem_steps: int = setting(500, 'L2L: steps per GEM stage per epoch.')
+    gem_type: int = setting(1, 'L2L: GEM type: 1 conv s2 -> up; 2 conv -> ReLU -> conv s2 -> up; 3 type 2 + deconv.')
+    gem_layers: str = setting(
+        "3,4",
+        'L2L: decoder blocks that get a GEM, comma-joined (1: after the bottleneck .. 5: full resolution).',
+    )  # GEM slots ("": none, the plain generator of the GAN stages)
+    strategy_gem: str = setting(
+        "A",
+        'L2L: A one GEM at a time, alone; B one at a time, earlier ones updated too; C all at once.',
+        choices=('A', 'B', 'C'),
+    )
+    gem_loss: str = setting(
+        "l1",
+        'L2L: distance between the matched feature maps.',
+        choices=('l1', 'l2'),
+    )  # l1 | l2: the feature-matching distance
+    gem_learning_rate: float = setting(1e-3, 'L2L: Adam learning rate of the GEMs.')
+    finetune_steps: int = setting(500, 'L2L: steps of fine-tuning phi_t.')
     # Where phi_s^2 and phi_t^plain start: "scratch" (the same initial weights
     # as phi_s^1) or "source" (phi_s^1's weights, i.e. fine-tuning).
-    few_shot_init: str = "scratch"
+    few_shot_init: str = setting(
+        "scratch",
+        "L2L: phi_s^2 and phi_t^plain start from phi_s^1's initial weights (scratch) or from phi_s^1.",
+        choices=('scratch', 'source'),
+    )
     train_classes: str = ""
     test_classes: str = ""
     # Images stored inside the generator that G(z) conditions on (set by
@@ -135,6 +159,6 @@ class L2LConfig:
 # a fifth of every script's characters), width 16 (the paper: 96x96x3, 64),
 # short stages; every stage length is a flag.
 L2L_PRESETS = dict(
-    dataset="glyphs", resolution=32, width=16, batch_size=16, critic_steps=2, source_steps=1500,
+    dataset="glyphs", resolution=32, channels=1, width=16, batch_size=16, critic_steps=2, source_steps=1500,
     few_steps=300, gem_epochs=2, gem_steps=100, finetune_steps=100,
 )  # fmt: skip

@@ -32,21 +32,6 @@ def adapt(run, shots, *, steps=None, seed=0, quiet=True):
     return morph_shots(run, shots)
 
 
-def config_from_flags(flags):
-    """The shot-morphing config from train.py's flags."""
-    from tfgen.cli import flag_or
-
-    return ShotMorphConfig(
-        resolution=flag_or("resolution", SHOT_MORPH_PRESETS["resolution"]),
-        channels=flags.channels,
-        shots=flag_or("shots", ShotMorphConfig.shots),
-        train_classes=flags["train-classes"].value,
-        test_classes=flags["test-classes"].value,
-        classifier_epochs=flags["classifier-epochs"].value,
-        fit_seeds=flags["fit-seeds"].value,
-    )
-
-
 FAMILIES = {
     "shotmorph": ModelFamily(
         name="shotmorph",
@@ -60,7 +45,6 @@ FAMILIES = {
         adapt_method="morph",
         adapter=adapt,
         presets=SHOT_MORPH_PRESETS,
-        config_from_flags=config_from_flags,
         trains_in_steps=False,
     )
 }

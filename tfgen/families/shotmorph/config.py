@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from tfgen.checks import check_channels
-from tfgen.config import check_few_shot_resolution, check_positive
+from tfgen.config import check_few_shot_resolution, check_positive, setting
 from tfgen.errors import InputError
 
 
@@ -48,8 +48,14 @@ class ShotMorphConfig:
     pose_spread: float = 0.0
     ink_spread: float = 0.0
     # Fitting: episodes per class and the classifier of the training classes it scores with.
-    fit_seeds: int = 4  # 2 picked a near-tie that 4 resolves (docs/few_shot_benchmark.md)
-    classifier_epochs: int = 0  # 0: about as many images seen as the benchmark's judge
+    fit_seeds: int = setting(
+        4,
+        'shotmorph: few-shot episodes drawn per training class to score each candidate policy on (fewer: a faster, noisier fit).',
+    )  # 2 picked a near-tie that 4 resolves (docs/few_shot_benchmark.md)
+    classifier_epochs: int = setting(
+        0,
+        'shotmorph: epochs of the classifier of the training classes that scores the candidate policies (0: about 60000 images seen, at most 30 epochs).',
+    )  # 0: about as many images seen as the benchmark's judge
     # Set by adaptation: the shots, bank flows and style deviations the adapted generator holds.
     num_shots: int = 4
     bank_size: int = 0

@@ -64,34 +64,6 @@ def adapt(run, shots, *, steps=None, seed=0, quiet=True, adain=None):
     return Adaptation(result.generator, run, result.model_config, losses=result.losses)
 
 
-def config_from_flags(flags):
-    """The StyleGAN config from train.py's flags, with STYLEGAN_PRESETS for the unset ones."""
-    from tfgen.cli import diff_augment_from_flags, flag_or
-
-    presets = STYLEGAN_PRESETS
-    return StyleGANConfig(
-        resolution=flag_or("resolution", presets["resolution"]),
-        channels=flags.channels,
-        latent_dim=flag_or("latent-dim", presets["latent_dim"]),
-        w_dim=flag_or("w-dim", presets["w_dim"]),
-        mapping_layers=flags["mapping-layers"].value,
-        channel_base=flag_or("channel-base", presets["channel_base"]),
-        channel_max=flag_or("channel-max", presets["channel_max"]),
-        style_mixing=flags["style-mixing"].value,
-        truncation_psi=flags["truncation-psi"].value,
-        batch_size=flag_or("batch-size", presets["batch_size"]),
-        g_learning_rate=flag_or("G-learning-rate", StyleGANConfig.g_learning_rate),
-        d_learning_rate=flag_or("D-learning-rate", StyleGANConfig.d_learning_rate),
-        r1_gamma=flags["r1-gamma"].value,
-        r1_interval=flags["r1-interval"].value,
-        ema_decay=flags["ema-decay"].value,
-        diff_augment=diff_augment_from_flags(flags, StyleGANConfig.diff_augment),
-        train_classes=flags["train-classes"].value,
-        test_classes=flags["test-classes"].value,
-        shots=flag_or("shots", StyleGANConfig.shots),
-    )
-
-
 FAMILIES = {
     "stylegan": ModelFamily(
         name="stylegan",
@@ -105,6 +77,5 @@ FAMILIES = {
         adapter=adapt,
         adapter_options=("adain",),
         presets=STYLEGAN_PRESETS,
-        config_from_flags=config_from_flags,
     )
 }

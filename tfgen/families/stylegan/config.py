@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from tfgen.checks import check_channels, parse_diff_augment_policy
-from tfgen.config import check_positive
+from tfgen.config import check_positive, setting
 from tfgen.errors import InputError
 
 
@@ -44,24 +44,39 @@ class StyleGANConfig:
     resolution: int = 32
     channels: int = 1  # 1: grey, 3: RGB
     latent_dim: int = 512  # z
-    w_dim: int = 512
-    mapping_layers: int = 8
+    w_dim: int = setting(512, 'StyleGAN: size of w (paper 512).')
+    mapping_layers: int = setting(8, 'StyleGAN: layers of the mapping network.')
     mapping_lr_multiplier: float = 0.01
-    channel_base: int = 8192
-    channel_max: int = 512
-    style_mixing: float = 0.9  # probability of two w's per image in training
+    channel_base: int = setting(
+        8192,
+        'StyleGAN: channels at resolution r are min(channel-base // r, channel-max) (paper 8192).',
+    )
+    channel_max: int = setting(512, 'StyleGAN: most channels of a layer (paper 512).')
+    style_mixing: float = setting(
+        0.9,
+        'StyleGAN: probability of style mixing per image.',
+    )  # probability of two w's per image in training
     w_avg_beta: float = 0.995  # running average of w (truncation centre)
     # Sampling defaults (generate.py --truncation-psi): w = w_avg + psi (w - w_avg)
     # in the first truncation_cutoff layers (0: every layer).
-    truncation_psi: float = 1.0
+    truncation_psi: float = setting(
+        1.0,
+        'Truncation psi of the samples (StyleGAN: towards the average w; the DCGANs: z scaled).',
+    )
     truncation_cutoff: int = 0
     batch_size: int = 32
     g_learning_rate: float = 0.002
     d_learning_rate: float = 0.002
     adam_beta1: float = 0.0
     adam_beta2: float = 0.99
-    r1_gamma: float = 1.0  # R1 weight gamma: the penalty is gamma / 2 * |grad D(x)|^2
-    r1_interval: int = 16  # lazy regularisation: R1 every this many steps (1: every step)
+    r1_gamma: float = setting(
+        1.0,
+        'StyleGAN: R1 penalty weight gamma (0: none).',
+    )  # R1 weight gamma: the penalty is gamma / 2 * |grad D(x)|^2
+    r1_interval: int = setting(
+        16,
+        'StyleGAN: R1 every this many steps (lazy).',
+    )  # lazy regularisation: R1 every this many steps (1: every step)
     ema_decay: float = 0.999
     diff_augment: str = "color,translation"
     # Class split of a labelled source (as FIGR): train on train_classes,
@@ -182,5 +197,5 @@ class AdaINAdaptConfig:
 # per step on 2 CPU cores); the paper's 512-d, 512-channel net is flags away.
 STYLEGAN_PRESETS = dict(
     dataset="digits", resolution=32, latent_dim=128, w_dim=128, channel_base=2048, channel_max=64,
-    batch_size=16, steps=2500,
+    batch_size=16, steps=2500, ema_decay=0.99,
 )  # fmt: skip

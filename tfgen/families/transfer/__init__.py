@@ -76,30 +76,6 @@ def adapt(run, shots, *, steps=None, seed=0, quiet=True, **options):
     return finetune_on_shots(run, shots, steps=steps, seed=seed, quiet=quiet, **options)
 
 
-def config_from_flags(flags):
-    """The DCGAN / cDCGAN / InfoGAN config (``flags.model``) from train.py's flags."""
-    from tfgen.cli import diff_augment_from_flags, few_shot_fields, flag_or
-
-    config_class = {"dcgan": DCGANConfig, "cdcgan": CDCGANConfig, "infogan": InfoGANConfig}[flags.model]
-    settings = dict(
-        few_shot_fields(flags, TRANSFER_PRESETS, config_class),
-        batch_size=flag_or("batch-size", TRANSFER_PRESETS["batch_size"]),
-        g_learning_rate=flag_or("G-learning-rate", DCGANConfig.g_learning_rate),
-        d_learning_rate=flag_or("D-learning-rate", DCGANConfig.d_learning_rate),
-        augmented_shots=flags["augmented-shots"].value,
-        adapt_steps=flag_or("adapt-steps", DCGANConfig.adapt_steps),
-        ema_decay=flags["ema-decay"].value if flags["ema-decay"].present else DCGANConfig.ema_decay,
-        diff_augment=diff_augment_from_flags(flags, DCGANConfig.diff_augment),
-    )
-    if config_class is InfoGANConfig:
-        settings.update(
-            num_categories=flags["num-categories"].value,
-            num_continuous=flags["num-continuous"].value,
-            info_weight=flags["info-weight"].value,
-        )
-    return config_class(**settings)
-
-
 def _family(name, config_class, trainer, generator_class, build_generator, build_discriminator):
     return ModelFamily(
         name=name,
@@ -113,7 +89,6 @@ def _family(name, config_class, trainer, generator_class, build_generator, build
         adapter=adapt,
         adapter_options=FINETUNE_OPTIONS,
         presets=TRANSFER_PRESETS,
-        config_from_flags=config_from_flags,
     )
 
 

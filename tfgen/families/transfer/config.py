@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from tfgen.checks import check_channels, parse_diff_augment_policy
-from tfgen.config import check_few_shot_resolution, check_positive
+from tfgen.config import check_few_shot_resolution, check_positive, setting
 from tfgen.errors import InputError
 
 
@@ -29,7 +29,7 @@ class DCGANConfig:
     train_classes: str = ""
     test_classes: str = ""
     shots: int = 4
-    augmented_shots: int = 300
+    augmented_shots: int = setting(300, 'DCGANs: shots are augmented to this many images.')
     adapt_steps: int = 300
     # Decay of the generator's EMA, which samples and adaptation start from (None: no EMA).
     ema_decay: float | None = None
@@ -85,9 +85,9 @@ class InfoGANConfig(DCGANConfig):
     categorical code and continuous codes, and a Q head on D recovers them
     (mutual-information term of weight ``info_weight``)."""
 
-    num_categories: int = 10
-    num_continuous: int = 2
-    info_weight: float = 1.0
+    num_categories: int = setting(10, 'InfoGAN: size of the categorical code.')
+    num_continuous: int = setting(2, 'InfoGAN: number of continuous codes.')
+    info_weight: float = setting(1.0, 'InfoGAN: weight of the mutual-information term.')
 
     family = "infogan"
 
