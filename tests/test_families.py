@@ -24,7 +24,7 @@ from tfgen.runs import load_generator, load_run_config
 from tfgen.sampling import generate
 from tfgen.training.trainer import Trainer
 
-from .training.toy_gan import ToyConfig, ToyDiscriminator, ToyGenerator, ToyTrainer
+from .training.toy_gan import ToyConfig, ToyDiscriminator, ToyGenerator, ToyTrainer, interrupt_on_call
 
 
 @dataclasses.dataclass
@@ -94,16 +94,7 @@ def test_a_family_from_outside_tfgen_trains_resumes_loads_and_adapts(plug, tmp_p
     whole.fit()
 
     interrupted = trainer_class(PlugConfig(), _run(tmp_path, "resumed", 4), quiet=True)
-    step = interrupted.train_function
-    calls = []
-
-    def stop_at_third_step(batch):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return step(batch)
-
-    interrupted.train_function = stop_at_third_step
+    interrupt_on_call(interrupted, 3)
     with pytest.raises(KeyboardInterrupt):
         interrupted.fit()
     trainer_class(PlugConfig(), _run(tmp_path, "resumed", 4), quiet=True).fit()

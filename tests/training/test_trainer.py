@@ -20,7 +20,7 @@ from tfgen.training.trainer import (
 
 from tests.scripts import run_result_script
 
-from .toy_gan import ToyConfig, ToyTrainer
+from .toy_gan import ToyConfig, ToyTrainer, interrupt_on_call
 
 
 
@@ -161,16 +161,7 @@ def test_override_starts_afresh(tmp_path):
 
 def test_keyboard_interrupt_saves_a_checkpoint(tmp_path, capsys):
     trainer = ToyTrainer(ToyConfig(), run_config(tmp_path, steps=10, checkpoint_every=100), quiet=True)
-    train_function = trainer.train_function
-    calls = []
-
-    def interrupted_on_third_call(batch):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return train_function(batch)
-
-    trainer.train_function = interrupted_on_third_call
+    interrupt_on_call(trainer, 3)
     with pytest.raises(KeyboardInterrupt):
         trainer.fit()
     checkpoints = os.path.join(str(tmp_path), "toy", "checkpoints")

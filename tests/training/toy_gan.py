@@ -120,3 +120,18 @@ class ToyTrainer(Trainer):
             g_loss = non_saturating_generator_loss(D(G(z, training=True), training=True))
         self.minimize(tape, g_loss, G.trainable_variables, self.g_optimizer)
         return {"d_loss": d_loss, "g_loss": g_loss, "z_mean": ops.mean(z)}
+
+
+def interrupt_on_call(trainer, call):
+    """Make ``trainer``'s ``call``-th step raise KeyboardInterrupt (Ctrl-C), as
+    a user would stop a run: the steps before it run normally."""
+    train_function = trainer.train_function
+    calls = []
+
+    def interrupted(batch):
+        calls.append(1)
+        if len(calls) == call:
+            raise KeyboardInterrupt
+        return train_function(batch)
+
+    trainer.train_function = interrupted
