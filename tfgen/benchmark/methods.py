@@ -23,6 +23,7 @@ import numpy as np
 
 from tfgen.files import read_json, write_json_atomic
 from tfgen.errors import InputError
+from tfgen.registry import adaptable_families
 
 REFERENCES = ("real", "augmented_shots", "copies")
 TRAIN_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "train.py")
@@ -53,9 +54,7 @@ class Method:
 
 
 # The methods with each family's defaults (train.py's and tfgen.adapt's).
-METHODS = {
-    name: Method(name, name) for name in ("dcgan", "cdcgan", "infogan", "figr", "stylegan", "l2l", "shotmorph")
-}
+METHODS = {name: Method(name, name) for name in adaptable_families()}
 
 
 def parse_methods(names, extra_flags=()) -> list[Method | str]:
