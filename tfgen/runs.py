@@ -1,8 +1,15 @@
-"""Run-folder safety rules: what a run may be called, what ``--override`` may
-delete, and how two training processes are kept out of one run folder.
+"""The run folder, in one module: its file names, what a run may be called,
+what ``--override`` may delete, how two training processes are kept out of
+one folder, its config, the checks before resuming it, the training
+metric's log and ``best/``, and loading a generator back from it.
 
-A run lives in ``<runs_dir>/<name>/`` (``config.json`` with a top-level
-``"family"`` key, ``checkpoints/``, ``samples/``, ``logs/``, ``*.weights.h5``).
+A run lives in ``<runs_dir>/<name>/``: ``config.json`` with a top-level
+``"family"`` key, ``checkpoints/``, ``samples/``, ``logs/``, the final
+``generator.weights.h5`` / ``generator_ema.weights.h5`` /
+``discriminator.weights.h5``, with ``--fid`` ``metrics.jsonl`` and ``best/``,
+for L2L-GAN ``stages/`` and ``gems/``; an adapted run
+(:func:`tfgen.adaptation.save_adapted`) holds ``config.json`` and its
+generator's weights.
 
 - **Names** (:func:`tfgen.checks.check_run_name`): a run name is one plain folder name, so
   ``--name`` can never point outside ``--runs-dir`` (no ``/``, ``.``, ``..``,
@@ -15,12 +22,17 @@ A run lives in ``<runs_dir>/<name>/`` (``config.json`` with a top-level
 - **Config** (:func:`save_run_config`, :func:`load_run_config`):
   ``{"family", "model", "run"}``; the family's config class comes from
   :mod:`tfgen.registry`.
+- **Resuming** (:func:`check_resumable`): a run folder written for another
+  architecture is refused with advice instead of a shape error.
+- **Loading** (:func:`load_generator`): a run folder, a weights file with its
+  ``config.json`` beside it, or a ``.keras`` archive.
 - **Lock** (:class:`RunLock`): one training process per run folder. The lock
   is an OS file lock (``flock``) on ``<run_dir>/.lock``, so the OS drops it
   when the process dies, however it dies: a crashed run never blocks the next
   one; its leftover lock file is taken over with a warning.
 
-Pure Python (no TensorFlow), so CLIs can check a run before importing TF.
+Pure Python at import (no TensorFlow), so CLIs can check a run before
+importing TF; loading weights imports Keras when it is asked for.
 """
 
 import dataclasses
@@ -48,6 +60,15 @@ CONFIG_FILE = "config.json"
 EMA_WEIGHTS = "generator_ema" + WEIGHTS_SUFFIX
 RAW_WEIGHTS = "generator" + WEIGHTS_SUFFIX
 DISCRIMINATOR_WEIGHTS = "discriminator" + WEIGHTS_SUFFIX
+CHECKPOINT_DIR = "checkpoints"
+# The training metric (--fid): one JSON line per measurement, and the best
+# step's weights with their record in best/.
+METRICS_LOG = "metrics.jsonl"
+BEST_DIR = "best"
+BEST_RECORD = "metric.json"
+# L2L-GAN's stage runs and GEM weights.
+STAGES_DIR = "stages"
+GEMS_DIR = "gems"
 
 # What a run holds between taking its lock and writing config.json
 # (Trainer.open_run makes samples/ first): all that a folder without a config
@@ -525,3 +546,76 @@ def _check_resolution_agrees(resolution, model_config, config_path):
             f"(resolution={model_config.resolution}). Leave the resolution out: the run's "
             "config already says how to build its generator."
         )
+
+
+# ------------------------------------------------------------------ resuming
+
+
+def read_run_config_json(run_dir):
+    """The raw ``config.json`` payload of a run folder, or None if there is none."""
+    path = os.path.join(run_dir, CONFIG_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as e:
+            raise InputError(
+                f"{path!r} is not valid JSON ({e}). Pass --override to start the run afresh."
+            ) from None
+
+
+def check_resumable(run_dir, family, model_config, architecture_fields):
+    """Refuse to resume a run whose saved model differs from ``model_config``.
+
+    A checkpoint only fits the architecture it was written for; comparing
+    the config first turns a cryptic shape error into advice.
+    """
+    saved = read_run_config_json(run_dir)
+    if saved is None:
+        return
+    new = dataclasses.asdict(model_config)
+    if saved.get("family") != family:
+        differences = [f"family: saved {saved.get('family')!r}, now {family!r}"]
+    else:
+        saved_model = saved.get("model", {})
+        differences = [
+            f"{field}: saved {saved_model.get(field)!r}, now {new[field]!r}"
+            for field in architecture_fields
+            if saved_model.get(field) != new[field]
+        ]
+    if differences:
+        raise InputError(
+            f"Run folder {run_dir!r} holds a different model ({'; '.join(differences)}), so "
+            "its checkpoint cannot be resumed. Pass --override to delete it and start "
+            "afresh, or choose another --name."
+        )
+
+
+# ------------------------------------------------------ the training metric
+
+
+def append_metrics_log(run_dir, record):
+    """One JSON line per measurement in ``<run>/metrics.jsonl``."""
+    with open(os.path.join(run_dir, METRICS_LOG), "a") as f:
+        f.write(json.dumps(record, sort_keys=True) + "\n")
+
+
+def write_best(run_dir, networks, record):
+    """The weights of ``networks`` ({filename: model}) and ``record`` in ``<run>/best/``.
+
+    The record is written last: a ``metric.json`` that exists describes
+    complete weights files.
+    """
+    from tfgen.weights import save_weights_atomic
+
+    best_dir = os.path.join(run_dir, BEST_DIR)
+    os.makedirs(best_dir, exist_ok=True)
+    record_path = os.path.join(best_dir, BEST_RECORD)
+    if os.path.exists(record_path):
+        os.remove(record_path)  # the old record no longer describes the files
+    shutil.copyfile(os.path.join(run_dir, CONFIG_FILE), os.path.join(best_dir, CONFIG_FILE))
+    for filename, model in networks.items():
+        save_weights_atomic(model, os.path.join(best_dir, filename))
+    write_json_atomic(record_path, record, indent=2, sort_keys=True)
+    return best_dir

@@ -20,7 +20,7 @@ from tfgen.families.l2l.config import L2LConfig
 from tfgen.families.stylegan.config import StyleGANConfig
 from tfgen.families.transfer.config import CDCGANConfig, DCGANConfig, InfoGANConfig
 from tfgen.data.builtin import LabelledImages
-from tfgen.training.checkpointing import CHECKPOINT_DIR
+from tfgen.runs import CHECKPOINT_DIR
 from tfgen.families.fastgan.trainer import FastGANTrainer
 from tfgen.families.l2l.trainer import PairTrainer
 from tfgen.families.figr.trainer import ReptileTrainer

@@ -11,12 +11,8 @@ import pytest
 import tensorflow as tf
 
 from tfgen.config import RunConfig
-from tfgen.training.trainer import (
-    ReplicaSeedGenerator,
-    check_resumable,
-    precision_policy,
-    resolve_total_steps,
-)
+from tfgen.runs import check_resumable
+from tfgen.training.trainer import ReplicaSeedGenerator, precision_policy, resolve_total_steps
 
 from tests.scripts import run_result_script
 

@@ -31,7 +31,6 @@ import tensorflow as tf
 
 from tfgen.errors import InputError
 
-CHECKPOINT_DIR = "checkpoints"
 UNREADABLE_DIR = "unreadable"
 _INDEX_FILE = re.compile(r"^ckpt-(\d+)\.index$")
 

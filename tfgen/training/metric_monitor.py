@@ -13,23 +13,14 @@ runs/NAME/best`` work on it directly.
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import shutil
 
-from tfgen.files import write_json_atomic
 from tfgen.metrics import registry
 from tfgen.metrics.cache import real_features
 from tfgen.metrics.evaluation import evaluate
 from tfgen.features.extractor import get_extractor
-from tfgen.runs import CONFIG_FILE
-from tfgen.weights import save_weights_atomic
 from tfgen.errors import InputError
 
-BEST_DIR = "best"
-METRICS_LOG = "metrics.jsonl"
-BEST_RECORD = "metric.json"
 
 
 def extractor_options(features, weights):
@@ -97,27 +88,3 @@ class MetricMonitor:
             seed=self.seed,
         )
         return result["metrics"]
-
-
-def append_metrics_log(run_dir, record):
-    """One JSON line per measurement in ``<run>/metrics.jsonl``."""
-    with open(os.path.join(run_dir, METRICS_LOG), "a") as f:
-        f.write(json.dumps(record, sort_keys=True) + "\n")
-
-
-def write_best(run_dir, networks, record):
-    """The weights of ``networks`` ({filename: model}) and ``record`` in ``<run>/best/``.
-
-    The record is written last: a ``metric.json`` that exists describes
-    complete weights files.
-    """
-    best_dir = os.path.join(run_dir, BEST_DIR)
-    os.makedirs(best_dir, exist_ok=True)
-    record_path = os.path.join(best_dir, BEST_RECORD)
-    if os.path.exists(record_path):
-        os.remove(record_path)  # the old record no longer describes the files
-    shutil.copyfile(os.path.join(run_dir, CONFIG_FILE), os.path.join(best_dir, CONFIG_FILE))
-    for filename, model in networks.items():
-        save_weights_atomic(model, os.path.join(best_dir, filename))
-    write_json_atomic(record_path, record, indent=2, sort_keys=True)
-    return best_dir

@@ -52,9 +52,7 @@ Writing a new method::
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import importlib.util
-import json
 import math
 import os
 import shutil
@@ -65,13 +63,26 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfgen.runs import CONFIG_FILE, DISCRIMINATOR_WEIGHTS, EMA_WEIGHTS, RAW_WEIGHTS, RunLock, clear_run_folder, save_run_config
 from tfgen.registry import get_family
+from tfgen.runs import (
+    BEST_DIR,
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
+    DISCRIMINATOR_WEIGHTS,
+    EMA_WEIGHTS,
+    RAW_WEIGHTS,
+    RunLock,
+    append_metrics_log,
+    check_resumable,
+    clear_run_folder,
+    save_run_config,
+    write_best,
+)
 from tfgen.sampling import generate, make_grid, save_image
-from tfgen.training.checkpointing import CHECKPOINT_DIR, network_state, restore_newest_intact
+from tfgen.training.checkpointing import network_state, restore_newest_intact
 from tfgen.training.ema import copy_weights, update_ema
 from tfgen.training.interrupt import StopSignals, TrainingInterrupted
-from tfgen.training.metric_monitor import BEST_DIR, MetricMonitor, append_metrics_log, write_best
+from tfgen.training.metric_monitor import MetricMonitor
 from tfgen.training.progress import TrainingProgress
 from tfgen.weights import load_weights_checked, non_finite_variables, save_weights_atomic
 from tfgen.errors import InputError
@@ -153,50 +164,6 @@ class ReplicaSeedGenerator(keras.random.SeedGenerator):
         replica = tf.cast(context.replica_id_in_sync_group, seed.dtype)
         # A large odd multiplier keeps the replicas' seeds far apart.
         return seed + tf.stack([replica * 1_000_003, tf.zeros_like(replica)])
-
-
-# ------------------------------------------------------------- run folder
-
-
-def read_run_config_json(run_dir):
-    """The raw ``config.json`` payload of a run folder, or None if there is none."""
-    path = os.path.join(run_dir, CONFIG_FILE)
-    if not os.path.isfile(path):
-        return None
-    with open(path) as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as e:
-            raise InputError(
-                f"{path!r} is not valid JSON ({e}). Pass --override to start the run afresh."
-            ) from None
-
-
-def check_resumable(run_dir, family, model_config, architecture_fields):
-    """Refuse to resume a run whose saved model differs from ``model_config``.
-
-    A checkpoint only fits the architecture it was written for; comparing
-    the config first turns a cryptic shape error into advice.
-    """
-    saved = read_run_config_json(run_dir)
-    if saved is None:
-        return
-    new = dataclasses.asdict(model_config)
-    if saved.get("family") != family:
-        differences = [f"family: saved {saved.get('family')!r}, now {family!r}"]
-    else:
-        saved_model = saved.get("model", {})
-        differences = [
-            f"{field}: saved {saved_model.get(field)!r}, now {new[field]!r}"
-            for field in architecture_fields
-            if saved_model.get(field) != new[field]
-        ]
-    if differences:
-        raise InputError(
-            f"Run folder {run_dir!r} holds a different model ({'; '.join(differences)}), so "
-            "its checkpoint cannot be resumed. Pass --override to delete it and start "
-            "afresh, or choose another --name."
-        )
 
 
 def resolve_total_steps(run_config, *, steps_per_epoch):

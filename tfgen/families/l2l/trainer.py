@@ -56,19 +56,27 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfgen.runs import CONFIG_FILE, DISCRIMINATOR_WEIGHTS, RAW_WEIGHTS, RunLock, clear_run_folder, save_run_config
+from tfgen.runs import (
+    CONFIG_FILE,
+    DISCRIMINATOR_WEIGHTS,
+    GEMS_DIR,
+    RAW_WEIGHTS,
+    STAGES_DIR,
+    RunLock,
+    check_resumable,
+    clear_run_folder,
+    save_run_config,
+)
 from tfgen.files import write_json_atomic
 from tfgen.losses import gem_feature_loss, gradient_penalty, wasserstein_discriminator_loss, wasserstein_generator_loss
 from tfgen.registry import get_family
 from tfgen.sampling import make_grid, postprocess_images, save_image
 from tfgen.training.ema import copy_weights
 from tfgen.training.interrupt import StopSignals
-from tfgen.training.trainer import Trainer, check_resumable
+from tfgen.training.trainer import Trainer
 from tfgen.weights import load_weights_checked, save_weights_atomic
 from tfgen.errors import InputError
 
-STAGES_DIR = "stages"
-GEMS_DIR = "gems"
 CONDITIONING_CLASSES_FILE = "conditioning_classes.json"
 ARCHITECTURE_FIELDS = ("resolution", "channels", "latent_dim", "width", "noise_channels", "gem_type", "gem_layers")
 # What else a resumed run must keep: its stages were trained on this data.
