@@ -130,3 +130,32 @@ def test_families_without_adaptation_are_refused_by_adapt(tmp_path):
     save_run_config(str(tmp_path / "fastgan" / "config.json"), "fastgan", FastGANConfig(), RunConfig())
     with pytest.raises(ValueError, match="fastgan run"):
         adapt_run(str(tmp_path / "fastgan"), np.zeros((1, 256, 256, 3), np.uint8))
+
+
+KERAS_ARCHIVES_SCRIPT = """
+import sys
+from tfgen.families.figr import build_generator as figr_generator
+from tfgen.families.figr.config import FIGRConfig
+from tfgen.families.l2l import build_generator as l2l_generator
+from tfgen.families.l2l.config import L2LConfig
+figr_generator(FIGRConfig(width=4)).save(sys.argv[1] + "/figr.keras")
+l2l_generator(L2LConfig(resolution=32, width=4, channels=1)).save(sys.argv[1] + "/l2l.keras")
+print("RESULT {}")
+"""
+
+LOAD_SCRIPT = """
+import json, sys
+import keras
+import tfgen  # nothing else: importing tfgen registers every family's classes
+names = [type(keras.saving.load_model(sys.argv[1] + "/" + name + ".keras", compile=False)).__name__
+         for name in ("figr", "l2l")]
+print("RESULT " + json.dumps(names))
+"""
+
+
+def test_import_tfgen_makes_every_familys_keras_archive_loadable(tmp_path):
+    from tests.scripts import run_result_script
+
+    run_result_script(KERAS_ARCHIVES_SCRIPT, tmp_path)
+    # A fresh process that imports only tfgen (and Keras) loads them.
+    assert run_result_script(LOAD_SCRIPT, tmp_path) == ["FIGRGenerator", "L2LGenerator"]
