@@ -62,7 +62,15 @@ if "--verbose" not in sys.argv:
 
 from absl import app, flags  # noqa: E402
 
-from tfgen.cli import clean_errors, flag_or, parse_flags  # noqa: E402
+from tfgen.cli import (  # noqa: E402
+    clean_errors,
+    define_setting_flags,
+    flag_name,
+    flag_or,
+    parse_flags,
+    setting_fields,
+    settings_from_flags,
+)
 from tfgen.errors import InputError  # noqa: E402
 from tfgen.families.stylegan.config import AdaINAdaptConfig  # noqa: E402
 from tfgen.registry import adaptable_families, get_family  # noqa: E402
@@ -108,25 +116,8 @@ flags.DEFINE_enum(
     "shotmorph morph: the shots registered, morphed and varied by the fitted policy).",
 )  # fmt: skip
 
-# AdaIN adaptation of a StyleGAN run (tfgen.families.stylegan.config.AdaINAdaptConfig).
-flags.DEFINE_float("perceptual-weight", AdaINAdaptConfig.perceptual_weight, "AdaIN: alpha; the L1 weight is 1 - alpha.")
-flags.DEFINE_float(
-    "interpolation-weight", AdaINAdaptConfig.interpolation_weight, "AdaIN: weight of the interpolation loss (0: off)."
-)
-flags.DEFINE_integer("interpolation-pairs", AdaINAdaptConfig.interpolation_pairs, "AdaIN: (i, j, t) draws per step.")
-flags.DEFINE_boolean(
-    "update-adain", AdaINAdaptConfig.update_adain, "AdaIN: train the affine maps A_i (--noupdate-adain: latents only)."
-)
-flags.DEFINE_enum("latent-space", AdaINAdaptConfig.latent_space, ["z", "w"], "AdaIN: fit z_i or w_i.")
-flags.DEFINE_enum(
-    "perceptual-features", AdaINAdaptConfig.perceptual_features, ["efficientnet_lite0", "classifier", "none"],
-    "AdaIN: features of the perceptual loss (offline ones; classifier needs --feature-weights).",
-)  # fmt: skip
-flags.DEFINE_string("feature-weights", None, "AdaIN: domain classifier folder for --perceptual-features classifier.")
-flags.DEFINE_enum(
-    "sampling", AdaINAdaptConfig.sampling, ["interpolate", "random"],
-    "AdaIN: sample between fitted latents (interpolate) or from random z through the adapted maps.",
-)  # fmt: skip
+# AdaIN adaptation of a StyleGAN run: the settings of AdaINAdaptConfig, defined there.
+define_setting_flags(AdaINAdaptConfig)
 
 # Style-based generators.
 flags.DEFINE_float("truncation-psi", None, "StyleGAN: truncation psi (1: none, 0: the average image); DCGAN / cDCGAN: z scaled by it.")
@@ -169,15 +160,7 @@ def save_pngs(images, output_dir, *, start, total):
 def adain_config():
     """The AdaIN adaptation settings of the flags (used only for StyleGAN runs)."""
     config = AdaINAdaptConfig(
-        steps=flag_or("adapt-steps", AdaINAdaptConfig.steps),
-        perceptual_weight=FLAGS["perceptual-weight"].value,
-        interpolation_weight=FLAGS["interpolation-weight"].value,
-        interpolation_pairs=FLAGS["interpolation-pairs"].value,
-        update_adain=FLAGS["update-adain"].value,
-        latent_space=FLAGS["latent-space"].value,
-        perceptual_features=FLAGS["perceptual-features"].value,
-        feature_weights=FLAGS["feature-weights"].value,
-        sampling=FLAGS.sampling,
+        steps=flag_or("adapt-steps", AdaINAdaptConfig.steps), **settings_from_flags(AdaINAdaptConfig, {}, FLAGS)
     )
     config.validate()
     return config
@@ -209,8 +192,8 @@ def apply_truncation(generator):
         generator.truncation_cutoff = int(cutoff)
 
 
-ADAIN_FLAGS = ("perceptual-weight", "interpolation-weight", "interpolation-pairs", "update-adain", "latent-space",
-               "perceptual-features", "feature-weights", "sampling")  # fmt: skip
+# The flags of the AdaIN settings, which only StyleGAN runs take.
+ADAIN_FLAGS = [flag_name(field.name) for field in setting_fields(AdaINAdaptConfig)]
 
 
 def adapted_generator(seed):

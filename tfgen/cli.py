@@ -129,16 +129,36 @@ def define_config_flags(families, run_config_class, run_presets, flag_values=Non
 
     flag_values = flag_values or flags.FLAGS
     for config_class in [family.config_class for family in families] + [run_config_class]:
-        for field in dataclasses.fields(config_class):
-            if "help" not in field.metadata or flag_name(field.name) in flag_values:
-                continue
+        for field in setting_fields(config_class):
             name = flag_name(field.name)
-            help_text = f"{field.metadata['help']} ({_defaults_note(name, families, run_config_class, run_presets)})"
-            choices = field.metadata.get("choices")
-            if choices:
-                flags.DEFINE_enum(name, None, list(choices), help_text, flag_values=flag_values)
-            else:
-                getattr(flags, _DEFINERS[_base_type(field.type)])(name, None, help_text, flag_values=flag_values)
+            if name not in flag_values:
+                note = _defaults_note(name, families, run_config_class, run_presets)
+                _define_flag(name, field, f"{field.metadata['help']} ({note})", flag_values)
+
+
+def setting_fields(config_class):
+    """The fields of ``config_class`` made with :func:`tfgen.config.setting`."""
+    return [field for field in dataclasses.fields(config_class) if "help" in field.metadata]
+
+
+def define_setting_flags(config_class, flag_values=None):
+    """One absl flag per :func:`tfgen.config.setting` field of one config
+    (e.g. generate.py's AdaIN adaptation settings), defaulting to None."""
+    from absl import flags
+
+    flag_values = flag_values or flags.FLAGS
+    for field in setting_fields(config_class):
+        _define_flag(flag_name(field.name), field, f"{field.metadata['help']} (default: {field.default!r})", flag_values)
+
+
+def _define_flag(name, field, help_text, flag_values):
+    from absl import flags
+
+    choices = field.metadata.get("choices")
+    if choices:
+        flags.DEFINE_enum(name, None, list(choices), help_text, flag_values=flag_values)
+    else:
+        getattr(flags, _DEFINERS[_base_type(field.type)])(name, None, help_text, flag_values=flag_values)
 
 
 def settings_from_flags(config_class, presets, flag_values, *, skip=()):

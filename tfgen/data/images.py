@@ -193,9 +193,9 @@ def _stack_if_same_size(images: list[np.ndarray]):
     return images
 
 
-def _no_images_error(source: str, num_files: int) -> ValueError:
+def _no_images_error(source: str, num_files: int) -> InputError:
     skipped = f" ({num_files} image files were unreadable and skipped)" if num_files else ""
-    return ValueError(
+    return InputError(
         f"Found 0 readable images in {source!r}{skipped}. Put images "
         f"({', '.join(IMAGE_EXTENSIONS)}) in the folder or its subfolders, or use a "
         f"bundled dataset:\n{builtin.builtin_dataset_help()}"

