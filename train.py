@@ -119,6 +119,9 @@ def main(argv):
     if len(argv) > 1:
         raise InputError(f"train.py takes no positional arguments. Received: {argv[1:]}")
     model_config, run_config = configs_from_flags()
+    from tfgen.training.devices import check_hardware_settings
+
+    check_hardware_settings(run_config)
     if not FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # TF logs INFO lines through absl
     trainer_class = get_family(model_config.family).trainer_class()

@@ -80,6 +80,7 @@ from tfgen.runs import (
 )
 from tfgen.sampling import generate, make_grid, save_image
 from tfgen.training.checkpointing import network_state, restore_newest_intact
+from tfgen.training.devices import describe_devices
 from tfgen.training.ema import copy_weights, update_ema
 from tfgen.training.interrupt import StopSignals, TrainingInterrupted
 from tfgen.training.metric_monitor import MetricMonitor
@@ -573,7 +574,7 @@ class Trainer:
         self._say(
             f"{self.family}: {'resuming at step ' + str(start) if start else 'starting'}; "
             f"{total_steps} steps of {self.global_batch_size} images from {run.data} "
-            f"({self.data.num_images} images) into {self.run_dir}"
+            f"({self.data.num_images} images) into {self.run_dir}, on {describe_devices(self.strategy)}"
         )
         writer = self._open_summary_writer()
         batches = iter(self.distribute(self.batches_from(start)))
