@@ -35,6 +35,8 @@ def check_hardware_settings(run_config, gpus=None, cpu_devices=None):
     when no GPU is visible: float16 is emulated on CPUs (slower than float32),
     and mirroring one device changes nothing. ``gpus`` / ``cpu_devices``:
     the visible devices (default: TensorFlow's lists)."""
+    if run_config.mixed_precision != "float16" and run_config.strategy != "mirrored":
+        return  # nothing to check; and asking TensorFlow for its devices would start it before multiworker can
     gpus = tf.config.list_physical_devices("GPU") if gpus is None else gpus
     if gpus:
         return
