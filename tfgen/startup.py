@@ -2,8 +2,9 @@
 
 Importing TensorFlow prints lines from its C++ libraries straight to the
 process's stderr (oneDNN custom operations, CPU instruction sets, "All log
-messages before absl::InitializeLog()"), which ``TF_CPP_MIN_LOG_LEVEL`` no
-longer filters: they come before absl's logging starts. A CLI would show
+messages before absl::InitializeLog()"), which ``TF_CPP_MIN_LOG_LEVEL`` does
+not filter: they come before absl's logging starts. Later C++ log lines are
+filtered by it, and a quiet CLI sets it to 3 unless the user has set it. A CLI would show
 them above its progress bar or its one-line error. The CLIs set
 ``TFGEN_QUIET_STARTUP=1`` (unless ``--verbose``); ``import tfgen`` then
 imports TensorFlow with file descriptor 2 pointed at a temporary file, and
@@ -27,7 +28,9 @@ def import_tensorflow():
         importlib.import_module("tensorflow")
 
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # its INFO and WARNING logs after start-up too
+    # Its C++ logs after start-up too (e.g. oneDNN's "DT_INT64 only on platforms with AVX-512" at
+    # the first step): what goes wrong reaches Python as an exception; --verbose shows them all.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:
