@@ -32,12 +32,8 @@ import numpy as np
 
 from tfgen.config import RunConfig
 from tfgen.registry import adaptable_families, get_family
-from tfgen.runs import CONFIG_FILE, load_run_config, save_run_config
 from tfgen.errors import InputError
-
-RAW_WEIGHTS = "generator.weights.h5"
-EMA_WEIGHTS = "generator_ema.weights.h5"
-DISCRIMINATOR_WEIGHTS = "discriminator.weights.h5"
+from tfgen.runs import CONFIG_FILE, DISCRIMINATOR_WEIGHTS, EMA_WEIGHTS, RAW_WEIGHTS, load_run_config, save_run_config
 
 
 @dataclasses.dataclass(frozen=True)
