@@ -1,8 +1,10 @@
 """FIGR meta-training and few-shot adaptation speed on this machine.
 
-Meta-iteration = the trainer's compiled Reptile step: copy Phi to W, K inner
-steps (critic step with gradient penalty, generator step) on one task of n
-images, outer Adam step on Phi - W. Tasks come from the real digits pipeline
+Meta-iteration = one task's share of the trainer's compiled Reptile step:
+copy Phi to W, K inner steps (critic step with gradient penalty, generator
+step) on a task of n images, outer Adam step on the mean of Phi - W. With
+--tasks-per-step T one step trains T tasks at once, so a step is T
+meta-iterations (FIGR's paper counts one task per meta-iteration). Tasks come from the real digits pipeline
 (32x32 grey). Adaptation = tfgen.adapt from a saved run on 4 shots: FIGR's
 Algorithm 2 (K inner steps) and the DCGAN baseline's fine-tuning (300 steps
 on 300 augmented shots), each including building the networks, loading the
@@ -10,6 +12,7 @@ weights and tracing, i.e. what a user waits for.
 
     python bench/meta_train.py                       # widths 8, 16, 32, 64
     python bench/meta_train.py --widths 64 --inner-steps 10 --precisions off,bfloat16
+    python bench/meta_train.py --widths 16 --tasks-per-step 1,16 --no-adaptation
 """
 
 from __future__ import annotations
@@ -29,14 +32,14 @@ def median(values):
     return values[len(values) // 2]
 
 
-def meta_iterations(width, precision, inner_steps, shots, iterations, warmup):
+def meta_iterations(width, precision, inner_steps, shots, tasks, iterations, warmup):
     import numpy as np
 
     from tfgen.config import RunConfig
     from tfgen.families.figr.config import FIGRConfig
     from tfgen.families.figr.trainer import ReptileTrainer
 
-    config = FIGRConfig(width=width, inner_steps=inner_steps, shots=shots)
+    config = FIGRConfig(width=width, inner_steps=inner_steps, shots=shots, tasks_per_step=tasks)
     run = RunConfig(runs_dir=tempfile.mkdtemp(), data="digits", mixed_precision=precision)
     trainer = ReptileTrainer(config, run, quiet=True)
     batches = iter(trainer.distribute(trainer.data.dataset))
@@ -56,9 +59,10 @@ def meta_iterations(width, precision, inner_steps, shots, iterations, warmup):
         "precision": precision,
         "inner_steps": inner_steps,
         "shots": shots,
+        "tasks_per_step": tasks,
         "first_iteration_s": round(first, 1),
-        "median_s_per_meta_iteration": round(seconds, 3),
-        "meta_iterations_per_s": round(1.0 / seconds, 3),
+        "median_s_per_step": round(seconds, 3),
+        "meta_iterations_per_s": round(tasks / seconds, 3),
         "generator_params": int(sum(np.prod(v.shape) for v in trainer.generator.trainable_variables)),
         "critic_params": int(sum(np.prod(v.shape) for v in trainer.discriminator.trainable_variables)),
     }
@@ -85,6 +89,7 @@ def main():
     parser.add_argument("--precisions", default="off", help="comma-joined: off, bfloat16")
     parser.add_argument("--inner-steps", type=int, default=10)
     parser.add_argument("--shots", type=int, default=4)
+    parser.add_argument("--tasks-per-step", default="1", help="comma-joined: tasks trained at once per step")
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--adapt-width", type=int, default=16)
@@ -95,17 +100,20 @@ def main():
     sys.path.insert(0, ROOT)
 
     results = {"meta_training": [], "adaptation": []}
-    print("width  precision  s/meta-iter  meta-iter/s  first(s)  G params  critic params")
+    print("width  precision  tasks  s/step  meta-iter/s  first(s)  G params  critic params")
     for width in (int(w) for w in args.widths.split(",")):
         for precision in args.precisions.split(","):
-            row = meta_iterations(width, precision, args.inner_steps, args.shots, args.iterations, args.warmup)
-            results["meta_training"].append(row)
-            print(
-                f"{width:5d}  {precision:9s}  {row['median_s_per_meta_iteration']:11.3f}  "
-                f"{row['meta_iterations_per_s']:11.3f}  {row['first_iteration_s']:8.1f}  "
-                f"{row['generator_params']:8d}  {row['critic_params']:13d}",
-                flush=True,
-            )
+            for tasks in (int(t) for t in args.tasks_per_step.split(",")):
+                row = meta_iterations(
+                    width, precision, args.inner_steps, args.shots, tasks, args.iterations, args.warmup
+                )
+                results["meta_training"].append(row)
+                print(
+                    f"{width:5d}  {precision:9s}  {tasks:5d}  {row['median_s_per_step']:6.3f}  "
+                    f"{row['meta_iterations_per_s']:11.3f}  {row['first_iteration_s']:8.1f}  "
+                    f"{row['generator_params']:8d}  {row['critic_params']:13d}",
+                    flush=True,
+                )
     if not args.no_adaptation:
         for family, steps in (("figr", 10), ("dcgan", 300)):
             row = adaptation_seconds(family, args.adapt_width, steps)

@@ -124,6 +124,17 @@ def measure(resolution, precision, xla, batch_size, iterations, warmup, width=64
     }
 
 
+def describe_cpu():
+    """Which case a figure is: bfloat16 is fast only with AVX512-BF16 / AMX
+    (two sittings on hosts with and without them disagreed by 2.5x)."""
+    sys.path.insert(0, ROOT)
+    from tfgen.training.devices import BFLOAT16_CPU_FLAGS, cpu_flags
+
+    found = sorted(cpu_flags().intersection(BFLOAT16_CPU_FLAGS))
+    bf16 = ", ".join(found) if found else "none (bfloat16 runs without them: expect it slower than float32)"
+    return f"{os.cpu_count()} cores; bfloat16 instructions: {bf16}"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--resolutions", default="64,128,256")
@@ -146,6 +157,7 @@ def main():
         return
 
     xla_modes = {"off": [False], "on": [True], "both": [False, True]}[args.xla]
+    print(describe_cpu())
     header = (
         f"{'res':>5} {'precision':>9} {'xla':>4} {'batch':>5} {'s/iter':>8} {'+NaN chk':>8} "
         f"{'first s':>8} {'gen img/s':>9} {'peak RSS GB':>11} {'GFLOP/it':>8} {'GFLOP/s':>8} {'ceiling':>8} {'of ceil':>7}"

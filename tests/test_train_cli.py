@@ -56,7 +56,7 @@ def test_trains_a_bundled_dataset_and_names_the_run_after_it(tmp_path):
     "frequency, measured",
     [
         (["--fid-frequency", "1"], [4, 5]),  # epochs, as the SLE-GAN reference: 8 images / batch 2 = 4 steps
-        (["--fid-frequency-steps", "2"], [2, 4, 5]),
+        pytest.param(["--fid-frequency-steps", "2"], [2, 4, 5], marks=pytest.mark.slow),
     ],
 )
 def test_fid_during_training_keeps_the_best_weights_loadable(tmp_path, frequency, measured):

@@ -60,10 +60,16 @@ class RunConfig:
     epochs: int = setting(0, 'Passes over the data, if --steps is not given.')
     mixed_precision: str = setting(
         "off",
-        'Mixed precision: bfloat16 for CPUs/TPUs/recent GPUs, float16 for older GPUs.',
-        choices=('off', 'float16', 'bfloat16'),
-    )  # off | float16 | bfloat16
-    xla: bool = setting(False, 'Compile the train step with XLA.')
+        'Mixed precision: bfloat16 for CPUs with AVX512-BF16/AMX, TPUs and recent GPUs; float16 for '
+        'GPUs; auto picks for this machine at the start (float16 on a GPU, bfloat16 where the CPU '
+        'has it and it measures faster, float32 otherwise) and says what it chose.',
+        choices=('off', 'float16', 'bfloat16', 'auto'),
+    )  # off | float16 | bfloat16 | auto
+    xla: bool = setting(
+        False,
+        'Compile the train step with XLA: for GPUs. On CPUs it is slower than TensorFlow\'s own kernels '
+        '(1.8-3.7x in docs/performance.md) and compiling a 256 px step takes over 10 minutes.',
+    )
     strategy: str = setting(
         "default",
         'tf.distribute strategy: one device, all local GPUs, or a TF_CONFIG cluster.',
@@ -109,9 +115,9 @@ class RunConfig:
 
     def validate(self) -> None:
         check_run_name(self.name)
-        if self.mixed_precision not in ("off", "float16", "bfloat16"):
+        if self.mixed_precision not in ("off", "float16", "bfloat16", "auto"):
             raise InputError(
-                "mixed_precision must be one of off, float16, bfloat16. "
+                "mixed_precision must be one of off, float16, bfloat16, auto. "
                 f"Received: mixed_precision={self.mixed_precision!r}"
             )
         if self.strategy not in ("default", "mirrored", "multiworker"):

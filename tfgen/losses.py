@@ -201,7 +201,7 @@ def wasserstein_discriminator_loss(real_logits, fake_logits):
     return ops.mean(_f32(fake_logits)) - ops.mean(_f32(real_logits))
 
 
-def gradient_penalty(critic_fn, real, fake, seed=None):
+def gradient_penalty(critic_fn, real, fake, seed=None, eps=None):
     """WGAN-GP gradient penalty (Gulrajani et al., "Improved Training of
     Wasserstein GANs", NeurIPS 2017, Eq. 3).
 
@@ -220,6 +220,8 @@ def gradient_penalty(critic_fn, real, fake, seed=None):
         real: real images [B, ...].
         fake: generated images, same shape as `real`.
         seed: None, an int or a `keras.random.SeedGenerator`.
+        eps: the interpolation weights [B] to use instead of drawing them
+            (Reptile draws them ahead for many tasks at once).
 
     Returns:
         float32 scalar.
@@ -230,7 +232,9 @@ def gradient_penalty(critic_fn, real, fake, seed=None):
     fake = _f32(fake)
     batch_size = ops.shape(real)[0]
     eps_shape = (batch_size,) + (1,) * (len(real.shape) - 1)
-    eps = keras.random.uniform(eps_shape, seed=seed)
+    if eps is None:
+        eps = keras.random.uniform(eps_shape, seed=seed)
+    eps = ops.reshape(_f32(eps), eps_shape)
     interpolated = eps * real + (1.0 - eps) * fake  # [B, ...]
     with tf.GradientTape() as tape:
         tape.watch(interpolated)

@@ -15,15 +15,23 @@ Pure Python; imports nothing of tfgen.
 """
 
 import importlib
+import importlib.util
 import os
 import sys
 import tempfile
 
 QUIET_STARTUP_VARIABLE = "TFGEN_QUIET_STARTUP"
+INSTALL_TENSORFLOW = (
+    "tfgen needs TensorFlow, and none is installed. Install tfgen with the build for this machine: "
+    "pip install -e '.[cpu]' (or '.[gpu]' with an NVIDIA GPU) in a checkout of tfgen, "
+    "or pip install 'tensorflow-cpu>=2.16' / 'tensorflow[and-cuda]>=2.16' yourself."
+)
 
 
 def import_tensorflow():
     """Import TensorFlow, quietly when :data:`QUIET_STARTUP_VARIABLE` is set."""
+    if importlib.util.find_spec("tensorflow") is None:
+        raise ModuleNotFoundError(INSTALL_TENSORFLOW, name="tensorflow")
     if os.environ.get(QUIET_STARTUP_VARIABLE) != "1" or "tensorflow" in sys.modules:
         importlib.import_module("tensorflow")
 

@@ -33,3 +33,31 @@ def test_what_works_without_a_gpu_is_left_alone():
         check_hardware_settings(RunConfig(**settings), gpus=[], cpu_devices=["/device:CPU:0"])
     # Tests split the CPU into logical devices to mirror over them.
     check_hardware_settings(RunConfig(strategy="mirrored"), gpus=[], cpu_devices=["/device:CPU:0", "/device:CPU:1"])
+
+
+def test_auto_precision_picks_float16_on_a_gpu_and_measures_bfloat16_on_a_cpu():
+    from tfgen.training.devices import choose_precision
+
+    def never():
+        raise AssertionError("measured without a reason to")
+
+    assert choose_precision(gpus=["GPU:0"], measure=never)[0] == "float16"
+    assert choose_precision(gpus=["GPU:0"], allow_float16=False, measure=never)[0] == "bfloat16"
+    choice, why = choose_precision(gpus=[], flags={"avx2", "fma"}, measure=never)
+    assert choice == "off" and "no AVX512-BF16 or AMX" in why
+    assert choose_precision(gpus=[], flags={"amx_bf16"}, measure=lambda: 2.0)[0] == "bfloat16"
+    choice, why = choose_precision(gpus=[], flags={"avx512_bf16"}, measure=lambda: 1.05)
+    assert choice == "off" and "1.05x" in why
+
+
+def test_a_trainer_resolves_auto_before_it_builds_anything(tmp_path, monkeypatch):
+    import tfgen.training.trainer as trainer_module
+    from tfgen.families.transfer.config import DCGANConfig
+    from tfgen.families.transfer.trainer import DCGANTrainer
+
+    monkeypatch.setattr(trainer_module, "choose_precision", lambda allow_float16: ("bfloat16", "a test said so"))
+    config = RunConfig(runs_dir=str(tmp_path), mixed_precision="auto", steps=1)
+    trainer = DCGANTrainer(DCGANConfig(width=4, latent_dim=8), config, quiet=True)
+    assert trainer.run_config.mixed_precision == "bfloat16"
+    assert trainer.generator.dtype_policy.name == "mixed_bfloat16"
+    assert trainer.precision_note == "mixed bfloat16 (--mixed-precision auto: a test said so)"

@@ -52,6 +52,7 @@ Writing a new method::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import math
 import os
@@ -80,7 +81,7 @@ from tfgen.runs import (
 )
 from tfgen.sampling import generate, make_grid, save_image
 from tfgen.training.checkpointing import network_state, restore_newest_intact
-from tfgen.training.devices import describe_devices
+from tfgen.training.devices import choose_precision, describe_devices
 from tfgen.training.ema import copy_weights, update_ema
 from tfgen.training.interrupt import StopSignals, TrainingInterrupted
 from tfgen.training.metric_monitor import MetricMonitor
@@ -88,8 +89,9 @@ from tfgen.training.progress import TrainingProgress
 from tfgen.weights import load_weights_checked, non_finite_variables, save_weights_atomic
 from tfgen.errors import InputError
 
-# RunConfig.mixed_precision -> Keras dtype policy.
+# RunConfig.mixed_precision -> Keras dtype policy, and how the start message names it.
 PRECISION_POLICIES = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
+PRECISION_NAMES = {"off": "float32", "float16": "mixed float16", "bfloat16": "mixed bfloat16"}
 
 
 # ----------------------------------------------------------------- set-up
@@ -166,6 +168,11 @@ class ReplicaSeedGenerator(keras.random.SeedGenerator):
         # A large odd multiplier keeps the replicas' seeds far apart.
         return seed + tf.stack([replica * 1_000_003, tf.zeros_like(replica)])
 
+    def shared_next(self):
+        """The next seed, the same on every replica: for draws keyed by a
+        global index (a task's number), which must not depend on the replica."""
+        return super().next()
+
 
 def resolve_total_steps(run_config, *, steps_per_epoch):
     """RunConfig.steps, or RunConfig.epochs passes of ``steps_per_epoch`` batches."""
@@ -201,6 +208,8 @@ class Trainer:
     # Model-config fields a checkpoint depends on: resuming with other values
     # is refused (learning rates, augmentation, ... may change on resume).
     architecture_fields: tuple[str, ...] = ()
+    # False for a method whose updates have no loss scaling (float16 underflows).
+    supports_float16 = True
 
     def __init__(self, model_config, run_config, *, quiet=False):
         model_config.validate()
@@ -211,6 +220,15 @@ class Trainer:
         self.ema_decay = getattr(model_config, "ema_decay", None)
 
         self.strategy = create_strategy(run_config.strategy)
+        why = None
+        if run_config.mixed_precision == "auto":
+            # After the strategy: asking for the GPUs starts TensorFlow, which
+            # multi-worker training must configure first.
+            choice, why = choose_precision(allow_float16=self.supports_float16)
+            run_config = self.run_config = dataclasses.replace(run_config, mixed_precision=choice)
+        self.precision_note = PRECISION_NAMES[run_config.mixed_precision] + (
+            f" (--mixed-precision auto: {why})" if why else ""
+        )
         self.num_replicas = self.strategy.num_replicas_in_sync
         self.is_chief = is_chief(self.strategy)
         self.global_batch_size = model_config.batch_size
@@ -574,7 +592,8 @@ class Trainer:
         self._say(
             f"{self.family}: {'resuming at step ' + str(start) if start else 'starting'}; "
             f"{total_steps} steps of {self.global_batch_size} images from {run.data} "
-            f"({self.data.num_images} images) into {self.run_dir}, on {describe_devices(self.strategy)}"
+            f"({self.data.num_images} images) into {self.run_dir}, on {describe_devices(self.strategy)} "
+            f"in {self.precision_note}"
         )
         writer = self._open_summary_writer()
         batches = iter(self.distribute(self.batches_from(start)))

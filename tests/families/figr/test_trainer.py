@@ -3,6 +3,7 @@
 import dataclasses
 import hashlib
 import os
+import shutil
 import textwrap
 
 import keras
@@ -16,8 +17,8 @@ from tfgen.families.figr.config import FIGRConfig
 from tfgen.data.episodes import load_shots
 from tfgen.runs import load_generator
 from tfgen.sampling import generate
-from tfgen.training.ema import copy_weights
-from tfgen.families.figr.trainer import InnerLoop, InnerOptimizer, ReptileTrainer, adapt_to_shots
+from tfgen.families.figr.batched import BatchedInnerLoop, draw_noise
+from tfgen.families.figr.trainer import ReptileTrainer, adapt_to_shots
 
 TINY = dict(width=4, latent_dim=8, inner_steps=2, adapt_steps=2)
 
@@ -40,80 +41,60 @@ def meta_run(tmp_path_factory):
     return trainer.fit()
 
 
-def test_outer_sgd_step_is_reptile_interpolation(tmp_path):
-    # With plain SGD at rate eps, the outer step on gradient Phi - W is
-    # Phi + eps (W - Phi): Reptile's update, checked for every variable.
-    eps = 0.5
-    trainer = make_trainer(tmp_path, meta_optimizer="sgd", meta_learning_rate=eps)
-    assert trainer.class_split.test == ("9",)
-    meta = trainer.generator.trainable_variables + trainer.discriminator.trainable_variables
-    working = trainer.working_generator.trainable_variables + trainer.working_critic.trainable_variables
-    phi = weights(meta)
-    losses = trainer.train_function(next(iter(trainer.distribute(trainer.data.dataset))))
+def one_step_and_expected_working_weights(trainer):
+    """Run one trainer step on one batch; return Phi before it, Phi after it
+    and the W the step's inner loop reached, computed apart from the trainer
+    with the noise it drew (the seed generator's next seed)."""
+    config = trainer.model_config
+    batch = next(iter(trainer.data.dataset))
+    phi = weights(trainer.generator.trainable_variables), weights(trainer.discriminator.trainable_variables)
+    clone = keras.random.SeedGenerator(0)
+    clone.state.assign(trainer.seed_generator.state.value)
+    noise = draw_noise(
+        clone.next(), steps=config.inner_steps, tasks=config.tasks_per_step, shots=config.shots,
+        latent_dim=config.latent_dim,
+    )  # fmt: skip
+    real = tf.reshape(batch, [config.tasks_per_step, config.shots] + batch.shape[1:].as_list())
+    loop = BatchedInnerLoop(trainer.generator, trainer.discriminator, config)
+    g_w, d_w, _, _ = tf.function(loop.run)(real, noise)
+    losses = trainer.train_function(next(iter(trainer.distribute(tf.data.Dataset.from_tensors(batch)))))
     assert all(np.isfinite(float(v)) for v in losses.values())
-    w = weights(working)  # W after the inner loop (kept until the next step)
-    assert max(float(np.max(np.abs(a - b))) for a, b in zip(w, phi)) > 1e-5  # the inner loop moved W
-    for before, adapted, after in zip(phi, w, weights(meta)):
-        np.testing.assert_allclose(after, before + eps * (adapted - before), atol=1e-6)
+    after = weights(trainer.generator.trainable_variables), weights(trainer.discriminator.trainable_variables)
+    return phi, after, ([w.numpy() for w in g_w], [w.numpy() for w in d_w])
 
 
+def test_outer_sgd_step_is_reptile_interpolation(tmp_path):
+    # With plain SGD at rate eps, the outer step on gradient mean(Phi - W) is
+    # Phi + eps mean(W - Phi): Reptile's update, checked for every variable.
+    eps = 0.5
+    trainer = make_trainer(tmp_path, meta_optimizer="sgd", meta_learning_rate=eps, tasks_per_step=2)
+    assert trainer.class_split.test == ("9",)
+    phi, after, working = one_step_and_expected_working_weights(trainer)
+    for network in range(2):
+        moved = max(float(np.max(np.abs(w - p[None]))) for w, p in zip(working[network], phi[network]))
+        assert moved > 1e-5  # the inner loop moved W
+        for before, w, now in zip(phi[network], working[network], after[network]):
+            np.testing.assert_allclose(now, before + eps * np.mean(w - before[None], axis=0), atol=1e-6)
+
+
+@pytest.mark.slow  # the outer optimizer is a Keras one; SGD's test checks Phi - W
 def test_outer_adam_step_applies_adam_to_phi_minus_w(tmp_path):
     trainer = make_trainer(tmp_path, meta_learning_rate=1e-2)
-    phi = weights(trainer.generator.trainable_variables)
-    trainer.train_function(next(iter(trainer.distribute(trainer.data.dataset))))
-    w = weights(trainer.working_generator.trainable_variables)
+    phi, after, working = one_step_and_expected_working_weights(trainer)
     # Keras' Adam on copies of Phi with the gradient Phi - W, computed apart.
-    copies = [keras.Variable(p) for p in phi]
+    copies = [keras.Variable(p) for p in phi[0]]
     reference = keras.optimizers.Adam(learning_rate=1e-2)
-    reference.apply_gradients([(tf.constant(p - a), c) for p, a, c in zip(phi, w, copies)])
-    for expected, actual in zip(copies, trainer.generator.trainable_variables):
-        np.testing.assert_allclose(actual.numpy(), expected.numpy(), atol=1e-6)
+    reference.apply_gradients([(tf.constant(p - w[0]), c) for p, w, c in zip(phi[0], working[0], copies)])
+    for expected, actual in zip(copies, after[0]):
+        np.testing.assert_allclose(actual, expected.numpy(), atol=1e-6)
 
 
-def test_inner_loop_leaves_the_meta_weights_untouched(tmp_path):
-    trainer = make_trainer(tmp_path)
-    phi = weights(trainer.generator.variables + trainer.discriminator.variables)
-    for meta, working in ((trainer.generator, trainer.working_generator), (trainer.discriminator, trainer.working_critic)):
-        copy_weights(working, meta)
-    inner = InnerLoop(trainer.working_generator, trainer.working_critic, trainer.model_config, keras.random.SeedGenerator(1))
-    task = next(iter(trainer.data.dataset))
-    d_loss, g_loss = tf.function(lambda batch: inner.run(batch, 3))(task)
-    assert np.isfinite(float(d_loss)) and np.isfinite(float(g_loss))
-    after = weights(trainer.generator.variables + trainer.discriminator.variables)
-    assert all(np.array_equal(a, b) for a, b in zip(phi, after))
-    moved = weights(trainer.working_generator.variables)
-    assert any(not np.array_equal(a, b) for a, b in zip(moved, phi))
-
-
-def test_inner_adam_matches_keras_adam_and_resets():
-    gradients = [np.random.default_rng(i).normal(size=(3, 2)).astype("float32") for i in range(3)]
-    ours = keras.Variable(np.ones((3, 2), "float32"))
-    theirs = keras.Variable(np.ones((3, 2), "float32"))
-    inner = InnerOptimizer("adam", 1e-2, [ours])
-    reference = keras.optimizers.Adam(learning_rate=1e-2, beta_1=0.0, beta_2=0.9, epsilon=1e-8)
-    for g in gradients:
-        inner.apply([tf.constant(g)])
-        reference.apply_gradients([(tf.constant(g), theirs)])
-    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6, atol=1e-7)
-    inner.reset()
-    assert float(inner.iterations.numpy()) == 0.0
-    assert all(not np.any(m.numpy()) and not np.any(v.numpy()) for m, v in inner.moments)
-
-
-def test_inner_sgd_step_and_bad_kind():
-    variable = keras.Variable(np.ones((2,), "float32"))
-    InnerOptimizer("sgd", 0.1, [variable]).apply([tf.constant([1.0, -2.0])])
-    np.testing.assert_allclose(variable.numpy(), [0.9, 1.2], rtol=1e-6)
-    with pytest.raises(ValueError, match="'sgd' or 'adam'"):
-        InnerOptimizer("rmsprop", 0.1, [variable])
-
-
-def test_meta_training_writes_the_run_and_resumes(tmp_path):
-    run_dir = make_trainer(tmp_path, name="resume", steps=2).fit()
+def test_meta_training_writes_the_run_and_resumes(meta_run, tmp_path):
+    run_dir = shutil.copytree(meta_run, tmp_path / "figr")  # resuming writes into the folder
     for name in ("config.json", "generator.weights.h5", "discriminator.weights.h5"):
         assert os.path.isfile(os.path.join(run_dir, name)), name
     assert os.path.isfile(os.path.join(run_dir, "samples", "final.png"))
-    resumed = make_trainer(tmp_path, name="resume", steps=3)
+    resumed = make_trainer(tmp_path, name="figr", steps=3)
     assert resumed.open_run() == 2
     generator = load_generator(run_dir)
     assert generate(generator, 3).shape == (3, 32, 32, 1)
@@ -176,24 +157,35 @@ _MIRRORED_SCRIPT = textwrap.dedent(
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
     import numpy as np
     from tfgen.config import RunConfig
+    from tfgen.families.figr.batched import BatchedInnerLoop, draw_noise
     from tfgen.families.figr.config import FIGRConfig
     from tfgen.families.figr.trainer import ReptileTrainer
 
     config = FIGRConfig(width=4, latent_dim=8, inner_steps=2, tasks_per_step=2,
                         meta_optimizer="sgd", meta_learning_rate=0.5)
     trainer = ReptileTrainer(config, RunConfig(runs_dir=sys.argv[1], steps=1, strategy="mirrored"), quiet=True)
-    meta = trainer.generator.trainable_variables
-    phi = [v.numpy().copy() for v in meta]
-    trainer.train_function(next(iter(trainer.distribute(trainer.data.dataset))))
-    local = trainer.strategy.experimental_local_results
-    replicas = [[local(v.value)[r].numpy() for v in trainer.working_generator.trainable_variables] for r in range(2)]
-    expected = [p + 0.5 * ((a - p) + (b - p)) / 2 for p, a, b in zip(phi, *replicas)]
+    batch = next(iter(trainer.data.dataset))
+    phi = [v.numpy().copy() for v in trainer.generator.trainable_variables]
+    # Each replica's W, computed apart: its task alone, with the noise of
+    # its global index (replica r runs task r).
+    clone = keras.random.SeedGenerator(0)
+    clone.state.assign(trainer.seed_generator.state.value)
+    seed = clone.next()
+    loop = BatchedInnerLoop(trainer.generator, trainer.discriminator, config)
+    working = []
+    for task in range(2):
+        noise = draw_noise(seed, steps=2, tasks=1, shots=config.shots, latent_dim=8, first_task=task)
+        real = batch[task * config.shots:(task + 1) * config.shots][None]
+        working.append([w[0].numpy() for w in tf.function(loop.run)(real, noise)[0]])
+    trainer.train_function(next(iter(trainer.distribute(tf.data.Dataset.from_tensors(batch)))))
+    expected = [p + 0.5 * ((a - p) + (b - p)) / 2 for p, a, b in zip(phi, *working)]
     result = {
         "replicas": trainer.num_replicas,
-        "tasks_differ": max(float(np.max(np.abs(a - b))) for a, b in zip(*replicas)),
-        "error": max(float(np.max(np.abs(e - v.numpy()))) for e, v in zip(expected, meta)),
+        "tasks_differ": max(float(np.max(np.abs(a - b))) for a, b in zip(*working)),
+        "error": max(float(np.max(np.abs(e - v.numpy()))) for e, v in zip(expected, trainer.generator.trainable_variables)),
     }
     try:
         ReptileTrainer(FIGRConfig(width=4, latent_dim=8, tasks_per_step=3),

@@ -166,6 +166,7 @@ def test_pair_trainer_trains_gems_only_when_they_are_active(tmp_path, gems):
     assert os.path.isfile(grid)
 
 
+@pytest.mark.slow  # a learning check of about 80 s
 def test_pair_trainer_critic_loss_falls(tmp_path):
     # The critic learns to tell a class's real pairs from (x, G(x, z)) (G held still).
     config = L2LConfig(**dict(TINY, batch_size=4, critic_steps=3), gem_layers="", d_learning_rate=1e-3, g_learning_rate=0.0)
