@@ -93,6 +93,28 @@ def test_the_task_batched_networks_compute_what_each_networks_computes():
         np.testing.assert_allclose(scores[t], critics[t](images[t]), atol=2e-5)
 
 
+def test_without_grouped_convolutions_each_task_gets_its_own(monkeypatch):
+    import tfgen.families.figr.batched as batched
+
+    config = FIGRConfig(**TINY)
+    critics = [build_critic(config) for _ in range(TASKS)]
+    images = tf.random.uniform([TASKS, SHOTS, 32, 32, 1], -1.0, 1.0, seed=3)
+
+    def scores_and_gradients():
+        weights = stacked(critics)
+        with tf.GradientTape() as tape:
+            tape.watch(weights)
+            scores = critic_forward(critics[0], weights, images)
+            total = tf.reduce_sum(scores)
+        return [scores] + tape.gradient(total, weights)
+
+    grouped = scores_and_gradients()
+    monkeypatch.setattr(batched, "grouped_convolutions_work", lambda: False)
+    one_by_one = scores_and_gradients()
+    for a, b in zip(grouped, one_by_one):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("seed", [0])
 def test_the_batched_inner_loop_equals_the_tasks_one_by_one(seed):
     # SGD: Adam's first step is about sign(gradient), which rounding flips

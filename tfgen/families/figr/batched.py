@@ -22,6 +22,7 @@ same result however its tasks are spread over replicas.
 
 from __future__ import annotations
 
+import functools
 import typing
 
 import keras
@@ -64,13 +65,37 @@ class TaskWeights:
 # x is [n, H, W, T * C] throughout; T is the number of tasks.
 
 
+@functools.cache
+def grouped_convolutions_work():
+    """Whether this TensorFlow differentiates grouped convolutions here: on
+    GPUs and with oneDNN (TensorFlow's default on x86 CPUs) it does; its
+    plain CPU kernels (TF_ENABLE_ONEDNN_OPTS=0, some platforms) do not."""
+    with tf.init_scope():  # run the probe now, even while a tf.function traces
+        if tf.config.list_logical_devices("GPU"):
+            return True
+        x = tf.zeros([1, 3, 3, 2])
+        try:
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = tf.nn.conv2d(x, tf.zeros([3, 3, 1, 2]), 1, "SAME")
+            tape.gradient(y, x)
+        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError):
+            return False
+    return True
+
+
 def _conv(x, conv, w, tasks):
     kernel = w(conv.kernel)  # [T, k, k, C, O]
     _, k, _, channels, filters = kernel.shape
+    bias = tf.reshape(w(conv.bias), [tasks * filters])
+    if tasks > 1 and not grouped_convolutions_work():
+        # One convolution per task: as many ops as tasks, but it runs anywhere.
+        parts = tf.split(x, tasks, axis=-1)
+        return tf.concat([tf.nn.conv2d(part, kernel[t], 1, "SAME") for t, part in enumerate(parts)], -1) + bias
     # Group t of the grouped convolution reads input channels t*C..(t+1)*C
     # and writes output channels t*O..(t+1)*O.
     kernel = tf.reshape(tf.transpose(kernel, [1, 2, 3, 0, 4]), [k, k, channels, tasks * filters])
-    return tf.nn.conv2d(x, kernel, 1, "SAME") + tf.reshape(w(conv.bias), [tasks * filters])
+    return tf.nn.conv2d(x, kernel, 1, "SAME") + bias
 
 
 def _prelu_channels(x, prelu, w, tasks):
