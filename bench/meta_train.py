@@ -54,6 +54,7 @@ def meta_iterations(width, precision, inner_steps, shots, tasks, iterations, war
         np.asarray(trainer.train_function(next(batches))["inner_d_loss"])
         times.append(time.perf_counter() - start)
     seconds = median(times)
+    flops = inner_step_flops(trainer) * inner_steps  # per task: the outer step's arithmetic is negligible
     return {
         "width": width,
         "precision": precision,
@@ -63,9 +64,37 @@ def meta_iterations(width, precision, inner_steps, shots, tasks, iterations, war
         "first_iteration_s": round(first, 1),
         "median_s_per_step": round(seconds, 3),
         "meta_iterations_per_s": round(tasks / seconds, 3),
+        "gflop_per_meta_iteration": round(flops / 1e9, 1),
+        "gflop_per_s": round(flops * tasks / seconds / 1e9, 1),
         "generator_params": int(sum(np.prod(v.shape) for v in trainer.generator.trainable_variables)),
         "critic_params": int(sum(np.prod(v.shape) for v in trainer.discriminator.trainable_variables)),
     }
+
+
+def inner_step_flops(trainer):
+    """FLOPs of one inner step (critic step with gradient penalty, generator
+    step) of one task, counted from its graph (tfgen.profiling.graph_flops)."""
+    import tensorflow as tf
+
+    from tfgen.families.figr.batched import BatchedInnerLoop, draw_noise, stack_for_tasks
+    from tfgen.profiling import graph_flops
+
+    config = trainer.model_config
+    loop = BatchedInnerLoop(trainer.generator, trainer.discriminator, config)
+    noise = draw_noise(tf.constant([0, 0], tf.int64), steps=1, tasks=1, shots=config.shots, latent_dim=config.latent_dim)
+    real = tf.zeros([1, config.shots, config.resolution, config.resolution, config.channels])
+
+    @tf.function
+    def step(g_weights, d_weights):
+        d_gradients, _ = loop.critic_step(g_weights, d_weights, real, noise.critic_z[0], noise.eps[0])
+        g_gradients, _ = loop.generator_step(g_weights, d_weights, noise.generator_z[0])
+        return d_gradients + g_gradients
+
+    return graph_flops(
+        step,
+        stack_for_tasks(trainer.generator.trainable_variables, 1),
+        stack_for_tasks(trainer.discriminator.trainable_variables, 1),
+    )
 
 
 def adaptation_seconds(family, width, steps):
@@ -100,7 +129,7 @@ def main():
     sys.path.insert(0, ROOT)
 
     results = {"meta_training": [], "adaptation": []}
-    print("width  precision  tasks  s/step  meta-iter/s  first(s)  G params  critic params")
+    print("width  precision  tasks  s/step  meta-iter/s  first(s)  GFLOP/meta-iter  GFLOP/s  G params  critic params")
     for width in (int(w) for w in args.widths.split(",")):
         for precision in args.precisions.split(","):
             for tasks in (int(t) for t in args.tasks_per_step.split(",")):
@@ -111,6 +140,7 @@ def main():
                 print(
                     f"{width:5d}  {precision:9s}  {tasks:5d}  {row['median_s_per_step']:6.3f}  "
                     f"{row['meta_iterations_per_s']:11.3f}  {row['first_iteration_s']:8.1f}  "
+                    f"{row['gflop_per_meta_iteration']:15.1f}  {row['gflop_per_s']:7.1f}  "
                     f"{row['generator_params']:8d}  {row['critic_params']:13d}",
                     flush=True,
                 )

@@ -48,12 +48,10 @@ def conv_fwd_bwd(shape=CEILING_SHAPE, filters=CEILING_FILTERS, dtype_policy="flo
     return step, images
 
 
-def conv_ceiling(dtype_policy="float32", *, iterations=5, warmup=2):
-    """GFLOP/s of the forward and backward pass of the reference 3x3
-    convolution in ``dtype_policy`` (``float32``, ``mixed_bfloat16``, ...):
-    its counted FLOPs over the median time of ``iterations`` calls."""
+def conv_seconds(dtype_policy="float32", *, iterations=5, warmup=2):
+    """Median seconds of the reference 3x3 convolution's forward and backward
+    pass in ``dtype_policy`` (``float32``, ``mixed_bfloat16``, ...)."""
     step, images = conv_fwd_bwd(dtype_policy=dtype_policy)
-    flops = graph_flops(step, images)
     for _ in range(warmup):
         _finish(step(images))
     seconds = []
@@ -61,7 +59,14 @@ def conv_ceiling(dtype_policy="float32", *, iterations=5, warmup=2):
         started = time.perf_counter()
         _finish(step(images))
         seconds.append(time.perf_counter() - started)
-    return flops / statistics.median(seconds) / 1e9
+    return statistics.median(seconds)
+
+
+def conv_ceiling(dtype_policy="float32", *, iterations=5, warmup=2):
+    """GFLOP/s of the forward and backward pass of the reference 3x3
+    convolution in ``dtype_policy``: its counted FLOPs over its median time."""
+    flops = graph_flops(*conv_fwd_bwd(dtype_policy=dtype_policy))
+    return flops / conv_seconds(dtype_policy, iterations=iterations, warmup=warmup) / 1e9
 
 
 def _finish(tensors):

@@ -53,10 +53,9 @@ def cpu_flags():
 def measure_bfloat16_speedup():
     """The speed of a 3x3 convolution's forward and backward pass in bfloat16
     over float32, measured here (about two seconds)."""
-    from tfgen.profiling import conv_ceiling
+    from tfgen.profiling import conv_seconds
 
-    float32 = conv_ceiling("float32", iterations=3, warmup=1)
-    return conv_ceiling("mixed_bfloat16", iterations=3, warmup=1) / float32
+    return conv_seconds("float32", iterations=3, warmup=1) / conv_seconds("mixed_bfloat16", iterations=3, warmup=1)
 
 
 def choose_precision(*, allow_float16=True, gpus=None, flags=None, measure=measure_bfloat16_speedup):
