@@ -17,7 +17,7 @@ from tfgen.families.figr.config import FIGRConfig
 from tfgen.data.episodes import load_shots
 from tfgen.runs import load_generator
 from tfgen.sampling import generate
-from tfgen.families.figr.batched import BatchedInnerLoop, draw_noise
+from tfgen.families.figr.batched import _COMPILED_LOOPS, BatchedInnerLoop, draw_noise
 from tfgen.families.figr.trainer import ReptileTrainer, adapt_to_shots
 
 TINY = dict(width=4, latent_dim=8, inner_steps=2, adapt_steps=2)
@@ -127,8 +127,11 @@ def test_adaptation_changes_a_copy_and_never_the_meta_weights(meta_run):
         for a, b in zip(adapted.trainable_variables, meta_generator.trainable_variables)
     ]
     assert max(moved) > 1e-5
+    traces = sum(f.experimental_get_tracing_count() for f in _COMPILED_LOOPS.values())
     again = adapt_to_shots(meta_run, shots, steps=3, seed=0).generator  # deterministic for a seed
     np.testing.assert_array_equal(generate(adapted, 4), generate(again, 4))
+    # The second adaptation reused the first one's compiled inner loop.
+    assert sum(f.experimental_get_tracing_count() for f in _COMPILED_LOOPS.values()) == traces
 
 
 def test_adapt_api_takes_a_class_and_saves_a_loadable_run(meta_run, tmp_path):
@@ -160,7 +163,7 @@ _MIRRORED_SCRIPT = textwrap.dedent(
     import keras
     import numpy as np
     from tfgen.config import RunConfig
-    from tfgen.families.figr.batched import BatchedInnerLoop, draw_noise
+    from tfgen.families.figr.batched import _COMPILED_LOOPS, BatchedInnerLoop, draw_noise
     from tfgen.families.figr.config import FIGRConfig
     from tfgen.families.figr.trainer import ReptileTrainer
 
@@ -175,11 +178,12 @@ _MIRRORED_SCRIPT = textwrap.dedent(
     clone.state.assign(trainer.seed_generator.state.value)
     seed = clone.next()
     loop = BatchedInnerLoop(trainer.generator, trainer.discriminator, config)
+    run = tf.function(loop.run)  # traced once for both tasks
     working = []
     for task in range(2):
         noise = draw_noise(seed, steps=2, tasks=1, shots=config.shots, latent_dim=8, first_task=task)
         real = batch[task * config.shots:(task + 1) * config.shots][None]
-        working.append([w[0].numpy() for w in tf.function(loop.run)(real, noise)[0]])
+        working.append([w[0].numpy() for w in run(real, noise)[0]])
     trainer.train_function(next(iter(trainer.distribute(tf.data.Dataset.from_tensors(batch)))))
     expected = [p + 0.5 * ((a - p) + (b - p)) / 2 for p, a, b in zip(phi, *working)]
     result = {

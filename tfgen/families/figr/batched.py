@@ -340,3 +340,28 @@ class BatchedInnerLoop:
         _, g_weights, d_weights, _, _, d_sum, g_sum = tf.while_loop(lambda k, *_: k < steps, body, start)
         count = tf.cast(steps, "float32")
         return g_weights, d_weights, d_sum / count, g_sum / count
+
+
+# The inner loop's compiled programs, one per architecture and inner-loop
+# setting: tracing the loop (a double-backprop gradient penalty through
+# every layer) takes tens of seconds, and adapting to class after class, as
+# a benchmark does, would pay it every time.
+_COMPILED_LOOPS = {}
+_MAX_COMPILED_LOOPS = 4
+
+
+def compiled_inner_loop(config, build_generator, build_critic):
+    """A ``tf.function`` of :meth:`BatchedInnerLoop.run` for ``config``'s
+    architecture and inner-loop settings, traced once per process and input
+    shape. Call it with explicit ``g_weights`` / ``d_weights``: the networks
+    it was built on only give the architecture."""
+    key = (
+        config.resolution, config.channels, config.latent_dim, config.width, config.inner_optimizer,
+        float(config.inner_learning_rate), float(config.gp_weight), keras.config.dtype_policy().name,
+    )  # fmt: skip
+    if key not in _COMPILED_LOOPS:
+        if len(_COMPILED_LOOPS) >= _MAX_COMPILED_LOOPS:
+            _COMPILED_LOOPS.pop(next(iter(_COMPILED_LOOPS)))
+        loop = BatchedInnerLoop(build_generator(config), build_critic(config), config)
+        _COMPILED_LOOPS[key] = tf.function(loop.run)
+    return _COMPILED_LOOPS[key]

@@ -38,7 +38,7 @@ import keras
 import tensorflow as tf
 
 from tfgen.errors import InputError
-from tfgen.families.figr.batched import BatchedInnerLoop, draw_noise
+from tfgen.families.figr.batched import BatchedInnerLoop, compiled_inner_loop, draw_noise, stack_for_tasks
 from tfgen.training.trainer import Trainer
 
 class ReptileTrainer(Trainer):
@@ -157,12 +157,14 @@ def adapt_to_shots(meta_run, shots, *, steps=None, seed=0, quiet=True):
     critic = builder.build_discriminator(config)
     generator.load_weights(generator_path)
     critic.load_weights(critic_path)
-    inner = BatchedInnerLoop(generator, critic, config)
+    run = compiled_inner_loop(config, builder.build_generator, builder.build_discriminator)
     real = tf.constant(images.astype("float32") / 127.5 - 1.0)[None]  # one task
     noise = draw_noise(
         tf.constant([seed, 0], tf.int64), steps=steps, tasks=1, shots=len(images), latent_dim=config.latent_dim
     )
-    adapted, _, _, _ = tf.function(inner.run)(real, noise)
+    adapted, _, _, _ = run(
+        real, noise, stack_for_tasks(generator.trainable_variables, 1), stack_for_tasks(critic.trainable_variables, 1)
+    )
     for variable, value in zip(generator.trainable_variables, adapted):
         variable.assign(value[0])
     return Adaptation(generator, meta_run, dataclasses.replace(config))
