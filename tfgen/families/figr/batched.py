@@ -6,9 +6,11 @@ meta-weights, not T passes through the graph. Here every weight carries a
 leading task axis ([T, ...]) and activations keep the tasks side by side in
 the channel axis: [n, H, W, T * C]. A convolution with per-task kernels is
 then one grouped convolution (T groups), and everything else (PReLU, the
-per-sample LayerNorm, resampling) works on that layout with a reshape. A
-meta-iteration of T tasks costs about as many ops as one task, which is
-what bounded FIGR at small widths.
+per-sample LayerNorm, resampling) works on that layout with a reshape. T
+tasks cost about as many ops as one, and each convolution gets T times the
+work: 1.9x the meta-iterations per second at width 8 with 16 tasks, 1.3x
+at width 16, where the arithmetic (89 GFLOP per task) and the coarse
+layers' weight traffic bound the step (docs/performance.md).
 
 The forward functions read the architecture from the Keras networks
 (:mod:`tfgen.families.figr.networks`) and take the weights as a list in the
