@@ -41,6 +41,7 @@ from tfgen.errors import InputError
 from tfgen.families.figr.batched import BatchedInnerLoop, compiled_inner_loop, draw_noise, stack_for_tasks
 from tfgen.training.trainer import Trainer
 
+
 class ReptileTrainer(Trainer):
     """Meta-trains FIGRGenerator / FIGRCritic with Reptile (module doc).
 
