@@ -16,6 +16,10 @@ peak RSS is per configuration.
     python bench/train_step.py                       # 64, 128, 256 px; float32 and bfloat16
     python bench/train_step.py --resolutions 256 --precisions off --xla both
     python bench/train_step.py --resolutions 1024 --batch-size 1
+    python bench/train_step.py --resolutions 256 --precisions bfloat16 --profile 20
+
+``--profile N`` also runs the step under TensorFlow's profiler and prints
+its N costliest op types and name scopes (kernel seconds per iteration).
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ def _current_rss_gb():
     return None
 
 
-def measure(resolution, precision, xla, batch_size, iterations, warmup, width=64):
+def measure(resolution, precision, xla, batch_size, iterations, warmup, width=64, profile=0):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, ROOT)
     import numpy as np
@@ -52,7 +56,7 @@ def measure(resolution, precision, xla, batch_size, iterations, warmup, width=64
     from tfgen.config import RunConfig
     from tfgen.families.fastgan.config import FastGANConfig
     from tfgen.families.fastgan.trainer import FastGANTrainer
-    from tfgen.profiling import conv_ceiling, graph_flops
+    from tfgen.profiling import conv_ceiling, graph_flops, op_times
     from tfgen.training.trainer import PRECISION_POLICIES
 
     class RandomData:
@@ -102,6 +106,7 @@ def measure(resolution, precision, xla, batch_size, iterations, warmup, width=64
     gflop_per_s = flops / float(np.median(times)) / 1e9
     ceiling = conv_ceiling(PRECISION_POLICIES[precision])
     count = lambda m: sum(int(np.prod(v.shape)) for v in m.trainable_weights)  # noqa: E731
+    profiled = op_times(trainer.train_function, batch) if profile else None
     return {
         "resolution": resolution,
         "precision": precision,
@@ -121,7 +126,22 @@ def measure(resolution, precision, xla, batch_size, iterations, warmup, width=64
         "steady_rss_gb": steady_rss_gb,
         "g_params_m": round(count(trainer.generator) / 1e6, 2),
         "d_params_m": round(count(trainer.discriminator) / 1e6, 2),
+        "profile": profiled and {
+            "wall_s": round(profiled.wall_seconds, 3),
+            "kernel_s": round(profiled.kernel_seconds, 3),
+            "by_type": [list(op) for op in profiled.by_type[:profile]],
+            "by_model": [list(op) for op in profiled.grouped(lambda name: model_pass(name, 1))[:profile]],
+            "by_scope": [list(op) for op in profiled.grouped(lambda name: model_pass(name, 2))[:profile]],
+        },
     }
+
+
+def model_pass(op_name, depth):
+    """"backward discriminator_1/down_8" for "gradient_tape/discriminator_1/down_8/...":
+    which model (and block, at depth 2) an op belongs to, forward or backward."""
+    parts = op_name.split("/")
+    backward = parts[0] == "gradient_tape"
+    return ("backward " if backward else "forward ") + "/".join(parts[backward:][:depth])
 
 
 def describe_cpu():
@@ -135,6 +155,17 @@ def describe_cpu():
     return f"{os.cpu_count()} cores; bfloat16 instructions: {bf16}"
 
 
+def print_profile(profile):
+    """The costliest op types and name scopes, kernel seconds per iteration."""
+    total = profile["kernel_s"]
+    print(f"      profile: {profile['wall_s']:.3f} s/iter wall, {total:.3f} s of op kernels "
+          f"(ops run concurrently on 2 inter-op threads)")
+    for title, key in (("op type", "by_type"), ("model", "by_model"), ("name scope", "by_scope")):
+        print(f"      {title:<60} {'s/iter':>7} {'share':>6} {'ops':>6}")
+        for name, seconds, count in profile[key]:
+            print(f"      {name[:60]:<60} {seconds:>7.3f} {seconds / total:>6.1%} {count:>6.0f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--resolutions", default="64,128,256")
@@ -144,6 +175,8 @@ def main():
     parser.add_argument("--width", type=int, default=64, help="ngf = ndf (official 64)")
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="also profile the step and print its N costliest op types and scopes")
     parser.add_argument("--json", help="also append results as JSON lines to this file")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one config, print JSON
     args = parser.parse_args()
@@ -151,7 +184,8 @@ def main():
     if args.one:
         resolution, precision, xla = args.one.split(",")
         result = measure(
-            int(resolution), precision, xla == "1", args.batch_size, args.iterations, args.warmup, args.width
+            int(resolution), precision, xla == "1", args.batch_size, args.iterations, args.warmup, args.width,
+            args.profile,
         )
         print("RESULT " + json.dumps(result))
         return
@@ -169,7 +203,7 @@ def main():
                 command = [
                     sys.executable, __file__, "--one", f"{resolution},{precision},{int(xla)}",
                     "--batch-size", str(args.batch_size), "--iterations", str(args.iterations),
-                    "--warmup", str(args.warmup), "--width", str(args.width),
+                    "--warmup", str(args.warmup), "--width", str(args.width), "--profile", str(args.profile),
                 ]
                 proc = subprocess.run(command, capture_output=True, text=True)
                 lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
@@ -186,6 +220,8 @@ def main():
                     f"{r['ceiling_fraction']:>7.2f}",
                     flush=True,
                 )
+                if r["profile"]:
+                    print_profile(r["profile"])
                 if args.json:
                     with open(args.json, "a") as f:
                         f.write(json.dumps(r) + "\n")

@@ -40,3 +40,32 @@ def test_the_ceiling_convolution_runs_in_both_precisions(policy):
     step, images = conv_fwd_bwd(shape=(1, 8, 8, 8), filters=8, dtype_policy=policy)
     grad_x, grad_kernel = step(images)
     assert grad_x.shape == (1, 8, 8, 8) and grad_kernel.shape == (3, 3, 8, 8)
+
+
+def test_self_times_leave_out_nested_events():
+    from types import SimpleNamespace
+
+    from tfgen.profiling import _self_times
+
+    event = lambda start, length: SimpleNamespace(offset_ps=start * 10**12, duration_ps=length * 10**12)  # noqa: E731
+    # A function-call op [0, 10) holding two ops [1, 4) and [5, 6), then an op [10, 12).
+    events = [event(5, 1), event(0, 10), event(10, 2), event(1, 3)]
+    seconds = {(e.offset_ps // 10**12): s for e, s in _self_times(events)}
+    assert seconds == {0: 10 - 3 - 1, 1: 3, 5: 1, 10: 2}
+
+
+def test_op_times_finds_each_convolution_kernel_once_per_call():
+    from tfgen.profiling import op_times
+
+    step, images = conv_fwd_bwd(shape=(2, 16, 16, 8), filters=8)
+    step(images)  # traced before profiling
+    profile = op_times(step, images, calls=2)
+    counts = {op.name: op.count for op in profile.by_type}
+    # Forward-free (the summed loss's gradient is a constant): one gradient for
+    # the input, one for the kernel; TensorFlow names them with or without oneDNN's prefix.
+    [input_grad] = [n for n in counts if n.endswith("Conv2DBackpropInput")]
+    [kernel_grad] = [n for n in counts if n.endswith("Conv2DBackpropFilter")]
+    assert counts[input_grad] == counts[kernel_grad] == 1
+    assert profile.wall_seconds > 0 and profile.kernel_seconds > 0
+    grouped = profile.grouped(lambda name: name.split("/")[0])
+    assert sum(op.seconds for op in grouped) == pytest.approx(profile.kernel_seconds)

@@ -35,6 +35,7 @@ from tfgen.losses import (
 )
 from tfgen.families.fastgan.networks import crop_image_by_part
 from tfgen.perceptual import PerceptualDistance
+from tfgen.training.optimizers import FusedAdam
 from tfgen.training.trainer import Trainer
 
 
@@ -70,7 +71,7 @@ class FastGANTrainer(Trainer):
         config = self.model_config
 
         def adam(learning_rate):
-            return keras.optimizers.Adam(
+            return FusedAdam(
                 learning_rate=learning_rate, beta_1=config.adam_beta1, beta_2=config.adam_beta2
             )
 

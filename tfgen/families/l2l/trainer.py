@@ -73,6 +73,7 @@ from tfgen.registry import get_family
 from tfgen.sampling import make_grid, postprocess_images, save_image
 from tfgen.training.ema import copy_weights
 from tfgen.training.interrupt import StopSignals
+from tfgen.training.optimizers import FusedAdam
 from tfgen.training.trainer import Trainer
 from tfgen.weights import load_weights_checked, save_weights_atomic
 from tfgen.errors import InputError
@@ -186,7 +187,7 @@ class PairTrainer(Trainer):
 
     def _adam(self, learning_rate):
         config = self.model_config
-        return keras.optimizers.Adam(learning_rate, beta_1=config.adam_beta1, beta_2=config.adam_beta2)
+        return FusedAdam(learning_rate, beta_1=config.adam_beta1, beta_2=config.adam_beta2)
 
     def build_optimizers(self):
         config = self.model_config

@@ -34,6 +34,7 @@ from keras import ops
 
 from tfgen.augment import diff_augment
 from tfgen.losses import r1_penalty, stylegan_discriminator_loss, stylegan_generator_loss
+from tfgen.training.optimizers import FusedAdam
 from tfgen.training.trainer import Trainer
 from tfgen.errors import InputError
 
@@ -105,7 +106,7 @@ class StyleGANTrainer(Trainer):
         c = lazy_regularization_factor(config)
 
         def adam(learning_rate, c=1.0):
-            return keras.optimizers.Adam(
+            return FusedAdam(
                 learning_rate=learning_rate * c,
                 beta_1=config.adam_beta1**c,
                 beta_2=config.adam_beta2**c,

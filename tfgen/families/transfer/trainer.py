@@ -38,6 +38,7 @@ from tfgen.losses import info_loss, non_saturating_discriminator_loss, non_satur
 from tfgen.runs import EMA_WEIGHTS
 from tfgen.sampling import postprocess_images
 from tfgen.adaptation import Adaptation, check_shots, read_meta_run
+from tfgen.training.optimizers import FusedAdam
 from tfgen.training.trainer import Trainer
 from tfgen.errors import InputError
 
@@ -48,7 +49,7 @@ MAX_GRID_CLASSES = 10
 
 
 def _adam(learning_rate, config):
-    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=config.adam_beta1, beta_2=config.adam_beta2)
+    return FusedAdam(learning_rate=learning_rate, beta_1=config.adam_beta1, beta_2=config.adam_beta2)
 
 
 def _probability(logits):
