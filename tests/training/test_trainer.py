@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from tfgen.config import RunConfig
+from tfgen.errors import InputError
 from tfgen.runs import check_resumable
 from tfgen.training.trainer import ReplicaSeedGenerator, precision_policy, resolve_total_steps
 
@@ -94,6 +95,16 @@ def test_float16_wraps_optimizers_in_loss_scaling(tmp_path):
     assert all(np.isfinite(v.numpy()) for v in losses.values())
     d_after = numpy_weights(trainer.discriminator.trainable_variables)
     assert all(not np.allclose(a, b) for a, b in zip(d_before, d_after))
+
+
+def test_a_method_without_loss_scaling_refuses_float16(tmp_path):
+    class NoLossScaling(ToyTrainer):
+        supports_float16 = False
+
+    with pytest.raises(InputError, match="no loss scaling.*bfloat16"):
+        NoLossScaling(ToyConfig(), run_config(tmp_path, mixed_precision="float16"), quiet=True)
+    assert os.listdir(tmp_path) == []  # refused before anything was written
+    NoLossScaling(ToyConfig(), run_config(tmp_path, mixed_precision="bfloat16"), quiet=True)
 
 
 def test_precision_policy_is_restored_after_an_error():

@@ -214,6 +214,11 @@ class Trainer:
     def __init__(self, model_config, run_config, *, quiet=False):
         model_config.validate()
         run_config.validate()
+        if run_config.mixed_precision == "float16" and not self.supports_float16:
+            raise InputError(
+                f"{self.family}'s updates have no loss scaling, so float16 gradients could "
+                "underflow: use mixed_precision='bfloat16' or 'off'. Received: mixed_precision='float16'"
+            )
         self.model_config = model_config
         self.run_config = run_config
         self.quiet = quiet

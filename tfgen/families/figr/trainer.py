@@ -52,14 +52,9 @@ class ReptileTrainer(Trainer):
 
     family = "figr"
     architecture_fields = ("resolution", "channels", "latent_dim", "width")
-    supports_float16 = False  # the inner optimizer has no loss scaling
+    supports_float16 = False  # the hand-written inner optimizer has no loss scaling
 
     def __init__(self, model_config, run_config, *, quiet=False):
-        if run_config.mixed_precision == "float16":
-            raise InputError(
-                "FIGR's hand-written inner optimizer has no loss scaling, so float16 could "
-                "underflow: use mixed_precision='bfloat16' or 'off'. Received: mixed_precision='float16'"
-            )
         super().__init__(model_config, run_config, quiet=quiet)
         tasks = model_config.tasks_per_step
         if tasks % self.num_replicas:
