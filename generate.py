@@ -98,6 +98,11 @@ flags.DEFINE_boolean(
     "pngs", None, "Write one PNG per image (default: yes, unless --grid or --interpolate is given)."
 )
 flags.DEFINE_boolean("no-ema", False, "Use the raw generator weights instead of the EMA ones.")
+flags.DEFINE_enum(
+    "mixed-precision", "off", ["off", "bfloat16", "float16", "auto"],
+    "Precision the generator computes in (weights stay float32): off (float32; the images of a seed are "
+    "reproducible), bfloat16 (about 2x faster on CPUs with AMX), float16 (GPUs), auto (what measures fastest here).",
+)
 
 # Few-shot adaptation.
 flags.DEFINE_string(
@@ -238,6 +243,11 @@ def main(argv):
         )
     if adapt_from and not FLAGS.shots:
         raise InputError("--adapt-from needs --shots: a folder of images or a class such as digits:9.")
+    if adapt_from and FLAGS["mixed-precision"].value != "off":
+        raise InputError(
+            "--mixed-precision applies to --generator; an adapted generator computes in float32. "
+            "Save it with --save-adapted DIR, then generate with --generator DIR --mixed-precision ..."
+        )
     num_images, batch_size = FLAGS["num-images"].value, FLAGS["batch-size"].value
     interpolate, steps = FLAGS.interpolate, FLAGS["steps-per-segment"].value
     _check_options(num_images, batch_size, interpolate, steps)
@@ -258,8 +268,13 @@ def main(argv):
     else:
         from tfgen.runs import load_generator
 
+        from tfgen.training.devices import PRECISION_NAMES, resolve_precision
+
+        precision, why = resolve_precision(FLAGS["mixed-precision"].value)
+        if why:
+            print(f"Generating in {PRECISION_NAMES[precision]} (--mixed-precision auto: {why})", flush=True)
         generator = load_generator(
-            FLAGS.generator, ema=not FLAGS["no-ema"].value, resolution=FLAGS.resolution
+            FLAGS.generator, ema=not FLAGS["no-ema"].value, resolution=FLAGS.resolution, mixed_precision=precision
         )
     apply_truncation(generator)
     os.makedirs(output_dir, exist_ok=True)

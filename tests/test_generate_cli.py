@@ -117,3 +117,34 @@ def test_mismatched_weights_are_one_clean_line(run_folder, tmp_path):
     result = _run(f"--generator={other}", f"--output-dir={tmp_path / 'out'}")
     _assert_one_line_error(result, str(weights), "does not fit", "ngf=16")
     assert not (tmp_path / "out").exists()
+
+
+def test_bfloat16_generator_has_the_same_weights_and_close_images(run_folder):
+    import keras
+
+    from tfgen import sampling
+    from tfgen.runs import load_generator
+
+    plain = load_generator(str(run_folder))
+    fast = load_generator(str(run_folder), mixed_precision="bfloat16")
+    assert keras.mixed_precision.global_policy().name == "float32"  # the policy is restored
+    assert plain.compute_dtype == "float32" and fast.compute_dtype == "bfloat16"
+    for a, b in zip(plain.weights, fast.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    z = np.random.default_rng(3).standard_normal((4, LATENT_DIM)).astype("float32")
+    reference, images = plain(z), fast(z)
+    assert keras.backend.standardize_dtype(images.dtype) == "float32"
+    # bfloat16 keeps 8 bits of mantissa: close to float32's images, not equal.
+    difference = np.abs(keras.ops.convert_to_numpy(images) - keras.ops.convert_to_numpy(reference))
+    assert 0 < difference.max() < 0.25 and difference.mean() < 0.03
+    assert sampling.generate(fast, 3, batch_size=2, seed=0).dtype == np.uint8
+
+
+def test_mixed_precision_flag(run_folder, tmp_path):
+    result = _run(f"--generator={run_folder}", "--mixed-precision=bfloat16", "--num-images=4", "--grid",
+                  f"--output-dir={tmp_path / 'out'}")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert Image.open(tmp_path / "out" / "grid.png").size[0] > 64
+    refused = _run(f"--adapt-from={run_folder}", "--shots=digits:9", "--mixed-precision=bfloat16",
+                   f"--output-dir={tmp_path / 'adapted'}")  # fmt: skip
+    _assert_one_line_error(refused, "--mixed-precision applies to --generator")

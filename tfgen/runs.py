@@ -451,7 +451,7 @@ def _load_keras_archive(path):
     return model
 
 
-def load_generator(path, *, ema=True, resolution=None):
+def load_generator(path, *, ema=True, resolution=None, mixed_precision="off"):
     """Rebuild a trained generator from ``path``.
 
     ``path`` may be:
@@ -465,9 +465,24 @@ def load_generator(path, *, ema=True, resolution=None):
       one, ``resolution`` builds a FastGAN generator with default widths;
     * a ``.keras`` archive (``model.save("...keras")``).
 
+    ``mixed_precision``: ``"off"`` (float32), ``"bfloat16"``, ``"float16"``
+    or ``"auto"`` (:func:`tfgen.training.devices.choose_precision`): the
+    generator is built under that Keras policy, so it computes in that
+    precision with float32 weights and float32 images out (bfloat16 generates
+    about twice as fast on CPUs with AMX; the images differ slightly from
+    float32's). A ``.keras`` archive keeps the policy it was saved with.
+
     Raises FileNotFoundError when nothing loadable is there, ValueError when
     the weights do not fit the configured model (nothing is loaded then).
     """
+    from tfgen.training.devices import precision_policy, resolve_precision
+
+    setting, _ = resolve_precision(mixed_precision)
+    with precision_policy(setting):
+        return _load_generator(path, ema=ema, resolution=resolution)
+
+
+def _load_generator(path, *, ema, resolution):
     from tfgen.families.fastgan.config import FastGANConfig
 
     path = os.fspath(path)

@@ -51,11 +51,11 @@ def test_auto_precision_picks_float16_on_a_gpu_and_measures_bfloat16_on_a_cpu():
 
 
 def test_a_trainer_resolves_auto_before_it_builds_anything(tmp_path, monkeypatch):
-    import tfgen.training.trainer as trainer_module
+    import tfgen.training.devices as devices_module
     from tfgen.families.transfer.config import DCGANConfig
     from tfgen.families.transfer.trainer import DCGANTrainer
 
-    monkeypatch.setattr(trainer_module, "choose_precision", lambda allow_float16: ("bfloat16", "a test said so"))
+    monkeypatch.setattr(devices_module, "choose_precision", lambda allow_float16: ("bfloat16", "a test said so"))
     config = RunConfig(runs_dir=str(tmp_path), mixed_precision="auto", steps=1)
     trainer = DCGANTrainer(DCGANConfig(width=4, latent_dim=8), config, quiet=True)
     assert trainer.run_config.mixed_precision == "bfloat16"

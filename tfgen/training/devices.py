@@ -4,8 +4,10 @@ cannot help without a GPU refused with what to do instead."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 
+import keras
 import tensorflow as tf
 
 from tfgen.errors import InputError
@@ -56,6 +58,38 @@ def measure_bfloat16_speedup():
     from tfgen.profiling import conv_seconds
 
     return conv_seconds("float32", iterations=3, warmup=1) / conv_seconds("mixed_bfloat16", iterations=3, warmup=1)
+
+
+# RunConfig.mixed_precision (and generate.py's --mixed-precision) -> Keras dtype policy, and how the start message names it.
+PRECISION_POLICIES = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
+PRECISION_NAMES = {"off": "float32", "float16": "mixed float16", "bfloat16": "mixed bfloat16"}
+
+
+@contextlib.contextmanager
+def precision_policy(mixed_precision):
+    """Set the Keras dtype policy for RunConfig.mixed_precision, restore it on exit.
+
+    Layers take the global policy when they are created, so models built
+    inside keep their mixed policy after the block while later code (and
+    other tests) sees the previous policy again.
+    """
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(PRECISION_POLICIES[mixed_precision])
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def resolve_precision(mixed_precision, *, allow_float16=True):
+    """(setting, why): ``"auto"`` settled by :func:`choose_precision`, any other setting as it is (why None)."""
+    if mixed_precision == "auto":
+        return choose_precision(allow_float16=allow_float16)
+    if mixed_precision not in PRECISION_POLICIES:
+        raise InputError(
+            f"mixed_precision must be one of off, bfloat16, float16, auto. Received: {mixed_precision!r}"
+        )
+    return mixed_precision, None
 
 
 def choose_precision(*, allow_float16=True, gpus=None, flags=None, measure=measure_bfloat16_speedup):

@@ -51,7 +51,6 @@ Writing a new method::
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import importlib.util
 import math
@@ -81,7 +80,13 @@ from tfgen.runs import (
 )
 from tfgen.sampling import generate, make_grid, save_image
 from tfgen.training.checkpointing import network_state, restore_newest_intact
-from tfgen.training.devices import choose_precision, describe_devices
+from tfgen.training.devices import (  # noqa: F401 (PRECISION_POLICIES, precision_policy: also imported from here)
+    PRECISION_NAMES,
+    PRECISION_POLICIES,
+    describe_devices,
+    precision_policy,
+    resolve_precision,
+)
 from tfgen.training.ema import copy_weights, update_ema
 from tfgen.training.interrupt import StopSignals, TrainingInterrupted
 from tfgen.training.metric_monitor import MetricMonitor
@@ -89,9 +94,6 @@ from tfgen.training.progress import TrainingProgress
 from tfgen.weights import load_weights_checked, non_finite_variables, save_weights_atomic
 from tfgen.errors import InputError
 
-# RunConfig.mixed_precision -> Keras dtype policy, and how the start message names it.
-PRECISION_POLICIES = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
-PRECISION_NAMES = {"off": "float32", "float16": "mixed float16", "bfloat16": "mixed bfloat16"}
 
 
 # ----------------------------------------------------------------- set-up
@@ -127,22 +129,6 @@ def is_chief(strategy):
         return True
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
-
-
-@contextlib.contextmanager
-def precision_policy(mixed_precision):
-    """Set the Keras dtype policy for RunConfig.mixed_precision, restore it on exit.
-
-    Layers take the global policy when they are created, so models built
-    inside keep their mixed policy after the block while later code (and
-    other tests) sees the previous policy again.
-    """
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(PRECISION_POLICIES[mixed_precision])
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
 
 
 class TrainingDiverged(InputError):
@@ -225,12 +211,10 @@ class Trainer:
         self.ema_decay = getattr(model_config, "ema_decay", None)
 
         self.strategy = create_strategy(run_config.strategy)
-        why = None
-        if run_config.mixed_precision == "auto":
-            # After the strategy: asking for the GPUs starts TensorFlow, which
-            # multi-worker training must configure first.
-            choice, why = choose_precision(allow_float16=self.supports_float16)
-            run_config = self.run_config = dataclasses.replace(run_config, mixed_precision=choice)
+        # After the strategy: "auto" asks for the GPUs, which starts
+        # TensorFlow, and multi-worker training must configure it first.
+        choice, why = resolve_precision(run_config.mixed_precision, allow_float16=self.supports_float16)
+        run_config = self.run_config = dataclasses.replace(run_config, mixed_precision=choice)
         self.precision_note = PRECISION_NAMES[run_config.mixed_precision] + (
             f" (--mixed-precision auto: {why})" if why else ""
         )
