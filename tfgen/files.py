@@ -12,6 +12,8 @@ import os
 
 # What Keras 3 requires a weights file's name to end in (model.save_weights).
 WEIGHTS_SUFFIX = ".weights.h5"
+# The generator a finished training run leaves in its folder (tfgen.runs).
+RAW_WEIGHTS = "generator" + WEIGHTS_SUFFIX
 
 
 def write_text_atomic(path: str, text: str) -> None:

@@ -20,8 +20,9 @@ import importlib
 from typing import Callable, Mapping
 
 from tfgen.errors import InputError
+from tfgen.files import RAW_WEIGHTS
 
-FINISHED_FILE = "generator.weights.h5"
+FINISHED_FILE = RAW_WEIGHTS
 
 
 @dataclasses.dataclass(frozen=True)

@@ -45,7 +45,7 @@ import time
 import warnings
 
 from tfgen.config import RunConfig
-from tfgen.files import WEIGHTS_SUFFIX, write_json_atomic
+from tfgen.files import RAW_WEIGHTS, WEIGHTS_SUFFIX, write_json_atomic
 from tfgen.registry import get_family, import_networks
 from tfgen.errors import InputError
 
@@ -58,7 +58,6 @@ LOCK_FILE = ".lock"
 CONFIG_FILE = "config.json"
 # Weight files a training run leaves in its folder.
 EMA_WEIGHTS = "generator_ema" + WEIGHTS_SUFFIX
-RAW_WEIGHTS = "generator" + WEIGHTS_SUFFIX
 DISCRIMINATOR_WEIGHTS = "discriminator" + WEIGHTS_SUFFIX
 CHECKPOINT_DIR = "checkpoints"
 # The training metric (--fid): one JSON line per measurement, and the best
