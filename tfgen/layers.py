@@ -326,10 +326,10 @@ class BatchNorm(keras.layers.BatchNormalization):
 
 @functools.cache
 def _bfloat16_batch_norm_native():
-    """Whether the fused batch norm takes bfloat16 directly: on the CPU
-    (oneDNN) it does, and skipping the round trip through float32 makes a
-    bfloat16 FastGAN step about 10% faster. Statistics are still accumulated in
-    float32 inside the kernel. With a GPU visible the layer keeps the cast."""
+    """Whether the fused batch norm takes bfloat16 directly. On the CPU
+    (oneDNN) it does; the casts to float32 and back were 12% of a bfloat16
+    FastGAN step's kernel time (docs/performance.md). The kernel still
+    accumulates the statistics in float32. With a GPU visible the layer keeps the cast."""
     import tensorflow as tf
 
     return not tf.config.list_physical_devices("GPU")
