@@ -91,6 +91,8 @@ FLAG_NAMES = {
     "fid_frequency_epochs": "fid-frequency",
     "fid_feature_weights": "fid-weights",
 }
+# Fields that more than their own flag decide: field -> f(flag values, default).
+FLAG_READERS = {"diff_augment": diff_augment_from_flags}
 _DEFINERS = {"int": "DEFINE_integer", "float": "DEFINE_float", "bool": "DEFINE_boolean", "str": "DEFINE_string"}
 
 
@@ -164,15 +166,15 @@ def _define_flag(name, field, help_text, flag_values):
 def settings_from_flags(config_class, presets, flag_values, *, skip=()):
     """Keyword arguments of ``config_class`` from the parsed flags: every field
     that has a flag, from the flag when it was given, else from ``presets``;
-    fields in neither keep the dataclass default. ``diff_augment`` also reads
-    the ``--diff-augment`` switch."""
+    fields in neither keep the dataclass default. A field in
+    :data:`FLAG_READERS` is read by its function instead."""
     values = {}
     for field in dataclasses.fields(config_class):
         name = flag_name(field.name)
         if field.name in skip or name not in flag_values:
             continue
-        if field.name == "diff_augment":
-            values[field.name] = diff_augment_from_flags(flag_values, presets.get(field.name, field.default))
+        if field.name in FLAG_READERS:
+            values[field.name] = FLAG_READERS[field.name](flag_values, presets.get(field.name, field.default))
             continue
         value = flag_values[name].value
         if value is None and field.name in presets:
