@@ -267,7 +267,6 @@ def main(argv):
         generator, shots = adapted_generator(seed)
     else:
         from tfgen.runs import load_generator
-
         from tfgen.training.devices import PRECISION_NAMES, resolve_precision
 
         precision, why = resolve_precision(FLAGS["mixed-precision"].value)

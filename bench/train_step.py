@@ -57,7 +57,7 @@ def measure(resolution, precision, xla, batch_size, iterations, warmup, width=64
     from tfgen.families.fastgan.config import FastGANConfig
     from tfgen.families.fastgan.trainer import FastGANTrainer
     from tfgen.profiling import conv_ceiling, graph_flops, op_times
-    from tfgen.training.trainer import PRECISION_POLICIES
+    from tfgen.training.devices import PRECISION_POLICIES
 
     class RandomData:
         num_images = batch_size

@@ -13,7 +13,8 @@ import tensorflow as tf
 from tfgen.config import RunConfig
 from tfgen.errors import InputError
 from tfgen.runs import check_resumable
-from tfgen.training.trainer import ReplicaSeedGenerator, precision_policy, resolve_total_steps
+from tfgen.training.devices import precision_policy
+from tfgen.training.trainer import ReplicaSeedGenerator, resolve_total_steps
 
 from tests.scripts import run_result_script
 

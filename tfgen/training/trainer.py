@@ -80,20 +80,13 @@ from tfgen.runs import (
 )
 from tfgen.sampling import generate, make_grid, save_image
 from tfgen.training.checkpointing import network_state, restore_newest_intact
-from tfgen.training.devices import (  # noqa: F401 (PRECISION_POLICIES, precision_policy: also imported from here)
-    PRECISION_NAMES,
-    PRECISION_POLICIES,
-    describe_devices,
-    precision_policy,
-    resolve_precision,
-)
+from tfgen.training.devices import PRECISION_NAMES, describe_devices, precision_policy, resolve_precision
 from tfgen.training.ema import copy_weights, update_ema
 from tfgen.training.interrupt import StopSignals, TrainingInterrupted
 from tfgen.training.metric_monitor import MetricMonitor
 from tfgen.training.progress import TrainingProgress
 from tfgen.weights import load_weights_checked, non_finite_variables, save_weights_atomic
 from tfgen.errors import InputError
-
 
 
 # ----------------------------------------------------------------- set-up
