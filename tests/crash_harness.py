@@ -3,7 +3,9 @@
 ``python tests/crash_harness.py TORN_AT ARGS...`` runs train.py with ARGS, but
 the checkpoint save numbered TORN_AT is torn: the files are written, then the
 data file is cut in half and the process SIGKILLs itself, as a crash or a
-full disk in the middle of a write leaves it.
+full disk in the middle of a write leaves it. ``TORN_AT:intact`` SIGKILLs it
+right after that save, with the checkpoint whole (a kill between the last
+checkpoint and the final weights).
 """
 
 import os
@@ -111,8 +113,9 @@ def random_delays(seed, count, most=1.0):
     return [round(rng.uniform(0.0, most), 3) for _ in range(count)]
 
 
-def _tear_checkpoint_at(torn_step):
-    """Patch CheckpointManager.save: at ``torn_step`` cut the data file in half, then die."""
+def _tear_checkpoint_at(torn_step, *, tear=True):
+    """Patch CheckpointManager.save: at ``torn_step`` cut the data file in half
+    (unless not ``tear``), then die."""
     import tensorflow as tf
 
     save = tf.train.CheckpointManager.save
@@ -120,6 +123,8 @@ def _tear_checkpoint_at(torn_step):
     def torn_save(self, checkpoint_number=None, **kwargs):
         path = save(self, checkpoint_number=checkpoint_number, **kwargs)
         if int(checkpoint_number) == torn_step:
+            if not tear:
+                os.kill(os.getpid(), signal.SIGKILL)
             data = [n for n in os.listdir(self.directory) if n.startswith(os.path.basename(path) + ".data")]
             for name in data:
                 full = os.path.join(self.directory, name)
@@ -134,6 +139,7 @@ def _tear_checkpoint_at(torn_step):
 if __name__ == "__main__":
     import runpy
 
-    _tear_checkpoint_at(int(sys.argv[1]))
+    step, _, mode = sys.argv[1].partition(":")
+    _tear_checkpoint_at(int(step), tear=mode != "intact")
     sys.argv = [os.path.join(REPO, "train.py"), *sys.argv[2:]]
     runpy.run_path(sys.argv[0], run_name="__main__")

@@ -22,8 +22,19 @@ generator's weights.
 - **Config** (:func:`save_run_config`, :func:`load_run_config`):
   ``{"family", "model", "run"}``; the family's config class comes from
   :mod:`tfgen.registry`.
-- **Resuming** (:func:`check_resumable`): a run folder written for another
-  architecture is refused with advice instead of a shape error.
+- **Adopting** (:func:`check_not_foreign`): a folder that tfgen did not make
+  (:func:`is_run_folder` says no) is never trained into, so ``--override``
+  can never delete it.
+- **Resuming** (:func:`check_resumable`): a run folder whose settings that
+  cannot change on resume (the architecture, the data, the seed, ...) differ
+  from the new ones is refused with advice instead of a shape error or a
+  silent change; the other settings take effect and ``config.json`` records
+  each change with its step (:func:`save_run_config`'s ``changes``).
+- **Finished** (:func:`write_finished_record`, :func:`finished_step`): when
+  a run writes its final weights it records their step and checksums in
+  ``finished.json``; a run is finished only while those files are unchanged,
+  so a run stopped between its last checkpoint and its weights writes them
+  on the next run.
 - **Loading** (:func:`load_generator`): a run folder, a weights file with its
   ``config.json`` beside it, or a ``.keras`` archive.
 - **Lock** (:class:`RunLock`): one training process per run folder. The lock
@@ -37,6 +48,7 @@ importing TF; loading weights imports Keras when it is asked for.
 
 import dataclasses
 import datetime
+import hashlib
 import json
 import os
 import shutil
@@ -68,6 +80,8 @@ BEST_RECORD = "metric.json"
 # L2L-GAN's stage runs and GEM weights.
 STAGES_DIR = "stages"
 GEMS_DIR = "gems"
+# The step of the final weights files and their checksums, written after them.
+FINISHED_RECORD = "finished.json"
 
 # What a run holds between taking its lock and writing config.json
 # (Trainer.open_run makes samples/ first): all that a folder without a config
@@ -114,6 +128,19 @@ def is_run_folder(path):
                 continue
         return False
     return True
+
+
+def check_not_foreign(run_dir):
+    """Refuse to train into a folder tfgen did not make (:func:`is_run_folder`):
+    a run would adopt it, and ``--override`` would then delete its files."""
+    if not os.path.lexists(run_dir) or is_run_folder(run_dir):
+        return
+    what = f"holds: {_describe_entries(run_dir)}" if os.path.isdir(run_dir) else "is not a folder"
+    raise InputError(
+        f"{run_dir!r} exists but is not a tfgen run folder (no {CONFIG_FILE} with a 'family' key; it "
+        f"{what}). tfgen never trains into a folder it did not make: choose another --name or "
+        "--runs-dir, or move that folder away."
+    )
 
 
 def _is_strictly_inside(path, parent):
@@ -223,7 +250,8 @@ def _pid_alive(pid):
 class RunLock:
     """One training process per run folder: ``<run_dir>/.lock``.
 
-    ``acquire()`` creates the run folder if needed, takes the lock and writes
+    ``acquire()`` refuses a folder tfgen did not make (:func:`check_not_foreign`),
+    creates the run folder if needed, takes the lock and writes
     ``{"pid", "host", "started"}`` into the file; it raises
     :class:`RunLockedError` while another process holds it. A lock file left
     by a process that died is taken over with a warning. ``release()`` removes
@@ -246,6 +274,7 @@ class RunLock:
     def acquire(self):
         if self.held:
             raise RuntimeError(f"The lock {self.path!r} is already held by this RunLock.")
+        check_not_foreign(self.run_dir)  # every run lifecycle takes its folder here
         os.makedirs(self.run_dir, exist_ok=True)
         if fcntl is not None:
             fd, previous = self._acquire_flock()
@@ -366,9 +395,13 @@ class RunLock:
 # ------------------------------------------------------------- config.json
 
 
-def save_run_config(path, family, model, run):
-    """Write ``{"family", "model", "run"}`` as JSON, atomically."""
+def save_run_config(path, family, model, run, *, changes=()):
+    """Write ``{"family", "model", "run"}`` as JSON, atomically, with
+    ``"changes"``: the settings changed on resume, ``[{"step", "changed":
+    {field: [before, after]}}]`` (:func:`check_resumable`), when there are any."""
     payload = {"family": family, "model": dataclasses.asdict(model), "run": dataclasses.asdict(run)}
+    if changes:
+        payload["changes"] = list(changes)
     write_json_atomic(path, payload, indent=2, sort_keys=True)
 
 
@@ -579,31 +612,120 @@ def read_run_config_json(run_dir):
             ) from None
 
 
-def check_resumable(run_dir, family, model_config, architecture_fields):
-    """Refuse to resume a run whose saved model differs from ``model_config``.
+# RunConfig fields a resumed run keeps: they decide its data, their order and
+# its starting weights, which a checkpoint has already consumed.
+FIXED_RUN_FIELDS = ("data", "seed", "flip", "generator_weights", "discriminator_weights")
+# Model fields whose None-ness decides whether a network exists (and is in
+# the checkpoint): their value may change on resume, their presence may not.
+NETWORK_SWITCHES = {"ema_decay": "the EMA generator"}
+# What changes on every extension or move of a run: not reported as a change.
+_UNREPORTED_FIELDS = ("steps", "epochs", "name", "runs_dir")
+# What a run folder holds before it holds anything to resume.
+_NO_STATE_ENTRIES = (CONFIG_FILE, LOCK_FILE, "samples", "logs")
 
-    A checkpoint only fits the architecture it was written for; comparing
-    the config first turns a cryptic shape error into advice.
+
+def holds_training_state(run_dir):
+    """Whether ``run_dir`` holds work a rerun resumes (checkpoints, readable or
+    moved aside, final weights, stages, ...), not only a config.json written
+    by a run that failed before its first checkpoint."""
+    if not os.path.isdir(run_dir):
+        return False
+    return any(entry.name not in _NO_STATE_ENTRIES for entry in os.scandir(run_dir))
+
+
+def check_resumable(run_dir, family, model_config, run_config, fixed_fields):
+    """Refuse to resume a run with settings that cannot change on resume;
+    return the settings that change, ``{field: [before, after]}``.
+
+    ``fixed_fields``: the model-config fields that shape the networks, the
+    checkpoint's state or the data; with :data:`FIXED_RUN_FIELDS` and
+    :data:`NETWORK_SWITCHES` they must equal the saved ones, since a
+    checkpoint only fits what it was written for (comparing first turns a
+    cryptic shape error or a silently ignored flag into advice). Every other
+    difference takes effect from the resumed step on. A folder with nothing
+    to resume (:func:`holds_training_state`) is not compared: its config.json
+    is simply replaced.
     """
     saved = read_run_config_json(run_dir)
-    if saved is None:
-        return
-    new = dataclasses.asdict(model_config)
+    if saved is None or not holds_training_state(run_dir):
+        return {}
+    new_model, new_run = dataclasses.asdict(model_config), dataclasses.asdict(run_config)
+    saved_model, saved_run = saved.get("model", {}), saved.get("run", {})
     if saved.get("family") != family:
         differences = [f"family: saved {saved.get('family')!r}, now {family!r}"]
     else:
-        saved_model = saved.get("model", {})
+        fixed = [(field, saved_model, new_model) for field in fixed_fields if field in new_model]
+        fixed += [(field, saved_run, new_run) for field in FIXED_RUN_FIELDS]
         differences = [
-            f"{field}: saved {saved_model.get(field)!r}, now {new[field]!r}"
-            for field in architecture_fields
-            if saved_model.get(field) != new[field]
+            f"{field}: saved {old.get(field)!r}, now {new[field]!r}"
+            for field, old, new in fixed
+            if old.get(field) != new[field]
+        ]
+        differences += [
+            f"{field}: saved {saved_model.get(field)!r}, now {new_model[field]!r} (decides whether {network} exists)"
+            for field, network in NETWORK_SWITCHES.items()
+            if field in new_model and (saved_model.get(field) is None) != (new_model[field] is None)
         ]
     if differences:
         raise InputError(
-            f"Run folder {run_dir!r} holds a different model ({'; '.join(differences)}), so "
-            "its checkpoint cannot be resumed. Pass --override to delete it and start "
-            "afresh, or choose another --name."
+            f"Run folder {run_dir!r} was trained with other settings that cannot change on resume "
+            f"({'; '.join(differences)}), so its checkpoint cannot be resumed with them. Run it "
+            "with its saved settings, pass --override to delete it and start afresh, or choose "
+            "another --name."
         )
+    changes = {}
+    for old, new in ((saved_model, new_model), (saved_run, new_run)):
+        for field, value in new.items():
+            if field not in _UNREPORTED_FIELDS and field in old and old[field] != value:
+                changes[field] = [old[field], value]
+    return changes
+
+
+def describe_changes(changes):
+    """``"a 1 -> 2, b 'x' -> 'y'"`` of :func:`check_resumable`'s changes."""
+    return ", ".join(f"{field} {before!r} -> {after!r}" for field, (before, after) in changes.items())
+
+
+# ------------------------------------------------------------ finished runs
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def forget_finished(run_dir):
+    """Remove ``finished.json`` before the final files are rewritten: it would
+    no longer describe them."""
+    path = os.path.join(run_dir, FINISHED_RECORD)
+    if os.path.exists(path):
+        os.remove(path)
+
+
+def write_finished_record(run_dir, step, filenames):
+    """Record, after writing them, that the files ``filenames`` of ``run_dir``
+    are the final outputs of ``step`` (None for runs without one step)."""
+    files = {name: _sha256(os.path.join(run_dir, name)) for name in filenames}
+    write_json_atomic(os.path.join(run_dir, FINISHED_RECORD), {"step": step, "files": files}, indent=1, sort_keys=True)
+
+
+def finished_at(run_dir, step, filenames):
+    """Whether ``run_dir`` holds the final outputs of ``step``: its record
+    names that step and exactly ``filenames``, and each is unchanged since."""
+    record = _read_json(os.path.join(run_dir, FINISHED_RECORD))
+    if not isinstance(record, dict) or record.get("step") != step:
+        return False
+    files = record.get("files")
+    if not isinstance(files, dict) or set(files) != set(filenames):
+        return False
+    for name, checksum in files.items():
+        path = os.path.join(run_dir, name)
+        if not os.path.isfile(path) or _sha256(path) != checksum:
+            return False
+    return True
 
 
 # ------------------------------------------------------ the training metric

@@ -11,6 +11,7 @@ import tensorflow as tf
 from tfgen.runs import RunLockedError
 from tfgen.training.trainer import TrainingDiverged
 
+from .test_trainer import learned_weights
 from .test_trainer import run_config as trainer_run_config
 from .toy_gan import ToyConfig, ToyTrainer
 
@@ -192,7 +193,78 @@ def test_override_refuses_a_folder_that_is_not_a_run(tmp_path):
     os.makedirs(precious)
     with open(os.path.join(precious, "thesis.tex"), "w") as f:
         f.write("years of work")
-    with pytest.raises(ValueError, match="only deletes its own run folders"):
-        ToyTrainer(ToyConfig(), run_config(tmp_path), quiet=True).fit(override=True)
-    assert os.listdir(precious) == ["thesis.tex"]
+    for override in (True, False):  # neither deleted nor adopted
+        with pytest.raises(ValueError, match="not a tfgen run folder.*thesis.tex.*--name"):
+            ToyTrainer(ToyConfig(), run_config(tmp_path), quiet=True).fit(override=override)
+        assert os.listdir(precious) == ["thesis.tex"]
     shutil.rmtree(precious)
+
+
+def test_a_run_stopped_between_its_last_checkpoint_and_its_weights_writes_them_on_the_rerun(tmp_path, monkeypatch):
+    ToyTrainer(ToyConfig(), run_config(tmp_path, steps=4), quiet=True).fit()
+    extended = ToyTrainer(ToyConfig(), run_config(tmp_path, steps=6), quiet=True)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # as if the process died right after ckpt-6
+
+    monkeypatch.setattr(extended, "write_final_outputs", killed)
+    with pytest.raises(KeyboardInterrupt):
+        extended.fit()
+    monkeypatch.undo()
+    assert tf.train.latest_checkpoint(checkpoints(tmp_path)).endswith("ckpt-6")
+
+    rerun = ToyTrainer(ToyConfig(), run_config(tmp_path, steps=6), quiet=True)
+    assert rerun.restore() == 6 and not rerun.is_finished(6)  # the files hold step 4's weights
+    rerun.release()
+    rerun = ToyTrainer(ToyConfig(), run_config(tmp_path, steps=6), quiet=True)
+    rerun.fit()
+    written = keras_weights(os.path.join(str(tmp_path), "toy", "generator_ema.weights.h5"), rerun)
+    for a, b in zip(written, learned_weights(extended.generator_ema)):
+        np.testing.assert_array_equal(a, b)
+    again = ToyTrainer(ToyConfig(), run_config(tmp_path, steps=6), quiet=True)
+    again.restore()
+    assert again.is_finished(6)
+    again.release()
+
+
+def keras_weights(path, trainer):
+    """The variables of a weights file, loaded into a fresh generator of ``trainer``'s kind."""
+    generator = trainer.build_generator()
+    generator.load_weights(path)
+    return learned_weights(generator)
+
+
+def test_a_config_without_anything_to_resume_is_replaced_not_compared(tmp_path):
+    """A run that failed before its first checkpoint (e.g. a bad width) left a
+    config.json: the corrected command starts, instead of 'holds a different model'."""
+    first = ToyTrainer(ToyConfig(resolution=16), run_config(tmp_path), quiet=True)
+    first.open_run()
+    first.release()
+    ToyTrainer(ToyConfig(resolution=8), run_config(tmp_path, steps=2), quiet=True).fit()
+    with pytest.raises(ValueError, match=r"resolution: saved 8, now 16.*--override.*--name"):
+        ToyTrainer(ToyConfig(resolution=16), run_config(tmp_path), quiet=True).fit()
+
+
+def test_adding_or_removing_the_ema_generator_on_resume_is_refused_before_any_checkpoint_moves(tmp_path):
+    ToyTrainer(ToyConfig(), run_config(tmp_path, steps=2), quiet=True).fit()
+    with pytest.raises(ValueError, match=r"ema_decay: saved 0.9, now None.*EMA generator"):
+        ToyTrainer(ToyConfig(ema_decay=None), run_config(tmp_path, steps=4), quiet=True).fit()
+    assert not os.path.exists(os.path.join(checkpoints(tmp_path), "unreadable"))
+    # Its value, unlike its presence, takes effect from the resumed step on.
+    ToyTrainer(ToyConfig(ema_decay=0.5), run_config(tmp_path, steps=4), quiet=True).fit()
+
+
+def test_a_new_learning_rate_on_resume_is_the_one_the_optimizer_uses(tmp_path, capsys):
+    ToyTrainer(ToyConfig(), run_config(tmp_path, steps=2), quiet=True).fit()
+    resumed = ToyTrainer(ToyConfig(learning_rate=1e-4), run_config(tmp_path, steps=4), quiet=False)
+    assert resumed.restore() == 2
+    rates = [v.numpy() for v in resumed.g_optimizer.variables if v.path.endswith("learning_rate")]
+    assert rates == [np.float32(1e-4)]
+    assert "learning_rate 0.01 -> 0.0001" in capsys.readouterr().out
+    resumed.release()
+    # The same command without the change restores the saved rate bit for bit (exact resume).
+    plain = ToyTrainer(ToyConfig(), run_config(tmp_path, name="plain", steps=2), quiet=True)
+    plain.fit()
+    again = ToyTrainer(ToyConfig(), run_config(tmp_path, name="plain", steps=4), quiet=True)
+    assert again.restore() == 2 and again._config_changes == []
+    again.release()

@@ -190,9 +190,9 @@ def test_refuses_to_resume_a_different_architecture(tmp_path):
 
 
 def test_check_resumable_compares_family(tmp_path):
-    ToyTrainer(ToyConfig(), run_config(tmp_path, steps=1), quiet=True).open_run()
+    ToyTrainer(ToyConfig(), run_config(tmp_path, steps=1), quiet=True).fit()
     with pytest.raises(ValueError, match="family: saved 'toy', now 'fastgan'"):
-        check_resumable(os.path.join(str(tmp_path), "toy"), "fastgan", ToyConfig(), ("resolution",))
+        check_resumable(os.path.join(str(tmp_path), "toy"), "fastgan", ToyConfig(), run_config(tmp_path), ("resolution",))
 
 
 def test_initial_weights_load_into_generator_and_ema(tmp_path):

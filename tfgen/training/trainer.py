@@ -75,8 +75,13 @@ from tfgen.runs import (
     append_metrics_log,
     check_resumable,
     clear_run_folder,
+    describe_changes,
+    finished_at,
+    forget_finished,
+    read_run_config_json,
     save_run_config,
     write_best,
+    write_finished_record,
 )
 from tfgen.sampling import generate, make_grid, save_image
 from tfgen.training.checkpointing import network_state, restore_newest_intact
@@ -187,6 +192,9 @@ class Trainer:
     # Model-config fields a checkpoint depends on: resuming with other values
     # is refused (learning rates, augmentation, ... may change on resume).
     architecture_fields: tuple[str, ...] = ()
+    # Other model-config fields a resumed run must keep: they shape its data
+    # or its optimizers' state (those a config lacks are skipped).
+    fixed_fields: tuple[str, ...] = ("batch_size", "channels", "train_classes", "test_classes", "shots", "tasks_per_step")
     # False for a method whose updates have no loss scaling (float16 underflows).
     supports_float16 = True
 
@@ -262,6 +270,7 @@ class Trainer:
         self.run_dir = run_config.run_dir
         self.checkpoint_manager = None
         self._lock = None  # the run folder's RunLock while this trainer uses it
+        self._config_changes = []  # config.json's "changes": settings changed on resume
         self._scratch_dir = None  # a non-chief worker's checkpoint folder
         self.log_to_tensorboard = False  # decided when training starts
 
@@ -435,16 +444,26 @@ class Trainer:
     def restore(self, *, override=False):
         """Take the run folder (its lock; with ``override``, empty it) and
         restore its newest readable checkpoint. Returns the step training
-        starts from. Writes nothing else: a finished run stays untouched."""
+        starts from. Writes nothing else: a finished run stays untouched.
+
+        Settings that cannot change on resume are refused
+        (:func:`tfgen.runs.check_resumable`); the learning rates, which the
+        optimizers' restored state would otherwise bring back, are set to the
+        configured ones; every change is reported and kept for config.json."""
         if self.is_chief and self._lock is None:
             lock = RunLock(self.run_dir)
             lock.acquire()
             self._lock = lock
         try:
+            changes = {}
             if self.is_chief:
                 if override:
                     clear_run_folder(self.run_dir, self.run_config.runs_dir)
-                check_resumable(self.run_dir, self.family, self.model_config, self.architecture_fields)
+                changes = check_resumable(
+                    self.run_dir, self.family, self.model_config, self.run_config,
+                    self.architecture_fields + self.fixed_fields,
+                )  # fmt: skip
+            configured_rates = self._learning_rates()
             # Other workers read the chief's checkpoints (a shared folder, as
             # in TF's multi-worker recipe) but never move or index them. With
             # override they start afresh without reading it: the chief may be
@@ -455,10 +474,30 @@ class Trainer:
                     os.path.join(self.run_dir, CHECKPOINT_DIR),
                     read_only=not self.is_chief,
                 )
+            for variable, value in configured_rates:
+                if variable.numpy() != value:
+                    variable.assign(value)
         except BaseException:
             self.release()
             raise
-        return int(self.step.numpy())
+        start = int(self.step.numpy())
+        if self.is_chief and changes:
+            saved = read_run_config_json(self.run_dir) or {}
+            self._config_changes = [*saved.get("changes", []), {"step": start, "changed": changes}]
+            self._say(f"{self.family}: settings changed on resume, in effect from step {start}: "
+                      f"{describe_changes(changes)} (recorded in {CONFIG_FILE})")  # fmt: skip
+        return start
+
+    def _learning_rates(self):
+        """``[(variable, value)]``: the optimizers' learning-rate variables and
+        their configured values, to set again after a checkpoint restores them."""
+        optimizers = [obj for obj in self.checkpoint_objects().values() if isinstance(obj, keras.optimizers.Optimizer)]
+        return [
+            (variable, variable.numpy())
+            for optimizer in optimizers
+            for variable in optimizer.variables
+            if variable.path.endswith("learning_rate")
+        ]
 
     def open_run(self, *, override=False):
         """:meth:`restore`, then prepare the folder for training: ``config.json``,
@@ -471,7 +510,10 @@ class Trainer:
         """After :meth:`restore`: ``config.json``, ``samples/`` and the checkpoint writer."""
         if self.is_chief:
             os.makedirs(os.path.join(self.run_dir, "samples"), exist_ok=True)
-            save_run_config(os.path.join(self.run_dir, CONFIG_FILE), self.family, self.model_config, self.run_config)
+            save_run_config(
+                os.path.join(self.run_dir, CONFIG_FILE), self.family, self.model_config, self.run_config,
+                changes=self._config_changes,
+            )  # fmt: skip
             checkpoint_dir = os.path.join(self.run_dir, CHECKPOINT_DIR)
         else:
             # Other workers take part in saving (it is collective) but write
@@ -493,10 +535,10 @@ class Trainer:
             self._scratch_dir = None
 
     def is_finished(self, total_steps):
-        """Whether the run has reached ``total_steps`` and written its final weights."""
-        return int(self.step.numpy()) >= total_steps and all(
-            os.path.isfile(os.path.join(self.run_dir, name)) for name in self.final_weights()
-        )
+        """Whether the run has reached ``total_steps`` and its folder holds the
+        final weights of the step it reached (not those of an earlier end)."""
+        step = int(self.step.numpy())
+        return step >= total_steps and finished_at(self.run_dir, step, self.final_weights())
 
     def save_checkpoint(self):
         """Write a checkpoint numbered by the current step; returns its path.
@@ -558,7 +600,12 @@ class Trainer:
                     )
                     return self.run_dir
                 self._prepare_folder()
-                self._train_loop(start, total_steps, stop)
+                if start >= total_steps:
+                    # Stopped after its last checkpoint, before its weights were written.
+                    self._say(f"{self.family}: {self.run_dir} reached step {start}; writing its final weights.")
+                    self.write_final_outputs()
+                else:
+                    self._train_loop(start, total_steps, stop)
         finally:
             self.release()
         return self.run_dir
@@ -687,11 +734,13 @@ class Trainer:
         """The weights files and ``samples/final.png``, each written atomically."""
         if not self.is_chief:
             return
+        forget_finished(self.run_dir)
         for filename, network in self.final_weights().items():
             save_weights_atomic(network, os.path.join(self.run_dir, filename))
         path = self.write_samples("final.png")
         if self.checks_health:
             self.check_health()
+        write_finished_record(self.run_dir, int(self.step.numpy()), self.final_weights())
         self._say(f"Done: weights in {self.run_dir}, samples in {path}")
 
     def check_health(self, num_images=500):

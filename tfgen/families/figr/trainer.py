@@ -52,6 +52,8 @@ class ReptileTrainer(Trainer):
 
     family = "figr"
     architecture_fields = ("resolution", "channels", "latent_dim", "width")
+    # The optimizers' kinds decide the state a checkpoint holds.
+    fixed_fields = Trainer.fixed_fields + ("inner_optimizer", "meta_optimizer")
     supports_float16 = False  # the hand-written inner optimizer has no loss scaling
 
     def __init__(self, model_config, run_config, *, quiet=False):

@@ -65,7 +65,10 @@ from tfgen.runs import (
     RunLock,
     check_resumable,
     clear_run_folder,
+    finished_at,
+    forget_finished,
     save_run_config,
+    write_finished_record,
 )
 from tfgen.files import write_json_atomic
 from tfgen.losses import gem_feature_loss, gradient_penalty, wasserstein_discriminator_loss, wasserstein_generator_loss
@@ -80,10 +83,8 @@ from tfgen.errors import InputError
 
 CONDITIONING_CLASSES_FILE = "conditioning_classes.json"
 ARCHITECTURE_FIELDS = ("resolution", "channels", "latent_dim", "width", "noise_channels", "gem_type", "gem_layers")
-# What else a resumed run must keep: its stages were trained on this data.
-RUN_FIELDS = ARCHITECTURE_FIELDS + (
-    "samples_per_class", "gem_epochs", "strategy_gem", "gem_loss", "few_shot_init", "train_classes", "test_classes",
-)  # fmt: skip
+# What Algorithm 1 leaves at its end (phi_t, its critic, the Figure 3 grid).
+FINAL_OUTPUTS = (RAW_WEIGHTS, DISCRIMINATOR_WEIGHTS, os.path.join("samples", "final.png"))
 SAMPLE_ROWS = 8  # conditioning images in a stage's sample grid (each with 7 samples)
 
 
@@ -447,21 +448,22 @@ class L2LTrainer:
 
     # ------------------------------------------------------------------ run
 
-    def open_run(self, *, override=False):
-        if override:
-            clear_run_folder(self.run_dir, self.run.runs_dir)
-        check_resumable(self.run_dir, self.family, self.final_config, RUN_FIELDS)
+    def _check_resumable(self):
+        """Every setting is fixed on resume: a finished stage is reused as it
+        is, so a changed step count, rate or loss of it could not take effect."""
+        every_field = tuple(field.name for field in dataclasses.fields(self.final_config))
+        check_resumable(self.run_dir, self.family, self.final_config, self.run, every_field)
+
+    def _prepare_folder(self):
         os.makedirs(os.path.join(self.run_dir, "samples"), exist_ok=True)
         save_run_config(os.path.join(self.run_dir, CONFIG_FILE), self.family, self.final_config, self.run)
         names = [self.novel.class_names[label] for label in self.novel.labels]
         write_json_atomic(os.path.join(self.run_dir, CONDITIONING_CLASSES_FILE), names, indent=0)
 
     def is_finished(self):
-        """Whether Algorithm 1 has run to its end (phi_t and its figure written)."""
-        return all(
-            os.path.isfile(os.path.join(self.run_dir, name))
-            for name in (RAW_WEIGHTS, DISCRIMINATOR_WEIGHTS, os.path.join("samples", "final.png"))
-        )
+        """Whether Algorithm 1 has run to its end: phi_t and its figure written
+        and unchanged since (:func:`tfgen.runs.finished_at`)."""
+        return finished_at(self.run_dir, None, FINAL_OUTPUTS)
 
     def fit(self, *, override=False):
         """Algorithm 1, skipping finished stages; returns the run folder. A
@@ -469,13 +471,15 @@ class L2LTrainer:
         after a checkpoint; elsewhere (GEM training, at most one epoch's
         work) a signal stops at once."""
         with RunLock(self.run_dir), StopSignals(deferred=False):
-            check_resumable(self.run_dir, self.family, self.final_config, RUN_FIELDS)
-            if not override and self.is_finished():
+            if override:
+                clear_run_folder(self.run_dir, self.run.runs_dir)
+            self._check_resumable()
+            if self.is_finished():
                 self._say(
                     f"l2l: {self.run_dir} has finished; nothing to do. Pass --override to start afresh."
                 )
                 return self.run_dir
-            self.open_run(override=override)
+            self._prepare_folder()
             self._run_algorithm_1()
         return self.run_dir
 
@@ -547,6 +551,7 @@ class L2LTrainer:
         }
 
     def _write_final_outputs(self, combined, finetune_dir):
+        forget_finished(self.run_dir)
         if finetune_dir is None:
             save_weights_atomic(combined, os.path.join(self.run_dir, RAW_WEIGHTS))
             copies = {DISCRIMINATOR_WEIGHTS: self.stage_dir("target_plain")}
@@ -559,6 +564,7 @@ class L2LTrainer:
         path = os.path.join(self.run_dir, "samples", "final.png")
         generators = self.stage_generators()
         save_image(path, figure_grid(generators, self.novel, per_image=7, seed=self.run.seed))
+        write_finished_record(self.run_dir, None, FINAL_OUTPUTS)
         self._say(
             f"Done: phi_t in {os.path.join(self.run_dir, RAW_WEIGHTS)}; {path} shows, per novel class, "
             "rows from phi_s^2, phi_t^plain and phi_t"

@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from tfgen.files import write_json_atomic
-from tfgen.runs import CONFIG_FILE, RunLock, clear_run_folder, save_run_config
+from tfgen.runs import CONFIG_FILE, RunLock, check_resumable, clear_run_folder, save_run_config
 
 POLICY_FILE = "shot_policy.json"
 CLASSIFIER_DIR = "classifier"
@@ -34,6 +34,9 @@ STYLE_PRIOR_FILE = "style_prior.npz"
 # Images the policy's classifier sees in training when classifier_epochs is 0
 # (the benchmark's judge sees 40000).
 CLASSIFIER_IMAGES_SEEN = 60_000
+# What the classifier, flow bank and style prior a resumed fit reuses were
+# made with: refused if changed on resume (the fit's own settings take effect).
+FIXED_ON_RESUME = ("resolution", "channels", "train_classes", "test_classes", "shots", "classifier_epochs")
 
 
 class ShotPolicyTrainer:
@@ -59,10 +62,10 @@ class ShotPolicyTrainer:
         from tfgen.families.shotmorph.restyle import StylePrior, moments_of_uint8
         from tfgen.families.shotmorph.policy import CANDIDATES, fit_policy
 
-        os.makedirs(self.run_dir, exist_ok=True)
         with RunLock(self.run_dir):
             if override:
                 clear_run_folder(self.run_dir, self.run_config.runs_dir)
+            check_resumable(self.run_dir, self.family, self.model_config, self.run_config, FIXED_ON_RESUME)
             policy_path = os.path.join(self.run_dir, POLICY_FILE)
             if os.path.isfile(policy_path):
                 self._say(f"{self.run_dir} has its fitted policy already; nothing to do. Pass --override to fit afresh.")
