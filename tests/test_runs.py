@@ -83,7 +83,13 @@ def test_check_run_name_rejects_absolute_path(tmp_path):
         check_run_name(str(tmp_path / "run"))
 
 
-@pytest.mark.parametrize("name", ["my_run-1", "fastgan_default", "run.v2", "..."])
+@pytest.mark.parametrize("name", [" ", " run", ".hidden", "...", "-x", "_x", "\u00a0run"])
+def test_check_run_name_wants_a_letter_or_digit_first(name):
+    with pytest.raises(ValueError, match=r"start with a letter or digit.*Received: name="):
+        check_run_name(name)
+
+
+@pytest.mark.parametrize("name", ["my_run-1", "fastgan_default", "run.v2", "2024-01_run", "a..b"])
 def test_check_run_name_accepts_plain_names(name):
     assert check_run_name(name) == name
 

@@ -31,6 +31,16 @@ def error_message(completed):
         (["--mixed-precision", "bogus"], "--mixed-precision=bogus"),
         (["--dataset", "digits", "--data-folder", "images"], "either --data-folder or --dataset"),
         (["--mixed-precision", "float16"], "float16 needs a GPU"),  # CI has none
+        # Numbers outside their declared range (tfgen.config.check_settings) and names
+        # that do not start with a letter or digit, refused before the run folder is
+        # made (--ngf 0 used to leave a config.json behind). --steps 1: a regression
+        # trains one step, not the family's thousands.
+        (["--ngf", "0", "--steps", "1"], "ngf must be an integer >= 1. Received: ngf=0"),
+        (["--model", "dcgan", "--steps", "1", "--seed", "-1"], "Received: seed=-1"),
+        (["--model", "dcgan", "--steps", "1", "--G-learning-rate", "nan"], "Received: g_learning_rate=nan"),
+        (["--steps", "1", "--D-learning-rate", "-1"], "Received: d_learning_rate=-1"),
+        (["--model", "dcgan", "--steps", "1", "--name", " "], "start with a letter or digit"),
+        (["--model", "dcgan", "--steps", "1", "--name", ".hidden"], "Received: name='.hidden'"),
     ],
 )
 def test_bad_input_is_a_clean_error_message(tmp_path, args, expected):

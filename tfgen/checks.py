@@ -23,7 +23,8 @@ def check_int(name, value, minimum) -> int:
 
 
 def check_run_name(name):
-    """Return ``name`` if it is a plain folder name, else raise ValueError."""
+    """Return ``name`` if it is a plain folder name that starts with a letter or
+    digit, else raise ValueError."""
     separators = [sep for sep in ("/", os.sep, os.altsep) if sep]
     plain = (
         isinstance(name, str)
@@ -39,6 +40,13 @@ def check_run_name(name):
             f"(no '/', '.', '..' or absolute path). Received: name={name!r}. "
             "To keep runs in another folder, choose it with --runs-dir and pass "
             "only the run's own folder name as --name."
+        )
+    # ".x" is hidden, "-x" reads as an option, " x" and "_x" are easily mistyped.
+    if not name[0].isalnum():
+        raise InputError(
+            "Run name must start with a letter or digit (a leading '.' hides the folder, "
+            f"a '-' reads as an option, a space is easily missed). Received: name={name!r}. "
+            "Choose a name such as 'my_run' or 'run2'."
         )
     return name
 

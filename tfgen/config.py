@@ -10,6 +10,9 @@ so that the run (and its generator) can be rebuilt from the folder alone.
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
+import operator
 import os
 
 from tfgen.checks import check_run_name
@@ -29,24 +32,113 @@ def check_few_shot_resolution(resolution) -> int:
     return int(resolution)
 
 
-def setting(default, help, *, choices=None):
+# Range keywords of setting() and ranged(), named as in JSON Schema.
+RANGE_KEYS = ("minimum", "exclusive_minimum", "maximum", "exclusive_maximum")
+
+
+def _range_metadata(minimum, exclusive_minimum, maximum, exclusive_maximum) -> dict:
+    """The given range bounds as field metadata (one lower and one upper bound at most)."""
+    for inclusive, exclusive in ((minimum, exclusive_minimum), (maximum, exclusive_maximum)):
+        if inclusive is not None and exclusive is not None:
+            raise TypeError("Give minimum or exclusive_minimum, and maximum or exclusive_maximum, not both.")
+    bounds = dict(zip(RANGE_KEYS, (minimum, exclusive_minimum, maximum, exclusive_maximum)))
+    return {key: bound for key, bound in bounds.items() if bound is not None}
+
+
+def setting(default, help, *, choices=None, minimum=None, exclusive_minimum=None, maximum=None,
+            exclusive_maximum=None):  # fmt: skip
     """A config field that ``train.py`` offers as a flag, defined here once: its
     type is the field's, its help this text (the defaults of every family are
     added to it: ``tfgen.cli.define_config_flags``), its name the field's with
     dashes (``tfgen.cli.FLAG_NAMES`` renames a few, as the SLE-GAN reference
-    calls them). ``choices`` makes it an enum."""
-    metadata = {"help": help}
+    calls them). ``choices`` makes it an enum. A number declares its range
+    (``minimum`` <= value, ``exclusive_minimum`` < value, ...), which
+    :func:`check_settings` enforces."""
+    metadata = {"help": help, **_range_metadata(minimum, exclusive_minimum, maximum, exclusive_maximum)}
     if choices:
         metadata["choices"] = tuple(choices)
     return dataclasses.field(default=default, metadata=metadata)
 
 
-def check_positive(config, *fields) -> None:
-    """A ValueError unless every one of ``config``'s ``fields`` is >= 1."""
-    for field in fields:
-        value = getattr(config, field)
-        if value < 1:
-            raise InputError(f"{field} must be >= 1. Received: {field}={value}")
+def ranged(default, *, minimum=None, exclusive_minimum=None, maximum=None, exclusive_maximum=None):
+    """A numeric config field that is not a flag of its own, with its range as in
+    :func:`setting` (a flag of another config's field of the same name still fills it)."""
+    metadata = _range_metadata(minimum, exclusive_minimum, maximum, exclusive_maximum)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def _type_name(field) -> str:
+    """``"int"``, ``"float | None"``, ...: the field's annotation as written."""
+    return field.type if isinstance(field.type, str) else getattr(field.type, "__name__", str(field.type))
+
+
+def number_kind(field) -> str | None:
+    """``"int"`` or ``"float"`` for a numeric dataclass field (optional or
+    not: ``int | None``), else None."""
+    base = _type_name(field).replace(" | None", "").replace("None | ", "").replace("Optional[", "").rstrip("]")
+    return base if base in ("int", "float") else None
+
+
+def is_optional(field) -> bool:
+    """Whether the field's annotation allows None (``int | None``)."""
+    name = _type_name(field)
+    return "None" in name.split(" | ") or name.startswith("Optional[")
+
+
+def field_range(field) -> dict:
+    """The range bounds ``field`` declares (keys of :data:`RANGE_KEYS`)."""
+    return {key: field.metadata[key] for key in RANGE_KEYS if key in field.metadata}
+
+
+# Range keyword -> (its interval bracket, its comparison, the test it makes).
+_BOUNDS = {
+    "minimum": ("[{}", ">= {}", operator.ge),
+    "exclusive_minimum": ("({}", "> {}", operator.gt),
+    "maximum": ("{}]", "<= {}", operator.le),
+    "exclusive_maximum": ("{})", "< {}", operator.lt),
+}
+
+
+def describe_range(field) -> str:
+    """What ``field`` accepts, e.g. ``"an integer >= 1"``, ``"a finite number in [0, 1)"``."""
+    bounds = {key: f"{bound:g}" if isinstance(bound, float) else bound for key, bound in field_range(field).items()}
+    kind = "an integer" if number_kind(field) == "int" else "a finite number"
+    if len(bounds) == 2:  # a lower and an upper bound: an interval
+        low, high = (_BOUNDS[key][0].format(bound) for key, bound in bounds.items())
+        text = f"{kind} in {low}, {high}"
+    else:
+        text = " ".join([kind] + [_BOUNDS[key][1].format(bound) for key, bound in bounds.items()])
+    return text + (" or None" if is_optional(field) else "")
+
+
+def _in_range(value, bounds) -> bool:
+    return all(_BOUNDS[key][2](value, bound) for key, bound in bounds.items())
+
+
+def check_setting(config, field) -> None:
+    """An InputError unless ``config``'s ``field`` is a number of its type (an
+    int for ints, not a bool; a finite float) within the range it declares;
+    None passes where the annotation allows it."""
+    value = getattr(config, field.name)
+    if value is None and is_optional(field):
+        return
+    if number_kind(field) == "int":
+        valid = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    else:  # an int is a fine float, NaN and inf are not
+        valid = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not (valid and _in_range(value, field_range(field))):
+        shown = repr(value) if isinstance(value, str) else value
+        raise InputError(f"{field.name} must be {describe_range(field)}. Received: {field.name}={shown}")
+
+
+def check_settings(config) -> None:
+    """Check every numeric field of the config dataclass ``config`` against its
+    type and declared range (:func:`setting`, :func:`ranged`). Every config's
+    ``validate()`` calls it, so that train.py and ``Trainer`` refuse a bad
+    number before anything is built or written."""
+    for field in dataclasses.fields(config):
+        if number_kind(field) is not None:
+            check_setting(config, field)
 
 
 @dataclasses.dataclass
@@ -56,8 +148,10 @@ class RunConfig:
     name: str = "fastgan_default"
     runs_dir: str = setting("runs", 'Folder holding the runs.')
     data: str = "digits"  # a folder of images or a bundled dataset name
-    steps: int = setting(0, 'Training steps, meta-iterations for FIGR (0: --epochs passes).')  # 0: derive from epochs
-    epochs: int = setting(0, 'Passes over the data, if --steps is not given.')
+    steps: int = setting(
+        0, 'Training steps, meta-iterations for FIGR (0: --epochs passes).', minimum=0
+    )  # 0: derive from epochs
+    epochs: int = setting(0, 'Passes over the data, if --steps is not given.', minimum=0)
     mixed_precision: str = setting(
         "off",
         'Mixed precision: bfloat16 for CPUs with AVX512-BF16/AMX, TPUs and recent GPUs; float16 for '
@@ -75,12 +169,13 @@ class RunConfig:
         'tf.distribute strategy: one device, all local GPUs, or a TF_CONFIG cluster.',
         choices=('default', 'mirrored', 'multiworker'),
     )  # default | mirrored | multiworker
-    seed: int = setting(0, 'Seed of weights, data order and randomness.')
+    # NumPy's global seed (keras.utils.set_random_seed) takes 0 .. 2**32 - 1.
+    seed: int = setting(0, 'Seed of weights, data order and randomness.', minimum=0, maximum=2**32 - 1)
     flip: bool = setting(True, 'Mirror training images at random (official: on; keep off for text and digits).')
-    sample_every: int = setting(500, 'Write a sample grid every this many steps.')
-    checkpoint_every: int = setting(1000, 'Write a checkpoint every this many steps.')
-    keep_checkpoints: int = 3
-    log_every: int = 10
+    sample_every: int = setting(500, 'Write a sample grid every this many steps.', minimum=1)
+    checkpoint_every: int = setting(1000, 'Write a checkpoint every this many steps.', minimum=1)
+    keep_checkpoints: int = ranged(3, minimum=1)
+    log_every: int = ranged(10, minimum=1)
     generator_weights: str | None = setting(
         None,
         'Initial generator weights (.weights.h5) to fine-tune from.',
@@ -92,13 +187,15 @@ class RunConfig:
         False,
         'Measure --fid-metric of the EMA generator during training; keep the best weights in <run>/best/.',
     )
-    fid_frequency: int = setting(1000, 'Measure it every this many steps (without --fid-frequency).')
+    fid_frequency: int = setting(1000, 'Measure it every this many steps (without --fid-frequency).', minimum=1)
     # When > 0, every this many epochs instead (the SLE-GAN reference's --fid-frequency).
     fid_frequency_epochs: int = setting(
         0,
         'Measure it every this many epochs, as the SLE-GAN reference (0: every --fid-frequency-steps steps).',
+        minimum=0,
     )
-    fid_number_of_images: int = setting(1000, 'Generated images per measurement.')
+    # Statistics (a covariance, pairs) need two images.
+    fid_number_of_images: int = setting(1000, 'Generated images per measurement.', minimum=2)
     fid_metric: str = setting(
         "fid",
         'The metric: fid, kid, pr, dc, diversity or memorisation.',
@@ -114,6 +211,7 @@ class RunConfig:
     )  # inception weights file or classifier folder
 
     def validate(self) -> None:
+        check_settings(self)
         check_run_name(self.name)
         if self.mixed_precision not in ("off", "float16", "bfloat16", "auto"):
             raise InputError(
@@ -124,23 +222,6 @@ class RunConfig:
             raise InputError(
                 "strategy must be one of default, mirrored, multiworker. "
                 f"Received: strategy={self.strategy!r}"
-            )
-        if self.fid_frequency_epochs < 0:
-            raise InputError(
-                f"fid_frequency_epochs must be >= 0. Received: fid_frequency_epochs={self.fid_frequency_epochs}"
-            )
-        if self.steps < 0 or self.epochs < 0:
-            raise InputError(
-                f"steps and epochs must be >= 0. Received: steps={self.steps}, epochs={self.epochs}"
-            )
-        for field in ("sample_every", "checkpoint_every", "log_every", "keep_checkpoints", "fid_frequency"):
-            value = getattr(self, field)
-            if value < 1:
-                raise InputError(f"{field} must be >= 1. Received: {field}={value}")
-        if self.fid and self.fid_number_of_images < 2:
-            raise InputError(
-                "fid_number_of_images must be >= 2 (statistics need two images). "
-                f"Received: fid_number_of_images={self.fid_number_of_images}"
             )
 
     @property

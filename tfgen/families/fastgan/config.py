@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 from tfgen.checks import parse_diff_augment_policy
-from tfgen.config import setting
+from tfgen.config import check_settings, ranged, setting
 from tfgen.errors import InputError
-
-
 
 SUPPORTED_FASTGAN_RESOLUTIONS = (64, 128, 256, 512, 1024)
 
@@ -34,16 +32,28 @@ class FastGANConfig:
     resolution: int = setting(
         256,
         'Image size. FastGAN: 64, 128, 256, 512 or 1024 (the paper: 256 and 1024); the few-shot models: 32 or 64; StyleGAN: 32 to 1024.',
+        minimum=SUPPORTED_FASTGAN_RESOLUTIONS[0],
+        maximum=SUPPORTED_FASTGAN_RESOLUTIONS[-1],
     )
-    latent_dim: int = setting(256, 'Size of the latent vector z.')  # nz
-    ngf: int = setting(64, 'FastGAN: generator width multiplier (official: 64).')  # generator width multiplier
-    ndf: int = setting(64, 'FastGAN: discriminator width multiplier (official: 64).')  # discriminator width multiplier
-    batch_size: int = setting(8, 'Images per step, over all devices (FIGR: --shots x --tasks-per-step).')
-    g_learning_rate: float = setting(2e-4, 'Generator Adam learning rate.')
-    d_learning_rate: float = setting(2e-4, 'Discriminator Adam learning rate.')
-    adam_beta1: float = 0.5
-    adam_beta2: float = 0.999
-    ema_decay: float = setting(0.999, "Decay of the generator's EMA (official: 0.999; the DCGANs: none unless given).")
+    latent_dim: int = setting(256, 'Size of the latent vector z.', minimum=1)  # nz
+    ngf: int = setting(64, 'FastGAN: generator width multiplier (official: 64).', minimum=1)  # generator width multiplier
+    ndf: int = setting(64, 'FastGAN: discriminator width multiplier (official: 64).', minimum=1)  # discriminator width multiplier
+    batch_size: int = setting(
+        8, 'Images per step, over all devices (FIGR: --shots x --tasks-per-step).', minimum=1
+    )
+    # A learning rate of 0 holds that network still (a critic trained against a fixed G).
+    g_learning_rate: float = setting(2e-4, 'Generator Adam learning rate.', minimum=0.0)
+    d_learning_rate: float = setting(2e-4, 'Discriminator Adam learning rate.', minimum=0.0)
+    # Adam's bias correction 1 - beta**t is 0 for a beta of 1.
+    adam_beta1: float = ranged(0.5, minimum=0.0, exclusive_maximum=1.0)
+    adam_beta2: float = ranged(0.999, minimum=0.0, exclusive_maximum=1.0)
+    # A decay of 1 would keep the EMA generator at its initial weights.
+    ema_decay: float = setting(
+        0.999,
+        "Decay of the generator's EMA (official: 0.999; the DCGANs: none unless given).",
+        minimum=0.0,
+        exclusive_maximum=1.0,
+    )
     diff_augment: str = setting(
         "color,translation",
         "DiffAugment policy instead of --diff-augment's default: color, translation, cutout, comma-joined; '' for none.",
@@ -59,10 +69,10 @@ class FastGANConfig:
     family = "fastgan"
 
     def validate(self) -> None:
+        # The sizes it supports first: they say more than the declared range.
         check_fastgan_resolution(self.resolution)
+        check_settings(self)
         parse_diff_augment_policy(self.diff_augment)
-        if self.batch_size < 1:
-            raise InputError(f"batch_size must be >= 1. Received: batch_size={self.batch_size}")
         if self.reconstruction_loss not in ("l1", "lpips_vgg"):
             raise InputError(
                 "reconstruction_loss must be 'l1' or 'lpips_vgg'. "

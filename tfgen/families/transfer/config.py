@@ -5,7 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 from tfgen.checks import check_channels, parse_diff_augment_policy
-from tfgen.config import check_few_shot_resolution, check_positive, setting
+from tfgen.config import (
+    SUPPORTED_FEW_SHOT_RESOLUTIONS,
+    check_few_shot_resolution,
+    check_settings,
+    ranged,
+    setting,
+)
 from tfgen.errors import InputError
 
 
@@ -17,42 +23,42 @@ class DCGANConfig:
     class, each enlarged by augmentation to ``augmented_shots`` images.
     """
 
-    resolution: int = 32
-    channels: int = 1
-    latent_dim: int = 100  # z (InfoGAN: the incompressible noise, codes come on top)
-    width: int = 64  # channels of the finest layer
-    batch_size: int = 64
-    g_learning_rate: float = 2e-4
-    d_learning_rate: float = 2e-4
-    adam_beta1: float = 0.5
-    adam_beta2: float = 0.999
+    resolution: int = ranged(
+        32, minimum=SUPPORTED_FEW_SHOT_RESOLUTIONS[0], maximum=SUPPORTED_FEW_SHOT_RESOLUTIONS[-1]
+    )
+    channels: int = ranged(1, minimum=1, maximum=3)
+    latent_dim: int = ranged(100, minimum=1)  # z (InfoGAN: the incompressible noise, codes come on top)
+    width: int = ranged(64, minimum=1)  # channels of the finest layer
+    batch_size: int = ranged(64, minimum=1)
+    # A learning rate of 0 holds that network still (a critic trained against a fixed G).
+    g_learning_rate: float = ranged(2e-4, minimum=0.0)
+    d_learning_rate: float = ranged(2e-4, minimum=0.0)
+    # Adam's bias correction 1 - beta**t is 0 for a beta of 1.
+    adam_beta1: float = ranged(0.5, minimum=0.0, exclusive_maximum=1.0)
+    adam_beta2: float = ranged(0.999, minimum=0.0, exclusive_maximum=1.0)
     train_classes: str = ""
     test_classes: str = ""
-    shots: int = 4
-    augmented_shots: int = setting(300, 'DCGANs: shots are augmented to this many images.')
-    adapt_steps: int = 300
+    shots: int = ranged(4, minimum=1)
+    augmented_shots: int = setting(300, 'DCGANs: shots are augmented to this many images.', minimum=1)
+    adapt_steps: int = ranged(300, minimum=1)
     # Decay of the generator's EMA, which samples and adaptation start from (None: no EMA).
-    ema_decay: float | None = None
+    ema_decay: float | None = ranged(None, minimum=0.0, exclusive_maximum=1.0)
     # DiffAugment policy (Zhao et al. 2020) on D's real and fake inputs ("": none).
     diff_augment: str = ""
     # DCGAN / cDCGAN: z is scaled by this when sampling (the truncation trick; 1: none).
-    truncation_psi: float = 1.0
+    truncation_psi: float = ranged(1.0, exclusive_minimum=0.0, maximum=2.0)
     # ... and the generator adapted to a new class samples with this one: 0.8 was
     # best on the bases' own training classes (docs/few_shot_benchmark.md).
-    adapt_truncation_psi: float = 0.8
+    adapt_truncation_psi: float = ranged(0.8, exclusive_minimum=0.0, maximum=2.0)
 
     family = "dcgan"
 
     def validate(self) -> None:
+        # The sizes it supports first: they say more than the declared range.
         check_few_shot_resolution(self.resolution)
         check_channels(self.channels)
+        check_settings(self)
         parse_diff_augment_policy(self.diff_augment)
-        check_positive(self, "latent_dim", "width", "batch_size", "shots", "augmented_shots", "adapt_steps")
-        for name in ("truncation_psi", "adapt_truncation_psi"):
-            if not 0.0 < getattr(self, name) <= 2.0:
-                raise InputError(f"{name} must be in (0, 2] (1: none). Received: {getattr(self, name)}")
-        if self.ema_decay is not None and not 0.0 <= self.ema_decay < 1.0:
-            raise InputError(f"ema_decay must be in [0, 1) or None (no EMA). Received: ema_decay={self.ema_decay}")
 
 
 @dataclasses.dataclass
@@ -61,18 +67,16 @@ class CDCGANConfig(DCGANConfig):
     G and D. ``num_classes`` counts the meta-train classes plus one free slot
     that fine-tuning gives to the new class (0: set from the data)."""
 
-    num_classes: int = 0
+    num_classes: int = ranged(0, minimum=0)
     # The class G draws when called with z alone (set to the new class's slot
     # after fine-tuning; None: image i of a batch gets class i mod num_classes).
-    sample_class: int | None = None
+    sample_class: int | None = ranged(None, minimum=0)
 
     family = "cdcgan"
 
     def validate(self) -> None:
         super().validate()
-        if self.num_classes < 0:
-            raise InputError(f"num_classes must be >= 0. Received: num_classes={self.num_classes}")
-        if self.sample_class is not None and not 0 <= self.sample_class < self.num_classes:
+        if self.sample_class is not None and self.sample_class >= self.num_classes:
             raise InputError(
                 f"sample_class must index one of the {self.num_classes} classes. "
                 f"Received: sample_class={self.sample_class}"
@@ -85,15 +89,15 @@ class InfoGANConfig(DCGANConfig):
     categorical code and continuous codes, and a Q head on D recovers them
     (mutual-information term of weight ``info_weight``)."""
 
-    num_categories: int = setting(10, 'InfoGAN: size of the categorical code.')
-    num_continuous: int = setting(2, 'InfoGAN: number of continuous codes.')
-    info_weight: float = setting(1.0, 'InfoGAN: weight of the mutual-information term.')
+    num_categories: int = setting(10, 'InfoGAN: size of the categorical code.', minimum=0)
+    num_continuous: int = setting(2, 'InfoGAN: number of continuous codes.', minimum=0)
+    info_weight: float = setting(1.0, 'InfoGAN: weight of the mutual-information term.', minimum=0.0)
 
     family = "infogan"
 
     def validate(self) -> None:
         super().validate()
-        if self.num_categories < 0 or self.num_continuous < 0 or self.num_categories + self.num_continuous < 1:
+        if self.num_categories + self.num_continuous < 1:
             raise InputError(
                 "InfoGAN needs at least one code: num_categories >= 0, num_continuous >= 0, "
                 f"not both 0. Received: num_categories={self.num_categories}, "
