@@ -26,6 +26,7 @@ the latest checkpoint (Ctrl-C saves one); ``--override`` starts afresh.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import sys
@@ -41,7 +42,9 @@ from tfgen.cli import (  # noqa: E402
     DEFAULT_DIFF_AUGMENT,
     clean_errors,
     define_config_flags,
+    flag_name,
     parse_flags,
+    setting_fields,
     settings_from_flags,
 )
 from tfgen.config import RUN_PRESETS, RunConfig  # noqa: E402
@@ -86,9 +89,27 @@ def default_run_name(data, model="fastgan"):
     return f"{model}_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", last).strip("_")
 
 
+def check_flags_apply(family):
+    """Refuse a flag given on the command line that only other families read:
+    it would silently do nothing (``--model dcgan --ngf 0`` trained a DCGAN)."""
+    used = {flag_name(field.name) for config in (family.config_class, RunConfig) for field in dataclasses.fields(config)}
+    owners = {}
+    for other in FAMILIES:
+        for field in setting_fields(other.config_class):
+            owners.setdefault(flag_name(field.name), []).append(other.name)
+    ignored = sorted(name for name in owners if name not in used and FLAGS[name].present)
+    if ignored:
+        details = "; ".join(f"--{name} ({', '.join(owners[name])})" for name in ignored)
+        raise InputError(
+            f"--model {family.name} does not use {details}: remove them, or choose the model they "
+            "belong to with --model."
+        )
+
+
 def configs_from_flags():
     """(model config, RunConfig) from the command line, validated."""
     family = get_family(FLAGS.model)
+    check_flags_apply(family)
     if family.check_flags is not None:
         family.check_flags(FLAGS)
     data_folder, dataset = FLAGS["data-folder"].value, FLAGS.dataset
@@ -129,8 +150,11 @@ def main(argv):
         trainer = trainer_class(model_config, run_config, quiet=FLAGS.quiet)
         trainer.fit(override=FLAGS.override)
     except KeyboardInterrupt as interrupt:
-        # The trainer saved a checkpoint and said where; exit as a shell
+        # The trainer saved a checkpoint and said where, or it stopped at once
+        # (a second signal) and the interrupt says so; exit as a shell
         # reports the signal (130: SIGINT, 143: SIGTERM).
+        if not getattr(interrupt, "saved", True):
+            print(interrupt, file=sys.stderr, flush=True)
         sys.exit(getattr(interrupt, "exit_code", 130))
 
 

@@ -41,6 +41,8 @@ def error_message(completed):
         (["--steps", "1", "--D-learning-rate", "-1"], "Received: d_learning_rate=-1"),
         (["--model", "dcgan", "--steps", "1", "--name", " "], "start with a letter or digit"),
         (["--model", "dcgan", "--steps", "1", "--name", ".hidden"], "Received: name='.hidden'"),
+        # A flag only another family reads would silently do nothing (this trained a DCGAN for 10000 steps).
+        (["--model", "dcgan", "--ngf", "0"], "--model dcgan does not use --ngf (fastgan)"),
     ],
 )
 def test_bad_input_is_a_clean_error_message(tmp_path, args, expected):
