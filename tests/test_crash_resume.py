@@ -162,3 +162,118 @@ def test_rerunning_a_finished_run_touches_nothing_and_more_steps_continue(refere
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert max(checkpoint_steps(run_dir)) == 15
     assert differences(reference("fastgan"), run_dir)  # trained on: new weights
+
+
+# ------------------------------------- what a resumed or stopped run prints
+
+
+def cli_environment():
+    """train.py's environment as a user runs it: TensorFlow's C++ log level
+    left to the quiet CLI (3), not the harness's 2, which shows its E lines."""
+    from tests.crash_harness import environment
+
+    env = environment()
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    return env
+
+
+def with_steps(args, steps):
+    args = list(args)
+    args[args.index("--steps") + 1] = str(steps)
+    return args
+
+
+def test_a_repaired_folder_keeps_rotating_and_says_so_in_one_line(tmp_path):
+    """The newest checkpoint damaged, the index lost, a killed write's
+    ``_temp`` folder left: the rerun resumes from the older checkpoint with
+    one warning line, removes the folder, and keeps --keep-checkpoints (3)."""
+    import subprocess
+    import sys
+
+    args = command("fastgan", tmp_path, "repaired")
+    run_dir = os.path.join(tmp_path, "repaired")
+    folder = os.path.join(run_dir, "checkpoints")
+    completed = train(with_steps(args, 9))
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert checkpoint_steps(run_dir) == [3, 6, 9]
+    os.remove(os.path.join(folder, "checkpoint"))
+    os.makedirs(os.path.join(folder, "ckpt-10_temp"))
+    with open(os.path.join(folder, "ckpt-10_temp", "part-00000-of-00001.data-00000-of-00001"), "wb") as f:
+        f.write(b"\0" * 1000)
+    data = os.path.join(folder, "ckpt-9.data-00000-of-00001")
+    with open(data, "r+b") as f:
+        f.truncate(os.path.getsize(data) // 2)
+
+    resumed = subprocess.run(
+        [sys.executable, os.path.join(REPO, "train.py"), *with_steps(args, 15)],
+        cwd=REPO, env=cli_environment(), capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert resumed.stderr.splitlines() == [
+        f"warning: Checkpoint {folder}/ckpt-9 cannot be read (Read less bytes than requested); "
+        f"moved to {folder}/unreadable. Trying an older one."
+    ], resumed.stderr
+    assert checkpoint_steps(run_dir) == [9, 12, 15]  # 3 and 6 rotated away after the repair
+    assert sorted(os.listdir(folder)) == [
+        "checkpoint", "ckpt-12.data-00000-of-00001", "ckpt-12.index", "ckpt-15.data-00000-of-00001",
+        "ckpt-15.index", "ckpt-9.data-00000-of-00001", "ckpt-9.index", "unreadable",
+    ]  # fmt: skip
+
+
+# Patches the save on a first signal to take a minute: the second signal lands in it.
+SLOW_INTERRUPT_SAVE = """
+import os, runpy, sys, time
+
+os.environ["TFGEN_QUIET_STARTUP"] = "1"  # as train.py sets it, before tfgen imports TensorFlow
+from tfgen.training.trainer import Trainer
+
+save_on_interrupt = Trainer._save_on_interrupt
+
+
+def slow_save_on_interrupt(self):
+    time.sleep(60)
+    save_on_interrupt(self)
+
+
+Trainer._save_on_interrupt = slow_save_on_interrupt
+sys.argv = [os.path.join(sys.argv[1], "train.py"), *sys.argv[2:]]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_a_second_signal_stops_at_once_with_one_line(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    wrapper = tmp_path / "slow_save.py"
+    wrapper.write_text(SLOW_INTERRUPT_SAVE)
+    run_dir = os.path.join(tmp_path, "stopped")
+    args = with_steps(command("dcgan", tmp_path, "stopped"), 100000)
+    process = subprocess.Popen(
+        [sys.executable, str(wrapper), REPO, *args],
+        cwd=REPO, env=cli_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while process.poll() is None and not checkpoint_steps(run_dir):
+            assert time.monotonic() < deadline, "train.py wrote no checkpoint"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        first = []
+        while not any("received" in line for line in first) and process.poll() is None:
+            first.append(process.stderr.readline())  # up to the notice of the first signal
+        process.send_signal(signal.SIGTERM)  # while it saves (a minute, here)
+        output, errors = process.communicate(timeout=50)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    lines = [line for line in "".join(first + [errors]).splitlines() if line]
+    assert process.returncode == 128 + signal.SIGTERM, output + errors
+    assert lines == [
+        "SIGTERM received: saving a checkpoint after this step (send it again to stop at once).",
+        "SIGTERM received again: stopped at once, without saving a checkpoint. "
+        "Run the same command again to resume from the last checkpoint.",
+    ], output + "".join(first) + errors
+    assert "Traceback" not in output + errors
+    assert checkpoint_steps(run_dir)  # what it had saved is there to resume from

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import sys
+import warnings
 
 from absl import flags as absl_flags
 
@@ -15,7 +17,8 @@ absl_flags.DEFINE_boolean("verbose", False, "Show TensorFlow's start-up lines, w
 
 
 def clean_errors(main):
-    """Wrap an absl ``main`` so that tfgen's own input errors print one line and exit 2.
+    """Wrap an absl ``main`` so that tfgen's own input errors print one line and
+    exit 2, and warnings print one line each (:func:`one_line_warnings`).
 
     :class:`tfgen.errors.InputError` (bad settings, files, folders) and
     FileNotFoundError (a path that is not there) carry messages that say what
@@ -26,12 +29,32 @@ def clean_errors(main):
     @functools.wraps(main)
     def wrapped(argv):
         try:
-            return main(argv)
+            with one_line_warnings():
+                return main(argv)
         except (InputError, FileNotFoundError) as e:
             print(f"error: {e}", file=sys.stderr)
             sys.exit(2)
 
     return wrapped
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    # Python's display adds the file, the category and the source line that
+    # warned, which mean nothing to a CLI user; its messages say what to do.
+    text = " ".join(str(message).split())
+    print(f"warning: {text}", file=file or sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def one_line_warnings():
+    """Meanwhile, show each Python warning as one ``warning: <message>`` line
+    (the CLIs' display; library users keep Python's)."""
+    previous = warnings.showwarning
+    warnings.showwarning = _show_warning
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
 
 
 def parse_flags(argv):

@@ -4,12 +4,16 @@ Worker 0 is the chief (the cluster has no "chief" task): it alone writes the
 run folder; worker 1 takes part in every step and checkpoint but writes its
 checkpoints to a scratch folder that is removed at the end. Both must end
 with the same weights. Each two-worker run takes about 15-25 s on 2 CPU
-cores; the module runs two (a fresh run, then --override of it).
+cores; the module runs two (a fresh run, then --override of it), then a
+third whose worker 1 is killed (20-55 s: the chief notices after TF's
+heartbeat timeout of about 10 s), and checks without processes which errors mean a lost peer.
 """
 
+import contextlib
 import glob
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -19,6 +23,7 @@ import time
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.scripts import REPO
 
@@ -110,12 +115,14 @@ def load_dump(prefix):
     return dump
 
 
-def run_workers(tmp_path, *extra_flags, label="run", extra_env=None):
-    """Run the two workers of a fresh cluster to the end (or TIMEOUT).
+@contextlib.contextmanager
+def workers(tmp_path, *extra_flags, label="run", extra_env=None):
+    """Start the two workers of a fresh cluster; yields ``(processes, logs,
+    [TMPDIR of each worker])`` and kills those still running at the end.
 
-    Returns ``(exit codes, report, [TMPDIR of each worker])``; the weights
-    dumps go to ``<tmp_path>/weights``, the run folder to ``<tmp_path>/runs``.
-    ``extra_env`` adds to both workers' environment.
+    The weights dumps go to ``<tmp_path>/weights``, the run folder to
+    ``<tmp_path>/runs``. ``extra_env`` adds to both workers' environment
+    (None removes a variable).
     """
     wrapper = tmp_path / "worker.py"
     wrapper.write_text(WRAPPER)
@@ -136,8 +143,9 @@ def run_workers(tmp_path, *extra_flags, label="run", extra_env=None):
                 TMPDIR=str(tmpdir),
                 TFGEN_TEST_WEIGHTS_OUT=str(weights_out),
                 TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
-                **(extra_env or {}),
             )
+            env.update(extra_env or {})
+            env = {name: value for name, value in env.items() if value is not None}
             with open(logs[-1], "w") as log:
                 processes.append(
                     subprocess.Popen(
@@ -146,6 +154,27 @@ def run_workers(tmp_path, *extra_flags, label="run", extra_env=None):
                         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
                     )
                 )  # fmt: skip
+        yield processes, logs, tmpdirs
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def report_of(processes, logs):
+    return "\n".join(
+        f"--- worker {i}: exit {p.returncode}\n{log.read_text()[-4000:]}"
+        for i, (p, log) in enumerate(zip(processes, logs))
+    )
+
+
+def run_workers(tmp_path, *extra_flags, label="run", extra_env=None):
+    """Run the two workers of a fresh cluster (:func:`workers`) to the end (or TIMEOUT).
+
+    Returns ``(exit codes, report, [TMPDIR of each worker])``.
+    """
+    with workers(tmp_path, *extra_flags, label=label, extra_env=extra_env) as (processes, logs, tmpdirs):
         # Until both are done, one fails (its peer would then wait on the
         # collectives for ever) or the time is up.
         deadline = time.monotonic() + TIMEOUT
@@ -154,16 +183,7 @@ def run_workers(tmp_path, *extra_flags, label="run", extra_env=None):
             if all(code is not None for code in codes) or any(code for code in codes):
                 break
             time.sleep(0.5)
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-    report = "\n".join(
-        f"--- worker {i}: exit {p.returncode}\n{log.read_text()[-4000:]}"
-        for i, (p, log) in enumerate(zip(processes, logs))
-    )
-    return [p.returncode for p in processes], report, tmpdirs
+    return [p.returncode for p in processes], report_of(processes, logs), tmpdirs
 
 
 def check_run(tmp_path, codes, report, tmpdirs):
@@ -177,7 +197,7 @@ def check_run(tmp_path, codes, report, tmpdirs):
     run_dir = runs_dir / "mw"
     for name in ("config.json", *WEIGHTS_FILES):
         assert (run_dir / name).is_file(), (name, sorted(os.listdir(run_dir)))
-    expected = {".lock", "config.json", "checkpoints", "samples", "logs", *WEIGHTS_FILES}
+    expected = {".lock", "config.json", "checkpoints", "samples", "logs", "finished.json", *WEIGHTS_FILES}
     assert set(os.listdir(run_dir)) <= expected, sorted(os.listdir(run_dir))
     checkpoints = run_dir / "checkpoints"
     assert (checkpoints / "checkpoint").is_file()
@@ -236,3 +256,91 @@ def test_override_restarts_a_finished_run_on_both_workers(first_run, tmp_path):
     assert codes == [0, 0], report
     shutil.copytree(first_tmp / "runs", tmp_path / "runs")
     check_run(tmp_path, *run_workers(tmp_path, "--override", extra_env={"TFGEN_TEST_CLEAR_DELAY": "3"}))
+
+
+# As a user runs it: quiet start-up (train.py sets it, but the wrapper
+# imports tfgen first) and TensorFlow's C++ log level left to the CLI (3).
+AS_A_USER = {"TFGEN_QUIET_STARTUP": "1", "TF_CPP_MIN_LOG_LEVEL": None}
+
+
+@pytest.mark.parametrize("lost", [1, pytest.param(0, marks=pytest.mark.slow)])
+def test_a_lost_worker_ends_its_peer_with_one_line(tmp_path, lost):
+    """A worker killed mid-run (1: the chief survives, after TF's heartbeat
+    timeout of about 10 s; 0: the chief, with the coordination service):
+    the other exits 2 with one line naming it and saying how to resume."""
+    survivor = 1 - lost
+    # Long enough that both are still training when one is killed.
+    with workers(tmp_path, "--steps", "100000", extra_env=AS_A_USER) as (processes, logs, _):
+        deadline = time.monotonic() + TIMEOUT
+        first_checkpoint = tmp_path / "runs" / "mw" / "checkpoints" / "ckpt-2.index"
+        while not first_checkpoint.exists() and not any(p.poll() is not None for p in processes):
+            assert time.monotonic() < deadline, report_of(processes, logs)
+            time.sleep(0.2)
+        processes[lost].kill()
+        processes[survivor].wait(timeout=TIMEOUT)
+    output = logs[survivor].read_text()
+    report = report_of(processes, logs)
+    assert processes[survivor].returncode == 2, report
+    assert "Traceback" not in output, report
+    (line,) = output.splitlines()
+    assert re.fullmatch(
+        rf"error: worker {survivor} lost worker {lost} \(127\.0\.0\.1:\d+\) of the multi-worker run: it stopped, "
+        r"or the network between them failed\. Start every worker again with the same command \(and TF_CONFIG\): "
+        r"training resumes from the last checkpoint\.",
+        line,
+    ), report
+
+
+# ------------------------------ which errors mean a lost peer (no processes)
+
+
+class _Cluster:
+    """What lost_peer reads of a strategy: its cluster resolver."""
+
+    def __init__(self, index):
+        self.cluster_resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+            tf.train.ClusterSpec({"worker": ["127.0.0.1:2222", "127.0.0.1:2223"]}), task_type="worker", task_id=index
+        )
+
+
+# The first lines of what TF 2.21 raised in the two directions (the test above).
+CHIEF_SEES = (
+    "{{function_node __wrapped__CollectiveReduceV2_Nordering_token_1_device_/job:worker/replica:0/task:0/device:CPU:0}}"
+    " Collective ops is aborted by: Error reported from /job:worker/task:1: The following tasks are unhealthy "
+    "(stopped sending heartbeats):\n/job:worker/replica:0/task:1\nThe tasks have crashed."
+)
+WORKER_SEES = (
+    "Graph execution error:\n\nDetected at node fused_adam_1/CollectiveReduceV2\nCollective ops is aborted by: "
+    "recvmsg:Connection reset by peer\nAdditional GRPC error information from remote target "
+    "/job:worker/replica:0/task:0 while calling /tensorflow.WorkerService/CompleteInstance:"
+)
+
+
+@pytest.mark.parametrize(
+    "index, message, lost",
+    [(0, CHIEF_SEES, "worker 1 (127.0.0.1:2223)"), (1, WORKER_SEES, "worker 0 (127.0.0.1:2222)")],
+)
+def test_a_lost_peer_error_names_the_peer(index, message, lost):
+    from tfgen.training.peers import PeerLost, lost_peers_reported
+
+    with pytest.raises(PeerLost) as caught, lost_peers_reported(_Cluster(index)):
+        raise tf.errors.UnavailableError(None, None, message)
+    assert str(caught.value).startswith(f"worker {index} lost {lost} of the multi-worker run"), caught.value
+    assert "\n" not in str(caught.value) and "resumes from the last checkpoint" in str(caught.value)
+    assert isinstance(caught.value.__cause__, tf.errors.UnavailableError)  # kept for debugging
+
+
+@pytest.mark.parametrize(
+    "strategy, error",
+    [
+        (_Cluster(0), tf.errors.UnavailableError(None, None, "Device /device:GPU:0 is busy")),  # another cause
+        (_Cluster(0), ValueError("Connection reset by peer")),  # not TF's
+        (tf.distribute.get_strategy(), tf.errors.UnavailableError(None, None, WORKER_SEES)),  # no cluster
+    ],
+)
+def test_other_errors_pass_through(strategy, error):
+    from tfgen.training.peers import lost_peers_reported
+
+    with pytest.raises(type(error)) as caught, lost_peers_reported(strategy):
+        raise error
+    assert caught.value is error

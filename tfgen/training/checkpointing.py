@@ -17,14 +17,21 @@ On disk: ``ckpt-<step>.index`` + ``.data-*`` files written by
 ``tf.train.CheckpointManager`` (TF writes them to a temporary name and renames,
 then updates the ``checkpoint`` index file). Restoring does not trust the
 index file: it scans the folder, tries the newest checkpoint first and falls
-back to older ones, moving unreadable ones aside into ``unreadable/``.
+back to older ones, moving unreadable ones aside into ``unreadable/``; the
+chief then rebuilds the index when it is lost or wrong, and removes what a
+killed write left behind (``ckpt-<step>_temp/`` folders, data files whose
+``.index`` is gone).
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import logging
 import os
 import re
 import shutil
+import time
 import warnings
 
 import tensorflow as tf
@@ -33,6 +40,9 @@ from tfgen.errors import InputError
 
 UNREADABLE_DIR = "unreadable"
 _INDEX_FILE = re.compile(r"^ckpt-(\d+)\.index$")
+_DATA_FILE = re.compile(r"^(ckpt-\d+)\.data-\d+-of-\d+$")
+# TF writes a checkpoint into ``<prefix>_temp/`` and renames it into place.
+_TEMP_SUFFIX = "_temp"
 
 
 def network_state(model):
@@ -53,9 +63,14 @@ def find_checkpoints(directory):
     return sorted(found, reverse=True)
 
 
+# TensorFlow's wrapping of an op's error: "{{function_node ...}} " before it, " [Op:RestoreV2]" after.
+_OP_NOISE = re.compile(r"^\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]$")
+
+
 def _first_line(error):
     text = str(error).strip()
-    return text.splitlines()[0][:300] if text else type(error).__name__
+    line = _OP_NOISE.sub("", text.splitlines()[0]) if text else ""
+    return line[:300] or type(error).__name__
 
 
 def _move_aside(prefix):
@@ -69,16 +84,99 @@ def _move_aside(prefix):
     return target
 
 
-def _index_intact_checkpoints(directory, prefix, step, candidates):
-    """Make the ``checkpoint`` index file name ``prefix`` as the latest and list
-    the intact ones, so the manager keeps rotating them (it may have been lost
-    or name a damaged one). Left alone when already right: a finished run's
-    folder is not touched."""
-    state = tf.train.get_checkpoint_state(directory)
-    if state is not None and os.path.basename(state.model_checkpoint_path) == os.path.basename(prefix):
+def remove_leftovers(directory):
+    """Delete what killed writes left in the checkpoint folder: ``*_temp/``
+    folders (a write not yet renamed into place) and data files whose
+    ``.index`` is gone (a rotation cut short). Only the chief, holding the
+    run lock, may call it: no write of its own is under way then."""
+    if not os.path.isdir(directory):
         return
+    names = set(os.listdir(directory))
+    for name in names:
+        path = os.path.join(directory, name)
+        data = _DATA_FILE.match(name)
+        if name.endswith(_TEMP_SUFFIX) and os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        elif data and data.group(1) + ".index" not in names:
+            os.remove(path)
+
+
+def _write_times(prefixes):
+    """When each checkpoint was written (its index file's mtime), never
+    decreasing along ``prefixes`` (oldest first) nor after now: the manager
+    skips entries without a time, and must rotate them in this order."""
+    times, latest = [], 0.0
+    for prefix in prefixes:
+        latest = min(max(latest, os.path.getmtime(prefix + ".index")), time.time())
+        times.append(latest)
+    return times
+
+
+def _index_is_right(directory, prefix, kept):
+    """Whether the ``checkpoint`` index file names ``prefix`` as the latest and
+    lists exactly ``kept``, with their times (what the manager rotates)."""
+    state = tf.train.get_checkpoint_state(directory)
+    if state is None:
+        return False
+    listed = [os.path.abspath(p) for p in state.all_model_checkpoint_paths]
+    return (
+        os.path.abspath(state.model_checkpoint_path) == os.path.abspath(prefix)
+        and listed == [os.path.abspath(p) for p in kept]
+        and len(state.all_model_checkpoint_timestamps) == len(kept)
+    )
+
+
+def _index_intact_checkpoints(directory, prefix, step, candidates):
+    """Make the ``checkpoint`` index file name ``prefix`` as the latest and
+    list the intact checkpoints, oldest first, with their times, so that the
+    next ``tf.train.CheckpointManager`` deletes down to its ``max_to_keep``
+    at its first save (it may have been lost, or name a damaged one). Left
+    alone when already right: a finished run's folder is not touched."""
     kept = [p for s, p in sorted(candidates) if s <= step and os.path.exists(p + ".index")]
-    tf.compat.v1.train.update_checkpoint_state(directory, prefix, all_model_checkpoint_paths=kept)
+    if _index_is_right(directory, prefix, kept):
+        return
+    times = _write_times(kept)
+    # Relative paths, as the manager writes them: the run folder can move.
+    # (tf.compat.v1's update_checkpoint_state is this, deprecated, absolute.)
+    tf.__internal__.train.update_checkpoint_state(
+        directory,
+        prefix,
+        all_model_checkpoint_paths=kept,
+        all_model_checkpoint_timestamps=times,
+        # Only checkpoints written after this time are rotated: all of them.
+        last_preserved_timestamp=times[0] - 1.0,
+        save_relative_paths=True,
+    )
+
+
+@contextlib.contextmanager
+def _tensorflow_logging_off():
+    """Hide TensorFlow's Python log lines meanwhile (e.g. "deleted with
+    unrestored values" from a failed restore): a one-line warning says it."""
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _try_restore(make_checkpoint, prefix):
+    """Restore ``prefix`` into a fresh checkpoint; None when it worked, else
+    why not (one line)."""
+    with _tensorflow_logging_off():
+        try:
+            make_checkpoint().restore(prefix).assert_existing_objects_matched()
+            return None
+        # A damaged file fails in many ways (OpError, IndexError, ValueError,
+        # AssertionError, ...); the architecture was checked before this.
+        except Exception as error:  # noqa: BLE001
+            reason = _first_line(error)
+        # The half-restored checkpoint, freed with the traceback, logs what it
+        # did not restore when collected: collect it while logging is off.
+        gc.collect()
+        return reason
 
 
 def restore_newest_intact(make_checkpoint, directory, *, read_only=False):
@@ -88,28 +186,36 @@ def restore_newest_intact(make_checkpoint, directory, *, read_only=False):
         make_checkpoint: returns a fresh ``tf.train.Checkpoint`` of the
             training state (a failed attempt leaves nothing pending behind).
         directory: the checkpoint folder.
-        read_only: do not move unreadable checkpoints aside or rewrite the
-            index file (another worker's folder).
+        read_only: do not move unreadable checkpoints aside, rewrite the
+            index file or remove leftovers (another worker's folder).
 
     Returns:
         The restored checkpoint's prefix, or None when there is none.
 
     Raises:
-        ValueError: there are checkpoints but none can be read.
+        ValueError: there are checkpoints but none can be read, now or at an
+            earlier restore (all of them in ``unreadable/``): the run is not
+            started afresh over them without ``--override``.
     """
+    if not read_only:
+        remove_leftovers(directory)
     candidates = find_checkpoints(directory)
+    moved_aside = find_checkpoints(os.path.join(directory, UNREADABLE_DIR))
+    if not candidates and moved_aside:
+        raise InputError(
+            f"The {len(moved_aside)} checkpoints of this run could not be read at an earlier start and "
+            f"were moved to {os.path.join(directory, UNREADABLE_DIR)!r}; none is left to resume from. "
+            "Pass --override to start the run afresh, or put a good copy of a checkpoint back in "
+            f"{directory!r}."
+        )
     failures = []
     for step, prefix in candidates:
-        try:
-            make_checkpoint().restore(prefix).assert_existing_objects_matched()
-        # A damaged file fails in many ways (OpError, IndexError, ValueError,
-        # AssertionError, ...); the architecture was checked before this.
-        except Exception as error:  # noqa: BLE001
-            failures.append(f"{os.path.basename(prefix)}: {_first_line(error)}")
+        reason = _try_restore(make_checkpoint, prefix)
+        if reason is not None:
+            failures.append(f"{os.path.basename(prefix)}: {reason}")
             where = "" if read_only else f"; moved to {_move_aside(prefix)}"
             warnings.warn(
-                f"Checkpoint {prefix} cannot be read ({_first_line(error)}){where}. "
-                "Trying an older one.",
+                f"Checkpoint {prefix} cannot be read ({reason}){where}. Trying an older one.",
                 stacklevel=2,
             )
             continue

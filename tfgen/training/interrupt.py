@@ -3,7 +3,8 @@
 
 While a training loop runs inside :class:`StopSignals`, the first signal only
 asks it to stop: the loop finishes its step, saves a checkpoint and raises
-:class:`TrainingInterrupted`. A second signal stops at once. Outside a loop
+:class:`TrainingInterrupted`. A second signal stops at once, saving nothing
+(the interrupt's message says so, for the CLI to print). Outside a loop
 (``deferred=False``) a signal raises at once, as Ctrl-C does by default; SIGTERM
 then ends the run with a message instead of killing it mid-write.
 """
@@ -21,12 +22,15 @@ class TrainingInterrupted(KeyboardInterrupt):
     """Training stopped on a signal (after saving a checkpoint when it could).
 
     A KeyboardInterrupt, so code that handles Ctrl-C handles it too. The CLI
-    exits with ``128 + signal`` (130 for SIGINT, 143 for SIGTERM), as a shell does.
+    exits with ``128 + signal`` (130 for SIGINT, 143 for SIGTERM), as a shell
+    does. ``saved`` is False when it stopped at once: the trainer said
+    nothing, so the CLI prints the message.
     """
 
-    def __init__(self, signum, message=""):
+    def __init__(self, signum, message="", *, saved=True):
         super().__init__(message or f"stopped by {signal.Signals(signum).name}")
         self.signum = signum
+        self.saved = saved
 
     @property
     def exit_code(self):
@@ -67,4 +71,20 @@ class StopSignals:
                 flush=True,
             )
             return
-        raise TrainingInterrupted(signum)
+        raise TrainingInterrupted(signum, _stopped_at_once(signum, self.requested), saved=False)
+
+
+def _stopped_at_once(signum, first):
+    """The one line a CLI prints when ``signum`` stopped a run at once
+    (``first``: the signal already being handled, or None)."""
+    name = signal.Signals(signum).name
+    if first == signum:
+        name += " received again"
+    elif first is not None:
+        name += f" received after {signal.Signals(first).name}"
+    else:
+        name += " received"
+    return (
+        f"{name}: stopped at once, without saving a checkpoint. "
+        "Run the same command again to resume from the last checkpoint."
+    )

@@ -89,6 +89,7 @@ from tfgen.training.devices import PRECISION_NAMES, describe_devices, precision_
 from tfgen.training.ema import copy_weights, update_ema
 from tfgen.training.interrupt import StopSignals, TrainingInterrupted
 from tfgen.training.metric_monitor import MetricMonitor
+from tfgen.training.peers import lost_peers_reported
 from tfgen.training.progress import TrainingProgress
 from tfgen.weights import load_weights_checked, non_finite_variables, save_weights_atomic
 from tfgen.errors import InputError
@@ -631,7 +632,8 @@ class Trainer:
         )
         step = start
         try:
-            with writer.as_default(), progress:
+            # A lost worker of a multi-worker run fails the collectives: one line says so.
+            with writer.as_default(), progress, lost_peers_reported(self.strategy):
                 while step < total_steps:
                     losses = self.train_function(next(batches))
                     step = int(self.step.numpy())
@@ -657,11 +659,12 @@ class Trainer:
             raise
         finally:
             writer.close()
-        if self.metric_monitor is not None and step != start and step % self.metric_every:
-            self._say(self.measure_metric(step))  # the final weights are measured too
-        if step != start and step % run.checkpoint_every:  # not saved in the loop
-            self.save_checkpoint()
-        self.write_final_outputs()
+        with lost_peers_reported(self.strategy):
+            if self.metric_monitor is not None and step != start and step % self.metric_every:
+                self._say(self.measure_metric(step))  # the final weights are measured too
+            if step != start and step % run.checkpoint_every:  # not saved in the loop
+                self.save_checkpoint()
+            self.write_final_outputs()
 
     def _save_on_interrupt(self):
         path = self.save_checkpoint()
