@@ -83,6 +83,7 @@ FAMILY_PACKAGES = {
     "stylegan": "tfgen.families.stylegan",
     "l2l": "tfgen.families.l2l",
     "shotmorph": "tfgen.families.shotmorph",
+    "lofgan": "tfgen.families.lofgan",
 }
 
 _REGISTERED: dict[str, ModelFamily] = {}
