@@ -33,6 +33,7 @@ FAMILIES = {
     "l2l": ["--model", "l2l", "--width", "4", "--latent-dim", "8", "--noise-channels", "2", "--batch-size", "2",
             "--critic-steps", "1", "--source-steps", "4", "--few-steps", "2", "--gem-epochs", "1", "--gem-steps", "2",
             "--finetune-steps", "2", "--gem-layers", "3", "--checkpoint-every", "2"],
+    "lofgan": ["--model", "lofgan", "--width", "4", "--tasks-per-step", "2", "--steps", "12", "--checkpoint-every", "3"],
 }  # fmt: skip
 
 
