@@ -2,6 +2,11 @@
 against NumPy loops and against references made by moving the base's
 features to known places."""
 
+import importlib.util
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -15,6 +20,8 @@ from tfgen.families.lofgan.networks import (
     LoFGANEncoder,
     LoFGANGenerator,
 )
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 @pytest.fixture(autouse=True)
@@ -157,3 +164,54 @@ def test_sizes_are_checked():
         LoFGANGenerator(resolution=32, width=4, fusion_rate=0.0)
     with pytest.raises(ValueError, match="training classes"):
         LoFGANDiscriminator(resolution=32, width=4, num_classes=0)
+
+
+JAX_SCRIPT = """
+import sys
+import keras, numpy as np
+assert keras.backend.backend() == "jax"
+from tfgen.families.lofgan.losses import local_reconstruction_loss
+from tfgen.families.lofgan.networks import LoFGANDiscriminator, LoFGANGenerator
+out = sys.argv[1]
+keras.utils.set_random_seed(0)
+G = LoFGANGenerator(resolution=32, width=4, fused_shots=3, held_shots=4)
+D = LoFGANDiscriminator(resolution=32, width=4, num_classes=5)
+rng = np.random.default_rng(0)
+G.set_shots(rng.uniform(-1, 1, (4, 32, 32, 1)).astype("float32"))
+z = rng.standard_normal((3, G.latent_dim)).astype("float32")
+shots = rng.uniform(-1, 1, (3, 3, 32, 32, 1)).astype("float32")
+z3 = rng.standard_normal((3, 64 + 3 + 3)).astype("float32")
+fused, fusion = G.fuse_shots(shots, z3)
+adversarial, classes = D(fused)
+G.save_weights(out + "/g.weights.h5")
+D.save_weights(out + "/d.weights.h5")
+np.savez(out + "/jax.npz", z=z, shots=shots, z3=z3, sampled=np.asarray(G(z)), fused=np.asarray(fused),
+         matched=np.asarray(fusion["matched"]), adversarial=np.asarray(adversarial), classes=np.asarray(classes),
+         lrl=np.asarray(local_reconstruction_loss(shots, fused, fusion, side=8)))
+print("ok")
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_the_networks_give_the_same_outputs_under_jax(tmp_path):
+    from tfgen.families.lofgan.losses import local_reconstruction_loss
+
+    path = os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=path, TF_CPP_MIN_LOG_LEVEL="2")
+    result = subprocess.run([sys.executable, "-c", JAX_SCRIPT, str(tmp_path)], env=env, capture_output=True,
+                            text=True, timeout=600)  # fmt: skip
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
+    jax = np.load(tmp_path / "jax.npz")
+    generator = LoFGANGenerator(resolution=32, width=4, fused_shots=3, held_shots=4)
+    discriminator = LoFGANDiscriminator(resolution=32, width=4, num_classes=5)
+    generator.load_weights(tmp_path / "g.weights.h5")
+    discriminator.load_weights(tmp_path / "d.weights.h5")
+    np.testing.assert_allclose(np.asarray(generator(jax["z"])), jax["sampled"], atol=1e-4)
+    fused, fusion = generator.fuse_shots(jax["shots"], jax["z3"])
+    np.testing.assert_array_equal(np.asarray(fusion["matched"]), jax["matched"])
+    np.testing.assert_allclose(np.asarray(fused), jax["fused"], atol=1e-4)
+    adversarial, classes = discriminator(jax["fused"])
+    np.testing.assert_allclose(np.asarray(adversarial), jax["adversarial"], atol=1e-4)
+    np.testing.assert_allclose(np.asarray(classes), jax["classes"], atol=1e-4)
+    lrl = float(local_reconstruction_loss(jax["shots"], jax["fused"], fusion, side=8))
+    assert lrl == pytest.approx(float(jax["lrl"]), abs=1e-5)
