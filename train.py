@@ -44,7 +44,6 @@ from tfgen.cli import (  # noqa: E402
     define_config_flags,
     flag_name,
     parse_flags,
-    setting_fields,
     settings_from_flags,
 )
 from tfgen.config import RUN_PRESETS, RunConfig  # noqa: E402
@@ -95,9 +94,9 @@ def check_flags_apply(family):
     used = {flag_name(field.name) for config in (family.config_class, RunConfig) for field in dataclasses.fields(config)}
     owners = {}
     for other in FAMILIES:
-        for field in setting_fields(other.config_class):
+        for field in dataclasses.fields(other.config_class):
             owners.setdefault(flag_name(field.name), []).append(other.name)
-    ignored = sorted(name for name in owners if name not in used and FLAGS[name].present)
+    ignored = sorted(name for name in owners if name not in used and name in FLAGS and FLAGS[name].present)
     if ignored:
         details = "; ".join(f"--{name} ({', '.join(owners[name])})" for name in ignored)
         raise InputError(
@@ -109,9 +108,9 @@ def check_flags_apply(family):
 def configs_from_flags():
     """(model config, RunConfig) from the command line, validated."""
     family = get_family(FLAGS.model)
-    check_flags_apply(family)
-    if family.check_flags is not None:
+    if family.check_flags is not None:  # a family's own advice first (FIGR's --batch-size)
         family.check_flags(FLAGS)
+    check_flags_apply(family)
     data_folder, dataset = FLAGS["data-folder"].value, FLAGS.dataset
     if data_folder and dataset:
         raise InputError(
