@@ -3,10 +3,12 @@ adaptation (the shots put in the generator's hands, nothing trained)."""
 
 import hashlib
 import os
+import textwrap
 
 import numpy as np
 import pytest
 
+from tests.scripts import run_result_script
 from tfgen.adaptation import adapt_run, save_adapted
 from tfgen.config import RunConfig
 from tfgen.data.builtin import LabelledImages
@@ -133,3 +135,43 @@ def test_one_shot_is_fused_with_augmentations_of_itself(meta_run):
     adaptation = fuse_new_class(meta_run, shot)
     assert adaptation.config.held_shots == 3
     assert generate(adaptation.generator, 4, seed=0).shape == (4, 32, 32, 1)
+
+
+# Runs in a fresh process: the CPU must be split before TensorFlow starts.
+_MIRRORED_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import numpy as np
+    from tfgen.config import RunConfig
+    from tfgen.families.lofgan.config import LoFGANConfig
+    from tfgen.families.lofgan.trainer import LoFGANTrainer
+
+    run = RunConfig(runs_dir=sys.argv[1], steps=1, strategy="mirrored", sample_every=1000)
+    trainer = LoFGANTrainer(LoFGANConfig(width=4, tasks_per_step=2), run, quiet=True)
+    batches = iter(trainer.distribute(trainer.data.dataset))
+    batch = next(batches)
+    shares = [labels.numpy().tolist() for labels in trainer.strategy.experimental_local_results(batch[1])]
+    before = [v.numpy().copy() for v in trainer.generator.trainable_variables]
+    losses = {k: float(v) for k, v in trainer.train_function(batch).items()}
+    moved = max(float(np.abs(b - v.numpy()).max()) for b, v in zip(before, trainer.generator.trainable_variables))
+    result = {"replicas": trainer.num_replicas, "shares": shares, "losses": losses, "moved": moved}
+    try:
+        LoFGANTrainer(LoFGANConfig(width=4, tasks_per_step=3), run, quiet=True)
+    except ValueError as e:
+        result["odd_tasks_error"] = str(e)
+    print("RESULT " + json.dumps(result))
+    """
+)
+
+
+def test_each_replica_trains_on_whole_episodes(tmp_path):
+    result = run_result_script(_MIRRORED_SCRIPT, tmp_path)
+    assert result["replicas"] == 2
+    # Each replica gets one episode: its 3 images, all with the episode's label.
+    assert [len(share) for share in result["shares"]] == [3, 3]
+    assert all(len(set(share)) == 1 for share in result["shares"])
+    assert all(np.isfinite(v) for v in result["losses"].values()) and result["moved"] > 0
+    assert "divisible by the number of replicas (2)" in result["odd_tasks_error"]
