@@ -97,7 +97,7 @@ def match_positions(features, positions):
 
 
 def fuse_local(maps, positions, matched, coefficients):
-    """Steps 3: the base map with each selected position replaced by the
+    """Step 3: the base map with each selected position replaced by the
     coefficient-weighted sum of the base's and the references' matched values.
 
     Args:

@@ -129,7 +129,7 @@ class LoFGANTrainer(Trainer):
         k = config.shots
         shots = tf.reshape(images, [-1, k] + images.shape[1:].as_list())  # [T, k, R, R, C]
         episode_labels = labels[::k]
-        latent = latent_size(generator.num_positions, k, min(k, config.shots))
+        latent = latent_size(generator.num_positions, k, k)  # k held, all k fused
         z_d = keras.random.normal((tf.shape(shots)[0], latent), seed=self.seed_generator)
         z_g = keras.random.normal((tf.shape(shots)[0], latent), seed=self.seed_generator)
 
