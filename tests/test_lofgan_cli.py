@@ -78,8 +78,7 @@ def test_lofgan_flag_errors_are_one_clean_line(lofgan_run, tmp_path):
     )  # fmt: skip
     assert "adapts without training" in error_message(completed)
     completed = run_script("train.py", "--model", "lofgan", "--batch-size", "8", "--runs-dir", str(tmp_path))
-    # A batch is --tasks-per-step episodes of --shots images: train.py refuses --batch-size.
-    assert "does not use --batch-size" in error_message(completed)
+    assert "--tasks-per-step episodes of --shots images" in error_message(completed)
     completed = run_script("train.py", "--model", "lofgan", "--fusion-rate", "0", "--runs-dir", str(tmp_path))
     assert "fusion_rate" in error_message(completed)
     assert not os.listdir(tmp_path)

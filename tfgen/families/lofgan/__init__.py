@@ -42,6 +42,15 @@ def adapt(run, shots, *, steps=None, seed=0, quiet=True):
     return fuse_new_class(run, shots, seed=seed)
 
 
+def check_flags(flags):
+    """A batch is --tasks-per-step episodes of --shots images: --batch-size has no meaning here."""
+    if flags["batch-size"].value is not None:
+        raise InputError(
+            "LoFGAN's batch is --tasks-per-step episodes of --shots images: set those instead of "
+            f"--batch-size. Received: --batch-size={flags['batch-size'].value}"
+        )
+
+
 FAMILIES = {
     "lofgan": ModelFamily(
         name="lofgan",
@@ -56,5 +65,6 @@ FAMILIES = {
         adapt_method="fuse",
         adapter=adapt,
         presets=LOFGAN_PRESETS,
+        check_flags=check_flags,
     )
 }
