@@ -107,7 +107,7 @@ flags.DEFINE_enum(
 # Few-shot adaptation.
 flags.DEFINE_string(
     "adapt-from", None,
-    "A few-shot run folder (shotmorph, FIGR, DCGAN, cDCGAN, InfoGAN, StyleGAN, L2L-GAN) to adapt to --shots "
+    "A few-shot run folder (shotmorph, FIGR, DCGAN, cDCGAN, InfoGAN, StyleGAN, L2L-GAN, LoFGAN) to adapt to --shots "
     "(instead of --generator).",
 )
 flags.DEFINE_string("shots", None, "The new class: a folder of images, or a class such as digits:9.")
@@ -118,7 +118,8 @@ flags.DEFINE_enum(
     "method", None, sorted({get_family(name).adapt_method for name in adaptable_families()}),
     "Adaptation method (default: the run's: FIGR reptile, DCGANs finetune, StyleGAN adain, "
     "L2L-GAN condition: its generator conditioned on the shots, fine-tuned for --adapt-steps if > 0; "
-    "shotmorph morph: the shots registered, morphed and varied by the fitted policy).",
+    "shotmorph morph: the shots registered, morphed and varied by the fitted policy; "
+    "LoFGAN fuse: new images fused from the shots' local features, no training).",
 )  # fmt: skip
 
 # AdaIN adaptation of a StyleGAN run: the settings of AdaINAdaptConfig, defined there.

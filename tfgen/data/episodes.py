@@ -403,17 +403,21 @@ def _to_float(batch: tf.Tensor) -> tf.Tensor:
 
 
 def task_dataset(
-    train: LabelledImages, *, shots: int, tasks_per_batch: int = 1, seed: int = 0
+    train: LabelledImages, *, shots: int, tasks_per_batch: int = 1, seed: int = 0, labels: bool = False
 ) -> TaskDataset:
     """Endless few-shot tasks: float32 [tasks_per_batch * shots, R, R, C] in [-1, 1].
 
     Rows ``[t * shots, (t + 1) * shots)`` are task t: a class drawn uniformly
     among the classes with at least ``shots`` images, then ``shots`` distinct
     images of it, uniformly. Batch s is drawn from (seed, s) alone.
+    With ``labels``, each batch is ``(images, int32 [tasks_per_batch * shots])``:
+    every image's class (an index into ``train.class_names``), for methods
+    with a class head (LoFGAN); one leading axis, so ``tf.distribute`` splits
+    a batch into whole tasks.
     """
     check_positive(shots=shots, tasks_per_batch=tasks_per_batch)
-    labels = np.asarray(train.labels)
-    counts = np.bincount(labels, minlength=len(train.class_names))
+    image_labels = np.asarray(train.labels)
+    counts = np.bincount(image_labels, minlength=len(train.class_names))
     eligible = np.flatnonzero(counts >= shots)
     if len(eligible) == 0:
         have = ", ".join(f"{n}: {c}" for n, c in zip(train.class_names, counts))
@@ -425,9 +429,10 @@ def task_dataset(
     width = int(counts[eligible].max())
     members = np.zeros((len(eligible), width), np.int64)
     for row, k in enumerate(eligible):
-        members[row, : counts[k]] = np.flatnonzero(labels == k)
+        members[row, : counts[k]] = np.flatnonzero(image_labels == k)
     members = tf.constant(members)
     sizes = tf.constant(counts[eligible], tf.int64)
+    class_ids = tf.constant(eligible.astype(np.int32))
     table = tf.constant(np.asarray(train.images))  # uint8 [N, R, R, C]
 
     def draw(step):
@@ -445,11 +450,14 @@ def task_dataset(
         keys = tf.where(valid, keys, 2.0)
         _, slots = tf.math.top_k(-keys, k=shots)  # [T, shots]
         indices = tf.gather(tf.gather(members, classes), slots, batch_dims=1)
-        return _to_float(tf.gather(table, tf.reshape(indices, [-1])))
+        images = _to_float(tf.gather(table, tf.reshape(indices, [-1])))
+        if labels:
+            return images, tf.repeat(tf.gather(class_ids, classes), shots)
+        return images
 
     dataset = tf.data.Dataset.counter().map(draw, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.prefetch(tf.data.AUTOTUNE)
-    return TaskDataset(dataset, len(labels), tasks_per_batch * shots, 1)
+    return TaskDataset(dataset, len(image_labels), tasks_per_batch * shots, 1)
 
 
 def labelled_batches(data: LabelledImages, *, batch_size: int, seed: int = 0) -> TaskDataset:

@@ -12,9 +12,8 @@ from tests.scripts import run_result_script
 from tfgen.adaptation import adapt_run, save_adapted
 from tfgen.config import RunConfig
 from tfgen.data.builtin import LabelledImages
-from tfgen.data.episodes import load_shots
+from tfgen.data.episodes import load_shots, task_dataset
 from tfgen.families.lofgan.config import LoFGANConfig
-from tfgen.families.lofgan.episodes import labelled_task_dataset
 from tfgen.families.lofgan.trainer import LoFGANTrainer, fuse_new_class, held_images
 from tfgen.runs import load_generator
 from tfgen.sampling import generate
@@ -77,8 +76,8 @@ def test_episodes_are_one_class_each_with_its_label_and_reproducible():
     order = rng.permutation(len(labels))  # classes interleaved
     labels, images = labels[order], images[order]
     data = LabelledImages(images, labels, ["a", "b", "c", "d"])
-    first = labelled_task_dataset(data, shots=3, tasks_per_batch=5, seed=7).dataset
-    again = labelled_task_dataset(data, shots=3, tasks_per_batch=5, seed=7).dataset
+    first = task_dataset(data, shots=3, tasks_per_batch=5, seed=7, labels=True).dataset
+    again = task_dataset(data, shots=3, tasks_per_batch=5, seed=7, labels=True).dataset
     seen = set()
     for (batch, batch_labels), (same, same_labels) in zip(first.take(20), again.take(20)):
         np.testing.assert_array_equal(batch.numpy(), same.numpy())

@@ -69,8 +69,7 @@ class LoFGANTrainer(Trainer):
     # ------------------------------------------------------------- set-up
 
     def build_dataset(self):
-        from tfgen.data.episodes import load_few_shot_data_for
-        from tfgen.families.lofgan.episodes import labelled_task_dataset
+        from tfgen.data.episodes import load_few_shot_data_for, task_dataset
 
         config = self.model_config
         data = load_few_shot_data_for(self.run_config.data, config)
@@ -89,8 +88,9 @@ class LoFGANTrainer(Trainer):
                 f"Received: held_shots={config.held_shots}"
             )
         self.sample_episodes = self._draw_sample_episodes(data.train)
-        return labelled_task_dataset(
-            data.train, shots=config.shots, tasks_per_batch=config.tasks_per_step, seed=self.run_config.seed
+        return task_dataset(  # with labels: the class head needs each episode's class
+            data.train, shots=config.shots, tasks_per_batch=config.tasks_per_step, seed=self.run_config.seed,
+            labels=True,
         )
 
     def _draw_sample_episodes(self, train):
