@@ -223,12 +223,7 @@ class Trainer:
         self.num_replicas = self.strategy.num_replicas_in_sync
         self.is_chief = is_chief(self.strategy)
         self.global_batch_size = model_config.batch_size
-        if self.global_batch_size % self.num_replicas:
-            raise InputError(
-                f"The batch size must be divisible by the number of replicas "
-                f"({self.num_replicas}) so that each gets an equal share. "
-                f"Received: batch_size={self.global_batch_size}"
-            )
+        self.check_split_over_replicas("batch_size", self.global_batch_size, "an equal share")
         if run_config.xla and run_config.strategy != "default":
             # merge_call (optimizer all-reduce, only_first_replica variables)
             # cannot be compiled inside a replica function.
@@ -274,6 +269,15 @@ class Trainer:
         self._config_changes = []  # config.json's "changes": settings changed on resume
         self._scratch_dir = None  # a non-chief worker's checkpoint folder
         self.log_to_tensorboard = False  # decided when training starts
+
+    def check_split_over_replicas(self, name, value, share):
+        """An InputError unless the setting ``name`` = ``value`` divides evenly
+        over the replicas, so that each gets ``share`` (e.g. "whole tasks")."""
+        if value % self.num_replicas:
+            raise InputError(
+                f"{name} must be divisible by the number of replicas ({self.num_replicas}) so that "
+                f"each gets {share}. Received: {name}={value}"
+            )
 
     # -------------------------------------------------------- subclass hooks
 

@@ -58,12 +58,7 @@ class ReptileTrainer(Trainer):
 
     def __init__(self, model_config, run_config, *, quiet=False):
         super().__init__(model_config, run_config, quiet=quiet)
-        tasks = model_config.tasks_per_step
-        if tasks % self.num_replicas:
-            raise InputError(
-                f"tasks_per_step must be divisible by the number of replicas ({self.num_replicas}) "
-                f"so that each adapts to whole tasks. Received: tasks_per_step={tasks}"
-            )
+        self.check_split_over_replicas("tasks_per_step", model_config.tasks_per_step, "whole tasks to adapt to")
 
     def build_dataset(self):
         from tfgen.data.episodes import load_few_shot_data_for, task_dataset

@@ -59,12 +59,7 @@ class LoFGANTrainer(Trainer):
     def __init__(self, model_config, run_config, *, quiet=False):
         model_config = dataclasses.replace(model_config)
         super().__init__(model_config, run_config, quiet=quiet)
-        tasks = model_config.tasks_per_step
-        if tasks % self.num_replicas:
-            raise InputError(
-                f"tasks_per_step must be divisible by the number of replicas ({self.num_replicas}) so that "
-                f"each gets whole episodes. Received: tasks_per_step={tasks}"
-            )
+        self.check_split_over_replicas("tasks_per_step", model_config.tasks_per_step, "whole episodes")
 
     # ------------------------------------------------------------- set-up
 
