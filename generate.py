@@ -110,7 +110,7 @@ flags.DEFINE_string(
     "A few-shot run folder (shotmorph, FIGR, DCGAN, cDCGAN, InfoGAN, StyleGAN, L2L-GAN, LoFGAN) to adapt to --shots "
     "(instead of --generator).",
 )
-flags.DEFINE_string("shots", None, "The new class: a folder of images, or a class such as digits:9.")
+flags.DEFINE_string("shots", None, "The new class: a folder of images, or a class such as digits:9 or animals:giraffe.")
 flags.DEFINE_integer("num-shots", None, "How many shots to take (default: the run's --shots, 4).")
 flags.DEFINE_integer("adapt-steps", None, "Adaptation steps K (default: the run's, FIGR 10, DCGANs 300).")
 flags.DEFINE_string("save-adapted", None, "Also save the adapted generator as a run folder here.")

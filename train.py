@@ -66,7 +66,7 @@ flags.DEFINE_enum(
 flags.DEFINE_string("data-folder", None, "Folder of training images (searched recursively).")
 flags.DEFINE_string(
     "dataset", None,
-    "Bundled dataset instead of --data-folder, e.g. digits, digits:3, faces, glyphs:greek (default when "
+    "Bundled dataset instead of --data-folder, e.g. digits, digits:3, animals:cat, faces, glyphs:greek (default when "
     "neither is given: " + "; ".join(f"{f.name} {f.presets['dataset']}" for f in FAMILIES) + ").",
 )  # fmt: skip
 flags.DEFINE_string("name", None, "Run name: the run folder is <runs-dir>/<name> (default: <model>_<data>).")

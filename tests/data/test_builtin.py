@@ -1,7 +1,9 @@
 """Bundled offline datasets of tfgen.data."""
 
 import gzip
+import importlib.util
 import os
+import pickle
 import sys
 import types
 
@@ -12,6 +14,10 @@ from tfgen.data import builtin, glyphs, list_builtin_datasets, load_images, load
 
 GREEK = "ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩαβγδεζηθικλμνξοπρςστυφχψω"
 DEBIAN_FASHION_MNIST = os.path.join(builtin.FASHION_MNIST_DIR, "train-images-idx3-ubyte.gz")
+ANIMAL_MNIST = importlib.util.find_spec("animal_mnist") is not None  # not imported: it imports tensorflow.keras
+needs_animal_mnist = pytest.mark.skipif(
+    not ANIMAL_MNIST, reason="animal-mnist is not installed (pip install --no-deps animal-mnist==0.4)"
+)
 
 
 def _check_rgb(images, shape):
@@ -21,9 +27,9 @@ def _check_rgb(images, shape):
 
 
 def test_names_and_source_detection():
-    assert list_builtin_datasets() == ["digits", "fashion_mnist", "faces", "glyphs", "tfds"]
+    assert list_builtin_datasets() == ["digits", "fashion_mnist", "animals", "faces", "glyphs", "tfds"]
     assert builtin.is_builtin("digits") and builtin.is_builtin("glyphs:greek/α")
-    assert builtin.is_builtin("fashion_mnist@/data:bag")
+    assert builtin.is_builtin("fashion_mnist@/data:bag") and builtin.is_builtin("animals@/data:cat:5")
     assert not builtin.is_builtin("./digits") and not builtin.is_builtin("digits_folder")
 
 
@@ -69,13 +75,18 @@ def test_faces_are_the_lfw_faces():
         ("digits:11", "Unknown class '11'"),
         ("digits:3:many", "positive integer"),
         ("faces:3:4", "Too many ':' fields"),
-        ("digits@/tmp", "Only fashion_mnist takes an @DIR"),
+        ("digits@/tmp", "Only fashion_mnist and animals take an @DIR"),
         ("fashion_mnist@/tmp:boots", "Unknown class 'boots'"),
+        ("animals@/tmp:unicorn", "Unknown class 'unicorn'"),
+        ("animals@/tmp:cat:2:3", "Too many ':' fields"),
     ],
 )
 def test_bad_syntax_is_explained(source, message, tmp_path):
     if source.startswith("fashion_mnist"):
         _write_idx_files(tmp_path, np.zeros((2, 28, 28), np.uint8), np.array([0, 9]), gzipped=True)
+        source = source.replace("/tmp", str(tmp_path))
+    if source.startswith("animals"):
+        _write_animal_files(tmp_path, np.zeros((2, 28, 28), np.uint8), np.array([0, 9]))
         source = source.replace("/tmp", str(tmp_path))
     with pytest.raises(ValueError, match=message):
         load_labelled(source)
@@ -142,6 +153,165 @@ def test_debian_fashion_mnist():
     np.testing.assert_array_equal(np.bincount(labels), np.full(10, 6000))
     boots = load_labelled("fashion_mnist:ankle_boot:100").images
     np.testing.assert_array_equal(boots, images[labels == 9][:100])
+
+
+# --- animals (the data files of animal-mnist) ------------------------------------
+
+
+def _write_animal_files(folder, images, labels):
+    for name, array in zip(builtin.ANIMALS_FILES, (images, labels)):
+        with gzip.open(os.path.join(folder, name), "wb") as f:
+            pickle.dump(np.asarray(array), f, protocol=4)
+
+
+def _package_animals():
+    """The package's own arrays, read with plain pickle (trusted: the installed wheel)."""
+    folder = builtin._animals_package_folder()
+    arrays = []
+    for name in builtin.ANIMALS_FILES:
+        with gzip.open(os.path.join(folder, name), "rb") as f:
+            arrays.append(pickle.load(f))
+    return arrays
+
+
+def _bounding_boxes(grey):
+    """Height and width of the pixels > 127 of each [N, H, W] image."""
+    mask = grey > 127
+    heights, widths = [], []
+    for axis in (2, 1):
+        rows = mask.any(axis=axis)
+        first, last = rows.argmax(axis=1), rows.shape[1] - 1 - rows[:, ::-1].argmax(axis=1)
+        (heights if axis == 2 else widths).append(last - first + 1)
+    return heights[0], widths[0]
+
+
+@pytest.fixture(autouse=True)
+def _no_animals_dir_from_the_user(monkeypatch):
+    monkeypatch.delenv(builtin.ANIMALS_ENV, raising=False)  # tests set it themselves
+
+
+@needs_animal_mnist
+def test_animals_shapes_classes_and_package_arrays():
+    images, labels, names = load_labelled("animals")
+    _check_rgb(images, (10000, 28, 28, 3))
+    assert labels.dtype == np.int64 and labels.shape == (10000,)
+    np.testing.assert_array_equal(np.bincount(labels), np.full(10, 1000))
+    assert names == list(builtin.ANIMALS_CLASSES) and len(names) == 10
+    package_images, package_labels = _package_animals()
+    np.testing.assert_array_equal(images[..., 0], package_images)
+    np.testing.assert_array_equal(labels, package_labels)
+    assert "animal_mnist" not in sys.modules  # its data read in place, the package never imported
+
+
+@needs_animal_mnist
+def test_animals_class_filter_by_name_and_index_and_limit():
+    images, labels, _ = load_labelled("animals")
+    cats, cat_labels, cat_names = load_labelled("animals:cat")
+    assert cat_names == ["cat"] and len(cats) == 1000 and not cat_labels.any()
+    np.testing.assert_array_equal(cats, images[labels == 2])
+    np.testing.assert_array_equal(load_labelled("animals:2").images, cats)
+
+    some, some_labels, some_names = load_labelled("animals:Zebra,1:1500")
+    assert some_names == ["zebra", "bird"] and len(some) == 1500
+    keep = np.isin(labels, [9, 1])
+    np.testing.assert_array_equal(some, images[keep][:1500])
+    np.testing.assert_array_equal(some_labels, np.where(labels[keep][:1500] == 9, 0, 1))
+    assert load_labelled("animals:all:7").images.shape == (7, 28, 28, 3)
+    assert load_images("animals:giraffe:10", resolution=32).shape == (10, 32, 32, 3)
+
+
+@needs_animal_mnist
+def test_animals_from_a_folder_match_the_package(tmp_path, monkeypatch):
+    package_images, package_labels = _package_animals()
+    _write_animal_files(tmp_path, package_images[::10], package_labels[::10])
+    images, labels, _ = load_labelled(f"animals@{tmp_path}:horse")
+    np.testing.assert_array_equal(images[..., 0], package_images[::10][package_labels[::10] == 7])
+    assert images.shape == (100, 28, 28, 3) and not labels.any()
+    monkeypatch.setenv(builtin.ANIMALS_ENV, str(tmp_path))
+    assert len(load_labelled("animals").images) == 1000
+
+
+@needs_animal_mnist
+def test_animal_label_names_agree_with_the_silhouettes():
+    """Checks the class names by the shapes, not by the name list: giraffes stand taller
+    than wide, cows, horses and elephants are wider than tall (median height / width of
+    the bounding boxes: 2.25 against 0.77, 0.85, 0.77), and only zebras are striped
+    (mid-grey pixels: 225 per image against at most 76 in any other class)."""
+    images, labels, names = load_labelled("animals")
+    heights, widths = _bounding_boxes(images[..., 0])
+    aspect = {name: np.median(heights[labels == k] / widths[labels == k]) for k, name in enumerate(names)}
+    assert aspect["giraffe"] > 2 and max(aspect, key=aspect.get) == "giraffe"
+    for name in ("cow", "horse", "elephant"):
+        assert aspect[name] < 0.9, (name, aspect[name])
+    grey = images[..., 0]
+    stripes = ((grey > 60) & (grey < 190)).sum(axis=(1, 2))
+    per_class = {name: stripes[labels == k].mean() for k, name in enumerate(names)}
+    others = max(v for name, v in per_class.items() if name != "zebra")
+    assert per_class["zebra"] > 2 * others, per_class
+
+
+def test_animals_from_a_folder_and_the_environment(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(6, 28, 28), dtype=np.uint8)
+    labels = np.array([6, 0, 6, 9, 6, 2])
+    _write_animal_files(tmp_path, images, labels)
+    got, got_labels, names = load_labelled(f"animals@{tmp_path}:giraffe:2")
+    np.testing.assert_array_equal(got[..., 0], images[[0, 2]])
+    assert names == ["giraffe"] and not got_labels.any()
+    monkeypatch.setenv(builtin.ANIMALS_ENV, str(tmp_path))
+    got, got_labels, names = load_labelled("animals")
+    np.testing.assert_array_equal(got_labels, labels)
+    assert names == list(builtin.ANIMALS_CLASSES)
+    other = tmp_path / "other"  # an explicit @DIR wins over the environment
+    other.mkdir()
+    _write_animal_files(other, images[:1], labels[:1])
+    assert len(load_labelled(f"animals@{other}").images) == 1
+
+
+class _RunsAShellCommand:
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
+def test_animal_pickles_that_run_code_are_refused(tmp_path):
+    marker = tmp_path / "ran"
+    with gzip.open(tmp_path / builtin.ANIMALS_FILES[0], "wb") as f:
+        pickle.dump(_RunsAShellCommand(f"touch {marker}"), f)
+    with gzip.open(tmp_path / builtin.ANIMALS_FILES[1], "wb") as f:
+        pickle.dump(np.zeros(1, np.int64), f)
+    with pytest.raises(ValueError, match=r"Refusing to unpickle .*(posix|os|nt)\.system"):
+        load_labelled(f"animals@{tmp_path}")
+    assert not marker.exists()  # refused before anything ran
+
+
+@pytest.mark.parametrize(
+    "images, labels, message",
+    [
+        (np.zeros((3, 28, 28), np.float32), np.zeros(3, np.int64), "Expected uint8 images"),
+        (np.zeros((3, 32, 32), np.uint8), np.zeros(3, np.int64), "Expected uint8 images"),
+        (np.zeros((3, 28, 28), np.uint8), np.zeros(2, np.int64), "do not match"),
+        (np.zeros((3, 28, 28), np.uint8), np.array([0, 1, 10]), "outside 0..9"),
+        ([1, 2, 3], np.zeros(3, np.int64), "not a numpy array"),
+    ],
+)
+def test_animal_files_of_the_wrong_shape_are_explained(tmp_path, images, labels, message):
+    for name, value in zip(builtin.ANIMALS_FILES, (images, labels)):
+        with gzip.open(tmp_path / name, "wb") as f:
+            pickle.dump(value, f)
+    with pytest.raises(ValueError, match=message):
+        load_labelled(f"animals@{tmp_path}")
+
+
+def test_missing_animals_say_how_to_install_them(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match=r"pip install --no-deps animal-mnist==0\.4.*animals@"):
+        load_labelled(f"animals@{tmp_path}")
+    monkeypatch.delenv(builtin.ANIMALS_ENV, raising=False)
+    monkeypatch.setattr(builtin, "_animals_package_folder", lambda: None)
+    with pytest.raises(FileNotFoundError, match=r"not installed.*pip install --no-deps animal-mnist==0\.4"):
+        load_labelled("animals:cat")
 
 
 # --- glyphs ---------------------------------------------------------------------

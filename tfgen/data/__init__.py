@@ -6,7 +6,7 @@
         ...
 
 Bundled datasets (``list_builtin_datasets()``) are usable wherever a folder is:
-``digits``, ``fashion_mnist:ankle_boot:100``, ``faces``, ``glyphs:greek``,
+``digits``, ``fashion_mnist:ankle_boot:100``, ``animals:giraffe``, ``faces``, ``glyphs:greek``,
 ``tfds:oxford_flowers102``; see ``tfgen.data.builtin`` for the syntax.
 
 Few-shot tasks (``tfgen.data.episodes``): a class-structured set split into

@@ -6,6 +6,7 @@ dataset's own order, which is what few-shot runs want):
 
     digits[:CLASSES[:N]]              scikit-learn 8x8 digits, classes 0..9
     fashion_mnist[@DIR][:CLASSES[:N]] Fashion-MNIST train split (60000, 28x28)
+    animals[@DIR][:CLASSES[:N]]       animal silhouettes (10000, 28x28) of animal-mnist
     faces[:N]                         100 LFW faces, 25x25 (scikit-image)
     glyphs[:SELECTION[:N[:K]]]        Omniglot-like characters, 64x64, K per class (20)
     tfds:NAME[:SPLIT]                 a tensorflow-datasets dataset already on disk
@@ -18,7 +19,9 @@ from __future__ import annotations
 
 import functools
 import gzip
+import importlib.util
 import os
+import pickle
 import re
 from typing import NamedTuple
 
@@ -34,11 +37,27 @@ FASHION_MNIST_CLASSES = (
     "sandal", "shirt", "sneaker", "bag", "ankle_boot",
 )  # fmt: skip
 
+# animals: the data files of the PyPI package animal-mnist 0.4, read in place.
+# The package itself is never imported: its __init__ imports tensorflow.keras,
+# and its metadata requires the full tensorflow and pandas, hence --no-deps.
+ANIMALS_PACKAGE = "animal_mnist"
+ANIMALS_ENV = "TFGEN_ANIMALS_DIR"
+ANIMALS_PIP = "pip install --no-deps animal-mnist==0.4"
+ANIMALS_FILES = ("animal_data_version_3.gz", "animal_label_version_3.gz")  # images, labels
+ANIMALS_CLASSES = (
+    "bear", "bird", "cat", "cow", "dog",
+    "elephant", "giraffe", "horse", "sheep", "zebra",
+)  # fmt: skip
+
 BUILTIN_DATASETS = {
     "digits": "digits[:CLASSES[:N]]  scikit-learn 8x8 digits (1797), classes 0..9",
     "fashion_mnist": (
         "fashion_mnist[@DIR][:CLASSES[:N]]  Fashion-MNIST train split (60000, 28x28), "
         f"classes {', '.join(FASHION_MNIST_CLASSES)} or 0..9"
+    ),
+    "animals": (
+        "animals[@DIR][:CLASSES[:N]]  animal silhouettes in varied poses (10000, 28x28, 1000 per "
+        f"class; `{ANIMALS_PIP}`), classes {', '.join(ANIMALS_CLASSES)} or 0..9"
     ),
     "faces": "faces[:N]  100 LFW faces, 25x25 grey (scikit-image lfw_subset)",
     "glyphs": (
@@ -82,11 +101,11 @@ def load_builtin(source: str) -> LabelledImages:
     if name == "tfds":
         return _load_tfds(rest[1:])
     location = None
-    if name == "fashion_mnist" and rest.startswith("@"):
+    if name in ("fashion_mnist", "animals") and rest.startswith("@"):
         location, _, rest = rest[1:].partition(":")
         rest = ":" + rest if rest else ""
     elif rest.startswith("@"):
-        raise InputError(f"Only fashion_mnist takes an @DIR. Received: source={source!r}")
+        raise InputError(f"Only fashion_mnist and animals take an @DIR. Received: source={source!r}")
     fields = rest[1:].split(":") if rest else []
     if name == "faces":
         fields = [""] + fields  # faces has no classes: faces:N is a limit
@@ -105,6 +124,8 @@ def load_builtin(source: str) -> LabelledImages:
         data = _select_classes(*_digits(), selection, source)
     elif name == "fashion_mnist":
         data = _select_classes(*_fashion_mnist(location), selection, source)
+    elif name == "animals":
+        data = _select_classes(*_animals(location), selection, source)
     elif name == "faces":
         data = _faces()
     else:
@@ -231,6 +252,118 @@ def _read_idx(path: str) -> np.ndarray:
     if body.size != int(np.prod(shape)):
         raise InputError(f"{path} is truncated: header says {shape}, found {body.size} bytes.")
     return body.reshape(shape)
+
+
+def _animals(location: str | None):
+    folder = location or os.environ.get(ANIMALS_ENV) or _animals_package_folder()
+    if folder is None:
+        raise FileNotFoundError(
+            "animals needs the data files of the animal-mnist package, which is not installed "
+            f"(no {ANIMALS_PACKAGE}/data/Animal_MNIST on the Python path). "
+            f"Install it with `{ANIMALS_PIP}` (--no-deps: its metadata pulls the full tensorflow "
+            "and pandas over tensorflow-cpu; tfgen only reads its two data files and never imports "
+            f"it), or put {' and '.join(ANIMALS_FILES)} in a folder and use animals@/that/folder "
+            f"or set {ANIMALS_ENV}=/that/folder."
+        )
+    images, labels = _animals_grey(os.path.abspath(os.path.expanduser(folder)))
+    return _grey_to_rgb(images), labels, ANIMALS_CLASSES
+
+
+def _animals_package_folder() -> str | None:
+    """The installed animal-mnist's data folder, found without importing the package."""
+    try:
+        spec = importlib.util.find_spec(ANIMALS_PACKAGE)
+    except (ImportError, ValueError):
+        return None
+    for location in (spec and spec.submodule_search_locations) or ():
+        folder = os.path.join(location, "data", "Animal_MNIST")
+        if os.path.isdir(folder):
+            return folder
+    return None
+
+
+@functools.lru_cache(maxsize=2)
+def _animals_grey(folder: str):
+    images = _read_array_pickle(_find_animals_file(folder, ANIMALS_FILES[0]))
+    labels = _read_array_pickle(_find_animals_file(folder, ANIMALS_FILES[1]))
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise InputError(
+            f"{ANIMALS_FILES[0]} in {folder} holds {images.dtype} {images.shape}. "
+            "Expected uint8 images [N, 28, 28]."
+        )
+    if labels.ndim != 1 or len(labels) != len(images) or labels.dtype.kind not in "iu":
+        raise InputError(
+            f"The animal-mnist files in {folder} do not match: images {images.shape}, labels "
+            f"{labels.dtype} {labels.shape}. Expected N integer labels for N images."
+        )
+    if len(labels) and (labels.min() < 0 or labels.max() >= len(ANIMALS_CLASSES)):
+        raise InputError(
+            f"{ANIMALS_FILES[1]} in {folder} has labels outside 0..{len(ANIMALS_CLASSES) - 1} "
+            f"({labels.min()}..{labels.max()})."
+        )
+    return images, labels.astype(np.int64)
+
+
+def _find_animals_file(folder: str, name: str) -> str:
+    for candidate in (name, name.removesuffix(".gz")):
+        path = os.path.join(folder, candidate)
+        if os.path.isfile(path):
+            return path
+    raise FileNotFoundError(
+        f"animals needs the file {name}, which is not in {folder}. Install the data with "
+        f"`{ANIMALS_PIP}` (--no-deps: its metadata pulls the full tensorflow and pandas over "
+        "tensorflow-cpu; tfgen only reads its data files), or put "
+        f"{' and '.join(ANIMALS_FILES)} in a folder and use animals@/that/folder "
+        f"or set {ANIMALS_ENV}=/that/folder."
+    )
+
+
+# What a pickled plain numpy array refers to (numpy 1 and numpy 2 module names).
+_ARRAY_PICKLE_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"): "_reconstruct",
+    ("numpy._core.multiarray", "_reconstruct"): "_reconstruct",
+    ("numpy.core.multiarray", "scalar"): "scalar",
+    ("numpy._core.multiarray", "scalar"): "scalar",
+    ("numpy", "ndarray"): "ndarray",
+    ("numpy", "dtype"): "dtype",
+}
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles a plain numpy array and refuses every other global (no code runs)."""
+
+    def __init__(self, file, path: str):
+        super().__init__(file)
+        self.path = path
+
+    def find_class(self, module: str, name: str):
+        what = _ARRAY_PICKLE_GLOBALS.get((module, name))
+        if what is None:
+            raise InputError(
+                f"Refusing to unpickle {self.path}: it refers to {module}.{name}, and only a plain "
+                "numpy array (numpy's _reconstruct, ndarray, dtype, scalar) is allowed here. "
+                "A pickle can run arbitrary code; use the files of the animal-mnist package."
+            )
+        if what in ("ndarray", "dtype"):
+            return getattr(np, what)
+        try:
+            from numpy._core import multiarray
+        except ImportError:  # numpy 1 before 1.26
+            from numpy.core import multiarray
+        return getattr(multiarray, what)
+
+
+def _read_array_pickle(path: str) -> np.ndarray:
+    """A numpy array from a [gzipped] pickle, through :class:`_ArrayUnpickler`."""
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            array = _ArrayUnpickler(f, path).load()
+    except (pickle.UnpicklingError, EOFError, OSError) as error:
+        raise InputError(f"Could not read {path} as a pickled numpy array: {error}") from error
+    if not isinstance(array, np.ndarray):
+        raise InputError(f"{path} holds a {type(array).__name__}, not a numpy array.")
+    return array
 
 
 def _glyphs(selection: str | None, limit: str | None, per_class: int) -> LabelledImages:

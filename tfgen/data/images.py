@@ -68,7 +68,7 @@ def find_image_files(folder: str) -> list[str]:
             f"The image folder {folder!r} {what}. Pass a folder of images "
             f"({', '.join(IMAGE_EXTENSIONS)}; subfolders are searched) or a bundled "
             f"dataset name ({', '.join(builtin.list_builtin_datasets())}; e.g. digits:3, "
-            "fashion_mnist:ankle_boot:100, glyphs:greek; see the README)."
+            "fashion_mnist:ankle_boot:100, animals:giraffe, glyphs:greek; see the README)."
         )
     paths = []
     for root, dirs, files in os.walk(folder):
@@ -311,7 +311,7 @@ def load_image_dataset(
     Args:
         source: a folder of images (searched recursively) or a bundled dataset
             name such as ``digits``, ``fashion_mnist:ankle_boot:100``,
-            ``glyphs:greek`` (see ``tfgen.data.builtin``).
+            ``animals:giraffe``, ``glyphs:greek`` (see ``tfgen.data.builtin``).
         resolution: side R of the square training images.
         batch_size: images per batch; the last partial batch is dropped.
         flip: mirror each image left-right with probability 1/2.
