@@ -2,7 +2,7 @@
 
     python benchmark.py --data digits --methods cdcgan
     python benchmark.py --data fashion_mnist:all:5000 --methods dcgan,cdcgan,stylegan \\
-        --num-classes 4 --seeds 0,1,2 --out-dir bench_runs/fashion
+        --num-classes 4 --out-dir bench_runs/fashion
     python benchmark.py --data path/to/class_folders --classes cat,owl --methods cdcgan
 
 For each held-out class (``--classes``, or ``--num-classes`` spread over the
@@ -14,11 +14,21 @@ each of ``--seeds``, and asked for as many images as the real row holds (up to
 data, used by no method -- scores every row against the real images of the
 class that are not shots:
 
-* FD ×real: Fréchet distance in the judge's features, as a multiple of the
-  distance of the same number of real images;
-* judge acc: share of the images the judge assigns to the class;
+* FD ×floor: Fréchet distance in the judge's features to the class's real
+  images, as a multiple of the episode's floor: the distance of the real row
+  moved onto the shots' mean, the best any generator centred on the shots can
+  expect; FD ×real: the same over the real row's own distance;
+* judge acc ×real: share of the images the judge assigns to the class, over
+  the real row's share;
 * novelty: distance to the nearest shot relative to real images' (0: copies);
+* pixel copies: share of images closer in pixels to a shot than any real
+  image of the class is;
 * diversity ×real: pairwise feature diversity relative to real images'.
+
+Each is a mean over the classes with a 95% interval over the seeds.
+``--shot-sweep 1,2,4,8,16`` adds a table of FD ×floor against the number of
+shots. A method whose base trains on held-out images beyond the shots
+(L2L-GAN's p images) is marked † in the tables.
 
 The references ``real``, ``augmented_shots`` (the shots shifted, rotated,
 zoomed) and ``copies`` (the shots repeated) are measured beside the methods.
@@ -53,7 +63,8 @@ flags.DEFINE_list("classes", [], "Held-out classes, names or indices (default: -
 flags.DEFINE_integer("num-classes", 4, "How many classes to hold out when --classes is not given.")
 flags.DEFINE_integer("per-base", 2, "Classes held out together from one base (fewer bases: faster).")
 flags.DEFINE_integer("shots", 4, "k: images of the held-out class a method sees.")
-flags.DEFINE_list("seeds", ["0", "1", "2"], "Shot seeds: each draws other shots.")
+flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "Shot seeds: each draws other shots (95% intervals are over them).")
+flags.DEFINE_list("shot-sweep", [], "Other numbers of shots to score too (e.g. 1,2,4,8,16): a table of FD ×floor against k.")
 flags.DEFINE_integer("num-images", 100, "Images per row (at most half of the class's images besides the shots).")
 flags.DEFINE_integer("resolution", 32, "Side the images are resized to (the few-shot models: 32 or 64).")
 flags.DEFINE_integer("channels", 1, "1: grey, 3: RGB.")
@@ -63,6 +74,13 @@ flags.DEFINE_string("out-dir", None, "Where the judge, bases, scores and report 
 flags.DEFINE_boolean("quiet", False, "No progress bars or messages.")
 
 
+def integer_list(values, flag, example) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in values)
+    except ValueError:
+        raise InputError(f"{flag} must be integers, comma-joined ({example}). Received: {','.join(values)}") from None
+
+
 def main(argv):
     del argv
     import shlex
@@ -70,12 +88,12 @@ def main(argv):
     from tfgen.benchmark import BenchmarkSettings, parse_methods, run_benchmark
     from tfgen.benchmark.report import markdown
 
-    try:
-        seeds = tuple(int(s) for s in FLAGS.seeds)
-    except ValueError:
-        raise InputError(f"--seeds must be integers, comma-joined. Received: {','.join(FLAGS.seeds)}") from None
+    seeds = integer_list(FLAGS.seeds, "--seeds", "a shot seed, e.g. --seeds 0")
     if not seeds:
         raise InputError("--seeds is empty: give at least one shot seed, e.g. --seeds 0.")
+    shot_sweep = integer_list(FLAGS["shot-sweep"].value, "--shot-sweep", "numbers of shots, e.g. 1,2,4,8,16")
+    if any(k < 1 for k in shot_sweep):
+        raise InputError(f"--shot-sweep takes positive numbers of shots. Received: {','.join(map(str, shot_sweep))}")
     settings = BenchmarkSettings(
         data=FLAGS.data,
         out_dir=FLAGS["out-dir"].value or os.path.join("runs", "benchmark_" + FLAGS.data.replace(":", "_").replace("/", "_")),
@@ -84,6 +102,7 @@ def main(argv):
         per_base=FLAGS["per-base"].value,
         shots=FLAGS.shots,
         seeds=seeds,
+        shot_sweep=shot_sweep,
         num_images=FLAGS["num-images"].value,
         resolution=FLAGS.resolution,
         channels=FLAGS.channels,

@@ -55,6 +55,9 @@ class ModelFamily:
     check_flags: Callable | None = None
     # False for families whose length is in their config (stages, a fit), not in --steps.
     trains_in_steps: bool = True
+    # Why, when its training uses images of the held-out classes beyond the k shots
+    # (the benchmark marks such a method: it is not k-shot there).
+    sees_held_out_images: str = ""
 
     def trainer_class(self):
         module, name = self.trainer_path.split(":")

@@ -24,7 +24,7 @@ GRID_SLUGS = {"real": "real", "augmented_shots": "augmented-shots", "copies": "c
 def benchmark_args(out_dir):
     return (
         "--data", "digits", "--methods", "cdcgan", "--classes", ",".join(CLASSES), "--per-base", "2",
-        "--seeds", "0", "--num-images", "30", "--judge-epochs", "2",
+        "--seeds", "0", "--shot-sweep", "2", "--num-images", "30", "--judge-epochs", "2",
         "--train-flags", "--steps 4 --width 8 --batch-size 16", "--out-dir", str(out_dir), "--quiet",
     )  # fmt: skip
 
@@ -56,11 +56,16 @@ def test_every_row_is_scored_on_every_class(first_run):
     )
     assert all(e["seed"] == 0 and e["num_images"] == 30 for e in episodes)
     for e in episodes:
-        for key in ("fd_ratio", "judge_accuracy", "novelty", "diversity_ratio", "seconds"):
+        for key in ("fd_floor", "fd_ratio", "judge_accuracy", "judge_accuracy_ratio", "novelty", "pixel_copies",
+                    "diversity_ratio", "seconds"):  # fmt: skip
             assert np.isfinite(e[key]), (e["method"], e["class"], key)
+    assert all(e["shots"] == 4 for e in episodes)
     by_row = {(e["method"], e["class"]): e for e in episodes}
     for name in CLASSES:
         assert by_row["real", name]["fd_ratio"] == 1.0
+        assert by_row["real", name]["judge_accuracy_ratio"] == 1.0
+        assert by_row["real", name]["fd_floor"] == by_row["real", name]["real_fd"] / by_row["real", name]["floor_fd"]
+        assert by_row["copies", name]["pixel_copies"] == 1.0 and by_row["real", name]["pixel_copies"] == 0.0
         assert by_row["real", name]["diversity_ratio"] == 1.0
         assert by_row["copies", name]["novelty"] == 0.0
         assert by_row["real", name]["base"] is None
@@ -75,6 +80,11 @@ def test_every_row_is_scored_on_every_class(first_run):
     assert config["model"]["num_classes"] == 9  # digits 1..8 plus the free slot
     assert set(result["summary"]) == set(ROWS)
     assert result["judge"]["epochs"] == 2
+    # --shot-sweep 2: every row scored again on 2-shot episodes, kept apart from the main table's.
+    sweep = result["shot_sweep"]
+    assert sorted((e["method"], e["class"]) for e in sweep) == sorted((row, name) for row in ROWS for name in CLASSES)
+    assert all(e["shots"] == 2 for e in sweep)
+    assert result["sees_held_out"] == {}
 
 
 def test_report_and_grids_are_written(first_run):
@@ -83,6 +93,7 @@ def test_report_and_grids_are_written(first_run):
     for row in ROWS:
         assert f"| {row} |" in text
     assert "| method | 0 | 9 |" in text
+    assert "| method | k = 2 | k = 4 |" in text
     assert text.strip() in completed.stdout  # the report is also printed
     # the base's health check is reported: a 4-step base is flagged as collapsed
     base = json.loads((out_dir / "results.json").read_text())["bases"]

@@ -184,6 +184,17 @@ def test_episode_baseline_matches_an_independent_computation(judged):
     np.testing.assert_allclose(baseline.real_fd, frechet(reference, real), rtol=1e-3)
     np.testing.assert_allclose(baseline.real_nearest_shot, mean_nearest(real, shots), rtol=1e-4)
     np.testing.assert_allclose(baseline.real_diversity, mean_pairwise_unit(real), rtol=1e-4)
+    # The floor: the real row's features moved onto the shots' mean.
+    np.testing.assert_allclose(baseline.floor_fd, frechet(reference, real - real.mean(0) + shots.mean(0)), rtol=1e-3)
+    _, real_logits = judge.project(episode.real)
+    assert baseline.real_judge_accuracy == pytest.approx(float(np.mean(real_logits.argmax(1) == 1)))
+    every_real = np.concatenate([episode.real, episode.reference])
+    assert baseline.copy_distance == pytest.approx(min(nearest_pixel_mse(image, episode.shots) for image in every_real))
+
+
+def nearest_pixel_mse(image, shots):
+    """Mean squared pixel error from one image to its nearest shot, by a plain loop."""
+    return min(float(np.mean((image.astype(np.float64) - shot.astype(np.float64)) ** 2)) for shot in shots)
 
 
 def test_the_real_row_scores_one(judged):
@@ -193,6 +204,9 @@ def test_the_real_row_scores_one(judged):
     assert result["novelty"] == pytest.approx(1.0, abs=1e-9)
     assert result["diversity_ratio"] == pytest.approx(1.0, abs=1e-9)
     assert result["fd"] == pytest.approx(baseline.real_fd) and result["real_fd"] == baseline.real_fd
+    assert result["fd_floor"] == pytest.approx(baseline.real_fd / baseline.floor_fd)
+    assert result["judge_accuracy_ratio"] == pytest.approx(1.0)
+    assert result["pixel_copies"] == 0.0  # no real image is closer to a shot than the closest real image
 
 
 def test_copies_of_the_shots_have_no_novelty(judged):
@@ -200,6 +214,7 @@ def test_copies_of_the_shots_have_no_novelty(judged):
     copies = reference_images("copies", episode)
     result = scores.score_images(judge, copies, baseline)
     assert result["novelty"] == 0.0
+    assert baseline.copy_distance > 0 and result["pixel_copies"] == 1.0
 
 
 def test_scores_of_other_images_match_numpy(judged):
@@ -221,10 +236,41 @@ def test_scores_of_other_images_match_numpy(judged):
     np.testing.assert_allclose(
         result["diversity_ratio"], mean_pairwise_unit(features) / mean_pairwise_unit(real), rtol=1e-4
     )
+    np.testing.assert_allclose(result["fd_floor"], frechet(reference, features) / baseline.floor_fd, rtol=1e-3)
+    assert result["judge_accuracy_ratio"] == pytest.approx(expected_accuracy / baseline.real_judge_accuracy)
+    # Other images are as far from the shots as random images are: no pixel copies.
+    assert result["pixel_copies"] == 0.0
     # Another target class: only the accuracy changes.
     other = scores.score_images(judge, images, dataclasses.replace(baseline, target=2))
     assert other["judge_accuracy"] == pytest.approx(float(np.mean(np.argmax(logits, axis=1) == 2)))
     assert other["fd_ratio"] == result["fd_ratio"]
+
+
+def test_pixel_copies_counts_images_closer_to_a_shot_than_any_real_image(judged):
+    judge, episode, baseline = judged
+    rng = np.random.default_rng(5)
+    shots = episode.shots.astype(np.int64)
+    # Noise whose MSE is a chosen fraction of the copy distance: below it a near-copy, above it not.
+    def jittered(shot, fraction):
+        noise = rng.choice([-1, 1], size=shot.shape) * np.sqrt(fraction * baseline.copy_distance)
+        return np.clip(np.round(shot + noise), 0, 255).astype(np.uint8)
+
+    near = [jittered(shots[i % 4], 0.25) for i in range(6)]
+    far = [jittered(shots[i % 4], 4.0) for i in range(10)]
+    images = np.stack(near + far + list(marked_images(4, seed=11)))
+    expected = np.mean([nearest_pixel_mse(image, episode.shots) < baseline.copy_distance for image in images])
+    assert expected == pytest.approx(6 / 20)  # the construction did what it meant to
+    assert scores.score_images(judge, images, baseline)["pixel_copies"] == pytest.approx(expected)
+
+
+def test_a_real_image_that_duplicates_a_shot_does_not_set_the_copy_distance():
+    shots = marked_images(3, seed=20)
+    real = marked_images(12, seed=21)
+    expected = min(nearest_pixel_mse(image, shots) for image in real)
+    assert scores.copy_distance(real, shots) == pytest.approx(expected)
+    with_duplicate = np.concatenate([real, shots[1:2]])
+    assert scores.copy_distance(with_duplicate, shots) == pytest.approx(expected)
+    assert scores.copy_distance(shots, shots) == float("inf")
 
 
 def test_score_images_through_a_monkeypatched_judge(monkeypatch):
@@ -247,11 +293,15 @@ def test_score_images_through_a_monkeypatched_judge(monkeypatch):
 
 def test_meets_targets_boundaries():
     at = dict(scores.TARGETS)
-    assert scores.TARGETS == {"fd_ratio": 3.0, "judge_accuracy": 0.95, "novelty": 0.8, "diversity_ratio": 0.8}
-    assert scores.meets_targets(at)  # every bound is inclusive
-    assert scores.meets_targets({**at, "fd_ratio": 0.5, "judge_accuracy": 1.0, "novelty": 1.2, "diversity_ratio": 1.5})
-    assert not scores.meets_targets({**at, "fd_ratio": 3.0001})
-    assert not scores.meets_targets({**at, "judge_accuracy": 0.9499})
+    assert scores.TARGETS == {"fd_floor": 2.0, "judge_accuracy_ratio": 0.95, "novelty": 0.8,
+                              "pixel_copies": 0.05, "diversity_ratio": 0.8}  # fmt: skip
+    assert not scores.meets_targets(at)  # fewer than 5% pixel copies: 5% itself fails
+    at["pixel_copies"] = 0.0499
+    assert scores.meets_targets(at)  # the other bounds are inclusive
+    assert scores.meets_targets({**at, "fd_floor": 0.5, "judge_accuracy_ratio": 1.1, "novelty": 1.2,
+                                 "pixel_copies": 0.0, "diversity_ratio": 1.5})  # fmt: skip
+    assert not scores.meets_targets({**at, "fd_floor": 2.0001})
+    assert not scores.meets_targets({**at, "judge_accuracy_ratio": 0.9499})
     assert not scores.meets_targets({**at, "novelty": 0.7999})
     assert not scores.meets_targets({**at, "diversity_ratio": 0.7999})
 
@@ -259,82 +309,131 @@ def test_meets_targets_boundaries():
 # ------------------------------------------------------------------ report
 
 
-def row(method, name, seed, fd, acc, novelty, diversity, seconds=1.0):
-    return {"method": method, "class": name, "seed": seed, "fd_ratio": fd, "judge_accuracy": acc,
-            "novelty": novelty, "diversity_ratio": diversity, "seconds": seconds}  # fmt: skip
+# Student's t 97.5% quantiles from a printed table, to check the intervals.
+T_975 = {1: 12.7062, 2: 4.3027, 4: 2.7764}
+
+
+def row(method, name, seed, fd_floor, acc_ratio, novelty=0.9, copies=0.0, diversity=0.9, seconds=1.0, shots=4):
+    return {"method": method, "class": name, "seed": seed, "shots": shots, "fd_floor": fd_floor,
+            "fd_ratio": 3.0 * fd_floor, "judge_accuracy": acc_ratio, "judge_accuracy_ratio": acc_ratio,
+            "novelty": novelty, "pixel_copies": copies, "diversity_ratio": diversity, "seconds": seconds}  # fmt: skip
 
 
 @pytest.fixture
 def hand_made_episodes():
     return [
-        row("real", "a", 0, 1.0, 1.0, 1.0, 1.0, 0.0),
-        row("real", "b", 0, 1.0, 1.0, 1.0, 1.0, 0.0),
-        row("augmented_shots", "a", 0, 6.0, 0.9, 0.5, 1.0),
-        row("augmented_shots", "a", 1, 10.0, 0.7, 0.7, 1.0),  # class a: fd 8, acc 0.8
-        row("augmented_shots", "b", 0, 4.0, 1.0, 0.6, 0.9),
-        row("gan", "a", 0, 2.0, 1.0, 0.9, 0.9, 10.0),
-        row("gan", "a", 1, 3.0, 0.96, 1.1, 0.8, 20.0),  # class a: fd 2.5, acc 0.98, nov 1.0, div 0.85, 15 s
-        row("gan", "b", 0, 2.5, 0.85, 0.8, 1.2, 30.0),  # fd 2.5 >= 0.5 * 4: no milestone; acc < 0.9
-        row("gan", "c", 0, 1.0, 1.0, 1.0, 1.0, 0.0),  # no augmented row for c: never at the milestone
+        *(row("real", c, seed, 0.3, 1.0, 1.0, 0.0, 1.0, 0.0) for c in "ab" for seed in (0, 1)),
+        row("augmented_shots", "a", 0, 2.0, 0.9),
+        row("augmented_shots", "a", 1, 4.0, 0.7),  # class a: FD ×floor 3
+        row("augmented_shots", "b", 0, 2.0, 1.0),
+        row("augmented_shots", "b", 1, 2.0, 1.0),  # class b: 2; mean 2.5
+        row("gan", "a", 0, 1.0, 0.96, seconds=10.0),
+        row("gan", "a", 1, 1.4, 0.98, seconds=20.0),  # class a: 1.2, acc 0.97, meets every target
+        row("gan", "b", 0, 1.2, 0.85, copies=0.1),
+        row("gan", "b", 1, 1.2, 0.95, copies=0.0),  # class b: 1.2, acc 0.90 < 0.95, copies 0.05: fails
     ]
 
 
-def test_summarise_means_worst_and_counts(hand_made_episodes):
+def shotmorph_rows(fd_a, fd_b):
+    return [row("shotmorph", c, seed, fd, 1.0) for c, fd in (("a", fd_a), ("b", fd_b)) for seed in (0, 1)]
+
+
+def test_summarise_means_intervals_worst_and_counts(hand_made_episodes):
     summary = report.summarise(hand_made_episodes)
     assert list(summary) == ["real", "augmented_shots", "gan"]
     gan = summary["gan"]
-    a = gan["classes"]["a"]
-    assert a["fd_ratio"] == pytest.approx(2.5) and a["judge_accuracy"] == pytest.approx(0.98)
-    assert a["novelty"] == pytest.approx(1.0) and a["diversity_ratio"] == pytest.approx(0.85)
-    assert a["seconds"] == pytest.approx(15.0) and a["seeds"] == 2
-    assert gan["classes"]["b"]["seeds"] == 1 and gan["num_classes"] == 3
-    # Worst class: the largest FD ratio, the smallest of the others.
-    assert gan["worst"] == pytest.approx(
-        {"fd_ratio": 2.5, "judge_accuracy": 0.85, "novelty": 0.8, "diversity_ratio": 0.85}
-    )
-    assert gan["mean"]["fd_ratio"] == pytest.approx((2.5 + 2.5 + 1.0) / 3)
-    assert gan["mean"]["judge_accuracy"] == pytest.approx((0.98 + 0.85 + 1.0) / 3)
-    assert gan["mean"]["diversity_ratio"] == pytest.approx((0.85 + 1.2 + 1.0) / 3)
-    # a and c meet every target, b's accuracy does not.
-    assert gan["classes_meeting_targets"] == 2
-    # Milestone: FD below half the augmented shots' (a: 2.5 < 4) and accuracy >= 0.9;
-    # b fails both, c has no augmented row.
-    assert gan["classes_at_milestone"] == 1
-    augmented = summary["augmented_shots"]
-    assert augmented["classes"]["a"]["fd_ratio"] == pytest.approx(8.0)
-    assert augmented["worst"]["fd_ratio"] == pytest.approx(8.0)
-    assert augmented["worst"]["judge_accuracy"] == pytest.approx(0.8)
-    assert augmented["classes_at_milestone"] == 0  # never below half of itself
-    # The real row: FD 1 is below half the augmented shots' (8 and 4) for both classes.
-    assert summary["real"]["classes_meeting_targets"] == 2 and summary["real"]["classes_at_milestone"] == 2
+    a, b = gan["classes"]["a"], gan["classes"]["b"]
+    assert a["fd_floor"] == pytest.approx(1.2) and a["judge_accuracy_ratio"] == pytest.approx(0.97)
+    assert a["seconds"] == pytest.approx(15.0) and a["seeds"] == 2 and gan["num_classes"] == 2
+    assert b["pixel_copies"] == pytest.approx(0.05) and b["judge_accuracy_ratio"] == pytest.approx(0.90)
+    # A class's interval is over its seeds: two values 1.0, 1.4 -> t(1) * sd / sqrt(2) = t(1) * 0.2.
+    assert a["fd_floor_ci"] == pytest.approx(T_975[1] * 0.2, rel=1e-4)
+    assert b["fd_floor_ci"] == 0.0
+    # The mean's interval is over the seeds' class means: 1.1 and 1.3 -> t(1) * 0.1.
+    assert gan["mean"]["fd_floor"] == pytest.approx(1.2)
+    assert gan["ci"]["fd_floor"] == pytest.approx(T_975[1] * 0.1, rel=1e-4)
+    assert gan["mean"]["judge_accuracy_ratio"] == pytest.approx(0.935)
+    # Worst class: the largest of the lower-is-better scores, the smallest of the others.
+    assert gan["worst"]["fd_floor"] == pytest.approx(1.2) and gan["worst"]["pixel_copies"] == pytest.approx(0.05)
+    assert gan["worst"]["judge_accuracy_ratio"] == pytest.approx(0.90)
+    assert gan["classes_meeting_targets"] == 1  # a; b misses accuracy and has 5% copies
+    assert summary["augmented_shots"]["mean"]["fd_floor"] == pytest.approx(2.5)
+    assert summary["real"]["classes_meeting_targets"] == 2
 
 
-def test_summarise_without_an_augmented_row_has_no_milestone(hand_made_episodes):
-    episodes = [e for e in hand_made_episodes if e["method"] != "augmented_shots"]
-    summary = report.summarise(episodes)
-    assert all(entry["classes_at_milestone"] == 0 for entry in summary.values())
+def test_interval_matches_a_t_table():
+    values = [1.0, 2.0, 4.0, 3.0, 5.0]
+    sd = np.std(values, ddof=1)
+    assert report.interval(values) == pytest.approx(T_975[4] * sd / np.sqrt(5), rel=1e-4)
+    assert report.interval([1.0, 2.0, 6.0]) == pytest.approx(T_975[2] * np.std([1, 2, 6], ddof=1) / np.sqrt(3), rel=1e-4)
+    assert report.interval([3.0]) == 0.0
 
 
-def test_markdown_names_every_method_and_class(hand_made_episodes):
+def test_milestone_is_below_the_augmented_shots_and_near_shot_morphing(hand_made_episodes):
+    # gan: 1.2 < 2.5 (augmented), accuracy 0.935 >= 0.9, no shot morphing row: reached.
+    assert report.summarise(hand_made_episodes)["gan"]["milestone"] is True
+    # Shot morphing at 1.0: 1.2 <= 1.2 x 1.0 (inclusive) is within; at 0.9 it is not.
+    assert report.summarise(hand_made_episodes + shotmorph_rows(1.0, 1.0))["gan"]["milestone"] is True
+    assert report.summarise(hand_made_episodes + shotmorph_rows(0.8, 1.0))["gan"]["milestone"] is False
+    # Too few recognisable images: not reached.
+    low = [dict(e, judge_accuracy_ratio=0.8) if e["method"] == "gan" else e for e in hand_made_episodes]
+    assert report.summarise(low)["gan"]["milestone"] is False
+    # The augmented shots never beat themselves; without them there is no milestone.
+    assert report.summarise(hand_made_episodes)["augmented_shots"]["milestone"] is False
+    without = [e for e in hand_made_episodes if e["method"] != "augmented_shots"]
+    assert all(entry["milestone"] is None for entry in report.summarise(without).values())
+
+
+def test_recommended_bar(hand_made_episodes):
     summary = report.summarise(hand_made_episodes)
-    result = {
+    assert report.meets_recommended_bar(summary["real"])
+    assert not report.meets_recommended_bar(summary["gan"])  # class b misses its targets
+    only_a = report.summarise([e for e in hand_made_episodes if e["class"] == "a"])
+    assert report.meets_recommended_bar(only_a["gan"])  # 1.2 <= 1.3 and a meets every target
+    worse = report.summarise([dict(e, fd_floor=1.35) for e in hand_made_episodes if e["class"] == "a"])
+    assert not report.meets_recommended_bar(worse["gan"])
+
+
+def test_shot_sweep_summarises_each_k_alone(hand_made_episodes):
+    one_shot = [dict(e, shots=1, fd_floor=e["fd_floor"] * 2) for e in hand_made_episodes]
+    table = report.shot_sweep(hand_made_episodes + one_shot)
+    assert set(table["gan"]) == {1, 4}
+    assert table["gan"][4][0] == pytest.approx(1.2) and table["gan"][1][0] == pytest.approx(2.4)
+    assert table["gan"][1][1] == pytest.approx(T_975[1] * 0.2, rel=1e-4)  # seeds' means 2.2, 2.6
+    assert table["gan"][4][2] == pytest.approx(3.6)  # FD ×real beside it
+
+
+def markdown_result(episodes, **extra):
+    return {
         "settings": {"data": "toy", "resolution": 32, "channels": 1, "per_base": 2, "shots": 4,
                      "seeds": [0, 1], "num_images": 30},  # fmt: skip
         "judge": {"epochs": 3, "validation_accuracy": 0.97},
         "held_out": [["a", "b"], ["c"]],
-        "summary": summary,
+        "summary": report.summarise(episodes),
+        "episodes": episodes,
         "bases": {"gan_toy_fold0": {"held_out": ["a", "b"], "train_seconds": 12.0}},
+        **extra,
     }
+
+
+def test_markdown_names_every_method_class_and_mark(hand_made_episodes):
+    result = markdown_result(hand_made_episodes)
     text = report.markdown(result)
     for method in ("real", "augmented_shots", "gan"):
         assert f"| {method} |" in text
-    for name in ("a", "b", "c"):
-        assert name in text
     assert "| method | a | b | c |" in text
     assert "toy" in text and "0.970" in text and "gan_toy_fold0" in text
-    # The row of a method missing a class shows a dash.
+    assert "1.20 ± 1.27 (1.20)" in text  # gan's FD ×floor: mean ± interval (worst)
+    # A class no method was measured on shows a dash.
     real_row = [line for line in text.splitlines() if line.startswith("| real |")][-1]
     assert real_row.endswith("| – |")
+    assert "†" not in text and "k = " not in text
+    # A method that saw held-out images is marked, with the reason, and the sweep gets its table.
+    one_shot = [dict(e, shots=1) for e in hand_made_episodes]
+    text = report.markdown(markdown_result(hand_made_episodes, sees_held_out={"gan": "trains on p images"},
+                                           shot_sweep=one_shot))  # fmt: skip
+    assert "| gan † |" in text and "† gan: trains on p images" in text
+    assert "| method | k = 1 | k = 4 |" in text
     result["judge"]["validation_accuracy"] = None
     result["bases"] = {}
     assert "validation accuracy" not in report.markdown(result)
@@ -377,6 +476,13 @@ def test_parse_methods():
     assert "'bogus'" in message
     for name in (*METHODS, *REFERENCES):
         assert name in message
+
+
+def test_the_methods_that_see_held_out_images_are_named():
+    from tfgen.benchmark.runner import sees_held_out
+
+    found = sees_held_out(parse_methods(["real", "l2l", "cdcgan", "lofgan", "shotmorph"]))
+    assert list(found) == ["l2l"] and "p = --samples-per-class images" in found["l2l"]
 
 
 def test_base_name_is_a_plain_folder_name_shared_by_adapt_variants():

@@ -60,6 +60,9 @@ def test_default_splits():
     split = resolve_class_split("fashion_mnist@/somewhere", fashion)
     assert split.test == ("ankle_boot",) and split.train == fashion[:9]
     assert DEFAULT_SPLITS["digits"].test == ("9",)
+    animals = builtin.ANIMALS_CLASSES
+    split = resolve_class_split("animals", animals)
+    assert split.test == ("horse",) and set(split.train) == set(animals) - {"horse"} and len(split.train) == 9
     # A bundled class selection is respected: the default split is restricted to it.
     assert resolve_class_split("digits:3,9", ["3", "9"]) == ClassSplit(("3",), ("9",))
     with pytest.raises(ValueError, match="no held-out .*--test-classes"):

@@ -38,7 +38,8 @@ class BenchmarkSettings:
     num_classes: int = 4
     per_base: int = 2  # held-out classes per base (one base is trained without each group)
     shots: int = 4
-    seeds: tuple[int, ...] = (0, 1, 2)
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    shot_sweep: tuple[int, ...] = ()  # other numbers of shots scored for the FD ×floor-against-k table
     num_images: int = 100
     resolution: int = 32
     channels: int = 1
@@ -115,18 +116,89 @@ def _save_grid(path, episode, images) -> None:
     save_image(path, make_shots_grid(episode.shots, images[:32], nrow=8))
 
 
+def sees_held_out(rows) -> dict:
+    """``{method: why}`` for the methods whose base trains on images of the
+    held-out classes beyond the shots (L2L-GAN's p images)."""
+    from tfgen.registry import get_family
+
+    found = {}
+    for row in rows:
+        if isinstance(row, Method) and get_family(row.model).sees_held_out_images:
+            found[row.name] = get_family(row.model).sees_held_out_images
+    return found
+
+
+class EpisodeScorer:
+    """Scores every row on every held-out class and seed for one number of
+    shots, reusing the cache (one JSON entry per row, class, k and seed)."""
+
+    def __init__(self, settings, data, judge, judge_info, groups, rows, bases, cache, cache_path):
+        self.settings, self.data, self.judge, self.judge_info = settings, data, judge, judge_info
+        self.groups, self.rows, self.bases, self.cache, self.cache_path = groups, rows, bases, cache, cache_path
+        self.judge_index = {name: i for i, name in enumerate(judge.class_names)}
+
+    def run(self, shots: int, grids: bool = False) -> list[dict]:
+        from tqdm.auto import tqdm
+
+        settings = self.settings
+        total = sum(len(g) for g in self.groups) * len(settings.seeds) * len(self.rows)
+        bar = tqdm(total=total, disable=settings.quiet, desc=f"episodes, k = {shots}", unit="row", dynamic_ncols=True)
+        episodes = []
+        for index, group in enumerate(self.groups):
+            for class_name in group:
+                class_images = self.data.images[self.data.labels == self.data.class_names.index(class_name)]
+                for seed in settings.seeds:
+                    episode = protocol.draw_episode(class_images, class_name, shots=shots, seed=seed,
+                                                    num_images=settings.num_images)  # fmt: skip
+                    episodes += self._score_rows(episode, index, grids and seed == settings.seeds[0], bar)
+        bar.close()
+        return episodes
+
+    def _score_rows(self, episode, group_index, grids, bar) -> list[dict]:
+        settings, cache = self.settings, self.cache
+        baseline = None
+        found = []
+        for row in self.rows:
+            row_name = row.name if isinstance(row, Method) else row
+            base = self.bases.get((row_name, group_index)) if isinstance(row, Method) else None
+            key = "|".join([settings.data_tag(), os.path.basename(self.judge_info["folder"]), row_name,
+                            os.path.basename(base or "-"), json.dumps(list(getattr(row, "adapt", ()))),
+                            episode.class_name, f"k{len(episode.shots)}", f"seed{episode.seed}",
+                            f"n{settings.num_images}"])  # fmt: skip
+            grid = os.path.join(settings.out_dir, "grids", f"{grid_slug(row_name)}__{grid_slug(episode.class_name)}.png")
+            want_grid = grids and not os.path.isfile(grid)
+            # An entry scored before a score was added is scored again.
+            stale = key not in cache or not set(report.SCORE_KEYS) <= set(cache[key])
+            if stale or want_grid:
+                if baseline is None:
+                    baseline = episode_baseline(self.judge, episode, self.judge_index[episode.class_name])
+                began = time.perf_counter()
+                if isinstance(row, Method):
+                    images = adapted_images(row, base, episode)
+                else:
+                    images = reference_images(row, episode)
+                seconds = time.perf_counter() - began
+                if stale:
+                    cache[key] = {**score_images(self.judge, images, baseline), "seconds": seconds}
+                    write_json_atomic(self.cache_path, cache)
+                if want_grid:
+                    _save_grid(grid, episode, images)
+            found.append({"method": row_name, "class": episode.class_name, "seed": episode.seed,
+                          "shots": len(episode.shots), "base": os.path.basename(base) if base else None,
+                          "num_images": episode.num_images, **cache[key]})  # fmt: skip
+            bar.update(1)
+        return found
+
+
 def run_benchmark(settings: BenchmarkSettings, rows) -> dict:
     """Run every row (a reference name or a :class:`Method`) on every held-out
     class and seed; returns the report (also written to ``out_dir``)."""
-    from tqdm.auto import tqdm
-
     started = time.perf_counter()
     data = load_data(settings)
     classes = held_out_classes(settings, data.class_names)
-    protocol.check_class_sizes(data.labels, data.class_names, classes, shots=settings.shots)
+    protocol.check_class_sizes(data.labels, data.class_names, classes, shots=max((settings.shots, *settings.shot_sweep)))
     groups = protocol.group_classes(classes, settings.per_base)
     judge, judge_info = train_judge(settings, len(data.labels))
-    judge_index = {name: i for i, name in enumerate(judge.class_names)}
 
     bases = {}  # (method name, group index) -> run folder
     base_info = {}
@@ -146,43 +218,10 @@ def run_benchmark(settings: BenchmarkSettings, rows) -> dict:
 
     cache_path = os.path.join(settings.out_dir, SCORES_FILE)
     cache = read_json(cache_path, {})
-    episodes = []
-    total = len(classes) * len(settings.seeds) * len(rows)
-    bar = tqdm(total=total, disable=settings.quiet, desc="episodes", unit="row", dynamic_ncols=True)
-    for index, group in enumerate(groups):
-        for class_name in group:
-            class_images = data.images[data.labels == data.class_names.index(class_name)]
-            for seed in settings.seeds:
-                episode = protocol.draw_episode(class_images, class_name, shots=settings.shots, seed=seed,
-                                                num_images=settings.num_images)  # fmt: skip
-                baseline = None
-                for row in rows:
-                    row_name = row.name if isinstance(row, Method) else row
-                    base = bases.get((row_name, index)) if isinstance(row, Method) else None
-                    key = "|".join([settings.data_tag(), os.path.basename(judge_info["folder"]), row_name,
-                                    os.path.basename(base or "-"), json.dumps(list(getattr(row, "adapt", ()))),
-                                    class_name, f"k{settings.shots}", f"seed{seed}", f"n{settings.num_images}"])  # fmt: skip
-                    grid = os.path.join(settings.out_dir, "grids", f"{grid_slug(row_name)}__{grid_slug(class_name)}.png")
-                    want_grid = seed == settings.seeds[0] and not os.path.isfile(grid)
-                    if key not in cache or want_grid:
-                        if baseline is None:
-                            baseline = episode_baseline(judge, episode, judge_index[class_name])
-                        began = time.perf_counter()
-                        if isinstance(row, Method):
-                            images = adapted_images(row, base, episode)
-                        else:
-                            images = reference_images(row, episode)
-                        seconds = time.perf_counter() - began
-                        if key not in cache:
-                            cache[key] = {**score_images(judge, images, baseline), "seconds": seconds}
-                            write_json_atomic(cache_path, cache)
-                        if want_grid:
-                            _save_grid(grid, episode, images)
-                    episodes.append({"method": row_name, "class": class_name, "seed": seed,
-                                     "base": os.path.basename(base) if base else None,
-                                     "num_images": episode.num_images, **cache[key]})  # fmt: skip
-                    bar.update(1)
-    bar.close()
+    scored = EpisodeScorer(settings, data, judge, judge_info, groups, rows, bases, cache, cache_path)
+    episodes = scored.run(settings.shots, grids=True)
+    # The other numbers of shots (the main k's episodes complete the table).
+    sweep_episodes = [e for k in settings.shot_sweep if k != settings.shots for e in scored.run(k)]
 
     result = {
         "settings": dataclasses.asdict(settings),
@@ -190,8 +229,10 @@ def run_benchmark(settings: BenchmarkSettings, rows) -> dict:
         "held_out": [list(g) for g in groups],
         "judge": judge_info,
         "bases": base_info,
+        "sees_held_out": sees_held_out(rows),
         "episodes": episodes,
         "summary": report.summarise(episodes),
+        "shot_sweep": sweep_episodes,
         "wall_seconds": time.perf_counter() - started,
     }
     write_json_atomic(os.path.join(settings.out_dir, "results.json"), result)

@@ -13,6 +13,8 @@ Default splits (``DEFAULT_SPLITS``), used when neither ``train_classes`` nor
 
 * ``digits``: meta-train on 0..8, hold out 9.
 * ``fashion_mnist``: meta-train on the other nine classes, hold out ankle_boot.
+* ``animals``: train on the other nine animals, hold out horse (a class
+  that varies in pose, with near relatives among the training classes).
 * ``glyphs``: hold out the last fifth (rounded up) of every script's
   characters in code-point order, e.g. the Latin ``pqrstuvwxyz``. Every
   script keeps most of its letters for meta-training, so the held-out
@@ -89,6 +91,7 @@ DEFAULT_SPLITS: dict[str, ClassSplit | Callable[[Sequence[str]], ClassSplit]] = 
     "fashion_mnist": ClassSplit(
         tuple(c for c in builtin.FASHION_MNIST_CLASSES if c != "ankle_boot"), ("ankle_boot",)
     ),
+    "animals": ClassSplit(tuple(c for c in builtin.ANIMALS_CLASSES if c != "horse"), ("horse",)),
     "glyphs": _glyphs_default_split,
 }
 

@@ -65,5 +65,6 @@ FAMILIES = {
         presets=L2L_PRESETS,
         check_flags=check_flags,
         trains_in_steps=False,
+        sees_held_out_images="its base trains on p = --samples-per-class images of every held-out class (the paper's X_n)",
     )
 }
