@@ -73,6 +73,7 @@ from tfgen.cli import (  # noqa: E402
 )
 from tfgen.errors import InputError  # noqa: E402
 from tfgen.families.stylegan.config import AdaINAdaptConfig  # noqa: E402
+from tfgen.adaptation import adapt_methods  # noqa: E402
 from tfgen.registry import adaptable_families, get_family  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -112,11 +113,13 @@ flags.DEFINE_string(
 )
 flags.DEFINE_string("shots", None, "The new class: a folder of images, or a class such as digits:9 or animals:giraffe.")
 flags.DEFINE_integer("num-shots", None, "How many shots to take (default: the run's --shots, 4).")
-flags.DEFINE_integer("adapt-steps", None, "Adaptation steps K (default: the run's, FIGR 10, DCGANs 300).")
+flags.DEFINE_integer("adapt-steps", None, "Adaptation steps K (default: the run's, FIGR 10, DCGANs 300; --method bsa 500).")
 flags.DEFINE_string("save-adapted", None, "Also save the adapted generator as a run folder here.")
 flags.DEFINE_enum(
-    "method", None, sorted({get_family(name).adapt_method for name in adaptable_families()}),
+    "method", None, sorted({m for name in adaptable_families() for m in adapt_methods(get_family(name))}),
     "Adaptation method (default: the run's: FIGR reptile, DCGANs finetune, StyleGAN adain, "
+    "DCGANs also bsa: batch statistics adaptation, G frozen, new scales and shifts after its norms and "
+    "per-shot latents fitted, and cdc: fine-tuning with the cross-domain distance consistency loss; "
     "L2L-GAN condition: its generator conditioned on the shots, fine-tuned for --adapt-steps if > 0; "
     "shotmorph morph: the shots registered, morphed and varied by the fitted policy; "
     "LoFGAN fuse: new images fused from the shots' local features, no training).",

@@ -9,7 +9,9 @@ shots, and hands both to the adapter its family registers
 * ``figr`` -- FIGR's Algorithm 2: K inner WGAN-GP steps on the n shots from
   the meta-weights (``reptile``);
 * ``dcgan``, ``cdcgan``, ``infogan`` -- the transfer-learning baselines: the
-  shots augmented, then K steps of fine-tuning (``finetune``);
+  shots augmented, then K steps of fine-tuning (``finetune``, the default);
+  batch statistics adaptation (``bsa``); fine-tuning with the cross-domain
+  distance consistency loss (``cdc``);
 * ``stylegan`` -- per-shot latents and the AdaIN affine maps fitted to the
   shots (``adain``);
 * ``l2l`` -- the run's phi_t conditioned on the shots, fine-tuned on them for
@@ -75,6 +77,15 @@ class Adaptation:
     losses: dict | None = None
 
 
+def adapt_methods(family):
+    """The adaptation methods of ``family`` (a ModelFamily), its default
+    (``adapt_method``) first. A family whose adapter offers several lists
+    them as ``adapt_methods`` (the transfer baselines' ``TransferFamily``)
+    and is passed the one chosen as ``method=``; () for families that do not adapt."""
+    methods = tuple(getattr(family, "adapt_methods", ()))
+    return methods or ((family.adapt_method,) if family.adapt_method else ())
+
+
 def read_meta_run(meta_run, *, families=None, reader="tfgen.adapt adapts"):
     """``meta_run`` (a run folder, or a :class:`MetaRun` already read) as a
     :class:`MetaRun` of one of ``families`` (default: every adaptable
@@ -136,18 +147,19 @@ def adapt_run(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True
             with ``seed``.
         steps: adaptation steps K (None: the family's default).
         seed: seed of the shot choice, augmentation and training noise.
-        method: the family's method name (``ModelFamily.adapt_method``), or
-            None; any other is refused.
+        method: one of the family's methods (:func:`adapt_methods`: its
+            ``adapt_method``, and for the DCGANs also ``bsa`` and ``cdc``), or
+            None for its default; any other is refused.
         options: the family adapter's own options (``adapter_options``), e.g.
-            ``adain`` (StyleGAN) or ``base_mix``, ``freeze_d`` (the DCGANs).
+            ``adain`` (StyleGAN) or ``base_mix``, ``freeze_d``, ``bsa``, ``cdc`` (the DCGANs).
     """
     run = read_meta_run(meta_run)
     family = get_family(run.family)
-    if method is not None and method != family.adapt_method:
-        raise InputError(
-            f"{run.folder!r} is a {run.family} run, which adapts with method {family.adapt_method!r}. "
-            f"Received: method={method!r}"
-        )
+    methods = adapt_methods(family)
+    if method is not None and method not in methods:
+        names = " or ".join(repr(m) for m in methods)
+        raise InputError(f"{run.folder!r} is a {run.family} run, which adapts with method {names}. "
+                         f"Received: method={method!r}")  # fmt: skip
     unknown = sorted(set(options) - set(family.adapter_options))
     if unknown:
         raise InputError(
@@ -157,6 +169,8 @@ def adapt_run(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True
     if isinstance(shots, (str, os.PathLike)):
         shots = load_shots_for_run(os.fspath(shots), run.model_config, num_shots=num_shots, seed=seed)
     shots = check_shots(shots, run.model_config)
+    if len(methods) > 1:  # the adapter chooses between its methods
+        options["method"] = method or methods[0]
     return family.adapter(run, shots, steps=steps, seed=seed, quiet=quiet, **options)
 
 
@@ -181,4 +195,4 @@ def save_adapted(adaptation, out_dir):
     return out_dir
 
 
-__all__ = ["Adaptation", "MetaRun", "adapt_run", "check_shots", "load_shots_for_run", "read_meta_run", "save_adapted"]
+__all__ = ["Adaptation", "MetaRun", "adapt_methods", "adapt_run", "check_shots", "load_shots_for_run", "read_meta_run", "save_adapted"]

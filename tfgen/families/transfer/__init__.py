@@ -1,15 +1,46 @@
 """The transfer-learning baselines: DCGAN, conditional DCGAN (a free class
 slot for the new class) and InfoGAN, pre-trained on the training classes and
-fine-tuned on the augmented shots of a new one."""
+adapted to the shots of a new one by one of three methods: ``finetune`` (the
+augmented shots, G and D fine-tuned), ``bsa`` (batch statistics adaptation:
+G frozen, new scales and shifts after its norms and per-shot latents fitted)
+or ``cdc`` (fine-tuning plus the cross-domain distance consistency loss);
+see ``tfgen/families/transfer/adapt.py`` and docs/adaptation_methods.md."""
 
 from __future__ import annotations
 
-from tfgen.families.transfer.config import TRANSFER_PRESETS, CDCGANConfig, DCGANConfig, InfoGANConfig
+import dataclasses
+
+from tfgen.errors import InputError
+from tfgen.families.transfer.config import (
+    TRANSFER_PRESETS,
+    BSAConfig,  # noqa: F401  (re-exported: the bsa option's type)
+    CDCConfig,
+    CDCGANConfig,
+    DCGANConfig,
+    InfoGANConfig,
+)
 from tfgen.registry import ModelFamily, describe_model
 
 # Keyword options of the fine-tuning (finetune_on_shots) that adapt() passes on.
 FINETUNE_OPTIONS = ("base_mix", "freeze_d", "generator_part", "ema_decay", "diff_augment", "truncation_psi",
                     "from_scratch")  # fmt: skip
+# The adaptation methods, the default first, and the options each takes.
+ADAPT_METHODS = ("finetune", "bsa", "cdc")
+METHOD_OPTIONS = {
+    "finetune": FINETUNE_OPTIONS,
+    "bsa": ("bsa",),  # a BSAConfig
+    "cdc": (*FINETUNE_OPTIONS, "cdc"),  # fine-tuning's options and a CDCConfig
+}
+ADAPTER_OPTIONS = tuple(dict.fromkeys(option for options in METHOD_OPTIONS.values() for option in options))
+
+
+@dataclasses.dataclass(frozen=True)
+class TransferFamily(ModelFamily):
+    """A :class:`ModelFamily` whose adapter offers several methods:
+    ``adapt_methods`` (the default, ``adapt_method``, first); ``tfgen.adapt``
+    passes the one asked for as ``method=``."""
+
+    adapt_methods: tuple[str, ...] = ADAPT_METHODS
 
 
 def build_dcgan_generator(config):
@@ -24,6 +55,7 @@ def build_dcgan_generator(config):
         num_classes=getattr(config, "num_classes", 0),
         sample_class=getattr(config, "sample_class", None),
         truncation_psi=getattr(config, "truncation_psi", 1.0),
+        fitted_latents=config.fitted_latents,
         name="generator",
     )
 
@@ -52,6 +84,7 @@ def build_infogan_generator(config):
         num_categories=config.num_categories,
         num_continuous=config.num_continuous,
         width=config.width,
+        fitted_latents=config.fitted_latents,
         name="generator",
     )
 
@@ -70,14 +103,33 @@ def build_infogan_discriminator(config):
     )
 
 
-def adapt(run, shots, *, steps=None, seed=0, quiet=True, **options):
+def adapt(run, shots, *, steps=None, seed=0, quiet=True, method="finetune", **options):
+    """Adapt a transfer run to ``shots`` with ``method`` (``ADAPT_METHODS``);
+    ``options`` are that method's (``METHOD_OPTIONS``): fine-tuning's keyword
+    options, ``bsa=BSAConfig(...)``, ``cdc=CDCConfig(...)``."""
+    if method not in METHOD_OPTIONS:
+        raise InputError(f"A {run.family} run adapts with one of {ADAPT_METHODS}. Received: method={method!r}")
+    unknown = sorted(set(options) - set(METHOD_OPTIONS[method]))
+    if unknown:
+        raise InputError(
+            f"Adapt method {method!r} takes the options {list(METHOD_OPTIONS[method])}. Received: {unknown}"
+        )
+    if method == "bsa":
+        from tfgen.families.transfer.adapt import adapt_bsa
+
+        return adapt_bsa(run, shots, steps=steps, seed=seed, quiet=quiet, config=options.get("bsa"))
     from tfgen.families.transfer.trainer import finetune_on_shots
 
+    if method == "cdc":
+        consistency = options.pop("cdc", None) or CDCConfig()
+        if not isinstance(consistency, CDCConfig):
+            raise InputError(f"cdc takes a CDCConfig. Received: {type(consistency).__name__}")
+        options["consistency"] = consistency
     return finetune_on_shots(run, shots, steps=steps, seed=seed, quiet=quiet, **options)
 
 
 def _family(name, config_class, trainer, generator_class, build_generator, build_discriminator):
-    return ModelFamily(
+    return TransferFamily(
         name=name,
         config_class=config_class,
         build_generator=build_generator,
@@ -85,9 +137,9 @@ def _family(name, config_class, trainer, generator_class, build_generator, build
         describe_generator=lambda config: describe_model(generator_class, config),
         trainer_path=f"tfgen.families.transfer.trainer:{trainer}",
         networks="tfgen.families.transfer.networks",
-        adapt_method="finetune",
+        adapt_method=ADAPT_METHODS[0],
         adapter=adapt,
-        adapter_options=FINETUNE_OPTIONS,
+        adapter_options=ADAPTER_OPTIONS,
         presets=TRANSFER_PRESETS,
     )
 

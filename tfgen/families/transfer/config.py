@@ -50,6 +50,10 @@ class DCGANConfig:
     # ... and the generator adapted to a new class samples with this one: 0.8 was
     # best on the bases' own training classes (docs/few_shot_benchmark.md).
     adapt_truncation_psi: float = ranged(0.8, exclusive_minimum=0.0, maximum=2.0)
+    # Set by batch-statistics adaptation (adapt method "bsa"): the number of
+    # per-shot latents the adapted generator holds; it then draws z from the
+    # Gaussian fitted to them (0: z ~ N(0, I), every generator trained here).
+    fitted_latents: int = ranged(0, minimum=0)
 
     family = "dcgan"
 
@@ -103,6 +107,76 @@ class InfoGANConfig(DCGANConfig):
                 f"not both 0. Received: num_categories={self.num_categories}, "
                 f"num_continuous={self.num_continuous}"
             )
+
+
+# The families this package defines.
+TRANSFER_FAMILIES = ("dcgan", "cdcgan", "infogan")
+
+PERCEPTUAL_FEATURES = ("efficientnet_lite0", "none")
+
+
+@dataclasses.dataclass
+class BSAConfig:
+    """Batch statistics adaptation (Noguchi & Harada, "Image Generation From
+    Small Datasets via Batch Statistics Adaptation", ICCV 2019) of a DCGAN,
+    cDCGAN or InfoGAN generator to k shots (``tfgen.families.transfer.adapt``).
+
+    Every pre-trained weight of G stays as it is (its batch norms in inference
+    mode); new per-channel scales a_l and shifts b_l after each norm
+    (``a_l * BN_l(h) + b_l``, from 1 and 0) and one latent z_i per shot (from
+    0) minimise
+
+        |G(z_i + e) - x_i|_1 + perceptual_weight * perceptual(G(z_i + e), x_i)
+        + latent_weight * chamfer({z_i}, {t_j ~ N(0, I)})
+        + statistics_weight * sum_l (mean (a_l - 1)^2 + mean b_l^2),
+
+    e ~ N(0, latent_noise^2), with Adam; both learning rates drop 5x at 30%,
+    60% and 90% of the steps (the official code's schedule: every 3000 of
+    10000 iterations). The adapted generator draws z from the Gaussian
+    (diagonal covariance) fitted to the z_i, its spread times ``temperature``.
+    """
+
+    steps: int = ranged(500, minimum=1)
+    learning_rate: float = ranged(0.03, exclusive_minimum=0.0)  # the scales and shifts (official SNGAN: 0.03)
+    latent_learning_rate: float = ranged(0.03, exclusive_minimum=0.0)
+    perceptual_weight: float = ranged(1.0, minimum=0.0)
+    # Offline LPIPS-style features (tfgen.perceptual.FeatureDistance), or "none" (L1 alone).
+    perceptual_features: str = "efficientnet_lite0"
+    # The latent-space regulariser ("EMD" in the official code: the symmetric
+    # nearest-neighbour distance between the z_i and latent_draws * k draws of N(0, I)).
+    latent_weight: float = ranged(0.1, minimum=0.0)
+    latent_draws: int = ranged(10, minimum=1)
+    # Pulls the scales to 1 and the shifts to 0 (the official SNGAN variant's l_re).
+    statistics_weight: float = ranged(0.02, minimum=0.0)
+    latent_noise: float = ranged(0.01, minimum=0.0)  # sd of the noise on z_i at each step
+    # Spread of the adapted generator's latents around their mean, times the fitted sd.
+    temperature: float = ranged(1.0, exclusive_minimum=0.0, maximum=2.0)
+
+    def validate(self) -> None:
+        check_settings(self)
+        if self.perceptual_features not in PERCEPTUAL_FEATURES:
+            raise InputError(
+                f"perceptual_features must be one of {PERCEPTUAL_FEATURES}. "
+                f"Received: perceptual_features={self.perceptual_features!r}"
+            )
+
+
+@dataclasses.dataclass
+class CDCConfig:
+    """Cross-domain distance consistency (Ojha et al., "Few-shot Image
+    Generation via Cross-domain Correspondence", CVPR 2021) added to the
+    fine-tuning's generator loss (``tfgen.families.transfer.adapt``): for
+    ``batch_size`` fresh latents, the softmax over each one's cosine
+    similarities to the others, in every hidden layer of G, should stay what
+    it is in a frozen copy of the base: ``weight`` times the KL divergence
+    of the copy's from the adapted G's, averaged as the official code does.
+    """
+
+    weight: float = ranged(1000.0, minimum=0.0)  # the official kl_wt
+    batch_size: int = ranged(4, minimum=2)  # the official feat_const_batch
+
+    def validate(self) -> None:
+        check_settings(self)
 
 
 # The transfer baselines' bases train longer: at 2000 steps (about 1.5 min on

@@ -119,12 +119,44 @@ class GeneratorBody(keras.layers.Layer):
             bn.build(shape)
         self.to_image.build(shape)
 
-    def call(self, x, training=False):
+    @property
+    def norm_layers(self):
+        """The batch norms, input side first: one after every hidden layer."""
+        return [self.project_bn, *self.up_bns]
+
+    def call(self, x, training=False, modulations=None, return_features=False):
+        """Images [B, R, R, channels] of the inputs x [B, input_dim].
+
+        Args:
+            modulations: None, or one ``(scale, shift)`` per norm layer
+                (:attr:`norm_layers`), each [channels]: that norm's output
+                becomes ``scale * output + shift`` before the ReLU (batch
+                statistics adaptation; ones and zeros change nothing).
+            return_features: also return the hidden layers' outputs (after
+                the ReLU), input side first: ``(images, [features])``.
+        """
+        if modulations is not None and len(modulations) != len(self.norm_layers):
+            raise InputError(
+                f"modulations needs one (scale, shift) per norm layer, {len(self.norm_layers)} here. "
+                f"Received: {len(modulations)}"
+            )
+        features = []
+
+        def hidden(x, bn, index):
+            x = bn(x, training=training)
+            if modulations is not None:
+                scale, shift = modulations[index]
+                x = x * ops.cast(scale, x.dtype) + ops.cast(shift, x.dtype)
+            x = ops.relu(x)
+            features.append(x)
+            return x
+
         x = ops.reshape(self.project(x), (-1, START_SIZE, START_SIZE, self.start_channels))
-        x = ops.relu(self.project_bn(x, training=training))
-        for conv, bn in zip(self.up_convs, self.up_bns):
-            x = ops.relu(bn(conv(x), training=training))
-        return ops.tanh(self.to_image(x))
+        x = hidden(x, self.project_bn, 0)
+        for index, (conv, bn) in enumerate(zip(self.up_convs, self.up_bns), start=1):
+            x = hidden(conv(x), bn, index)
+        images = ops.tanh(self.to_image(x))
+        return (images, features) if return_features else images
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.resolution, self.resolution, self.channels)
@@ -213,8 +245,44 @@ def check_truncation_psi(psi) -> float:
     return float(psi)
 
 
+def fitted_gaussian(latents):
+    """``(mean [d], std [d])`` of the Gaussian with diagonal covariance fitted
+    to ``latents`` [k, d] (the unbiased per-dimension spread); with a single
+    latent, whose spread is unknown, the prior's: std 1."""
+    latents = ops.cast(latents, "float32")
+    count = latents.shape[0]
+    mean = ops.mean(latents, axis=0)
+    if count < 2:
+        return mean, ops.ones_like(mean)
+    variance = ops.sum(ops.square(latents - mean), axis=0) / (count - 1)
+    return mean, ops.sqrt(variance)
+
+
+class FittedLatentsMixin:
+    """A generator that may hold ``fitted_latents`` per-shot latents (set by
+    batch statistics adaptation) and then draws its latent from the Gaussian
+    fitted to them: ``z -> mean + std * z`` (:func:`fitted_gaussian`) before
+    anything else reads z. With none (0) it is the generator as trained."""
+
+    def _add_fitted(self, fitted_latents):
+        self.fitted_latents = check_int("fitted_latents", fitted_latents, 0)
+        self.fitted = None
+        if self.fitted_latents:
+            self.fitted = self.add_weight(
+                shape=(self.fitted_latents, self.latent_dim), initializer="zeros", trainable=False,
+                name="fitted_latents",
+            )  # fmt: skip
+
+    def fitted_latent(self, z):
+        """z [B, latent_dim] -> the latent the generator reads (z itself without fitted latents)."""
+        if not self.fitted_latents:
+            return z
+        mean, std = fitted_gaussian(self.fitted)
+        return ops.cast(mean, z.dtype) + ops.cast(std, z.dtype) * z
+
+
 @keras.saving.register_keras_serializable("tfgen")
-class DCGANGenerator(CheckedWeightsMixin, keras.Model):
+class DCGANGenerator(FittedLatentsMixin, CheckedWeightsMixin, keras.Model):
     """DCGAN generator, optionally class-conditional: ``G(z)`` or
     ``G((z, labels))`` -> images [B, R, R, channels] in [-1, 1].
 
@@ -233,11 +301,15 @@ class DCGANGenerator(CheckedWeightsMixin, keras.Model):
         truncation_psi: z is scaled by this when sampling (``training=False``):
             the truncation trick (Brock et al., BigGAN 2019) trades variety for
             fidelity; 1: none. Training always sees z itself.
+        fitted_latents: 0, or the number of per-shot latents it holds (batch
+            statistics adaptation, ``tfgen.families.transfer.adapt``): z,
+            truncated, is then mapped to ``mean + std * z`` of their fitted
+            Gaussian (:class:`FittedLatentsMixin`).
     """
 
     def __init__(
         self, *, resolution=32, channels=1, latent_dim=100, width=64, num_classes=0, sample_class=None,
-        truncation_psi=1.0, **kwargs,
+        truncation_psi=1.0, fitted_latents=0, **kwargs,
     ):  # fmt: skip
         super().__init__(**kwargs)
         self.resolution = check_few_shot_resolution(resolution)
@@ -255,6 +327,7 @@ class DCGANGenerator(CheckedWeightsMixin, keras.Model):
         self.sample_class = sample_class
         self.truncation_psi = check_truncation_psi(truncation_psi)
         self.trunk = GeneratorBody(resolution=self.resolution, channels=self.channels, width=self.width, name="trunk")
+        self._add_fitted(fitted_latents)
         self.build((None, self.latent_dim))
 
     def build(self, input_shape):
@@ -267,17 +340,25 @@ class DCGANGenerator(CheckedWeightsMixin, keras.Model):
             return ops.full((batch_size,), self.sample_class, dtype="int32")
         return ops.mod(ops.arange(batch_size, dtype="int32"), self.num_classes)
 
+    def trunk_inputs(self, z, labels=None):
+        """The body's input for latents z [B, latent_dim] as they are (no
+        truncation, no fitted Gaussian): z and, when conditional, the one-hot
+        labels (None: :meth:`default_labels`)."""
+        x = ops.cast(z, self.compute_dtype)
+        if not self.num_classes:
+            return x
+        if labels is None:
+            labels = self.default_labels(ops.shape(z)[0])
+        labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
+        return ops.concatenate([x, ops.one_hot(labels, self.num_classes, dtype=self.compute_dtype)], axis=-1)
+
     def call(self, inputs, training=False):
         z, labels = _split_conditional(self, inputs, "z")
         x = ops.cast(z, self.compute_dtype)
         if not training and self.truncation_psi != 1.0:
             x = x * self.truncation_psi
-        if self.num_classes:
-            if labels is None:
-                labels = self.default_labels(ops.shape(z)[0])
-            labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
-            x = ops.concatenate([x, ops.one_hot(labels, self.num_classes, dtype=self.compute_dtype)], axis=-1)
-        return ops.cast(self.trunk(x, training=training), "float32")
+        x = self.fitted_latent(x)
+        return ops.cast(self.trunk(self.trunk_inputs(x, labels), training=training), "float32")
 
     def compute_output_shape(self, input_shape):
         batch = input_shape[0][0] if isinstance(input_shape[0], (tuple, list)) else input_shape[0]
@@ -293,6 +374,7 @@ class DCGANGenerator(CheckedWeightsMixin, keras.Model):
             num_classes=self.num_classes,
             sample_class=self.sample_class,
             truncation_psi=self.truncation_psi,
+            fitted_latents=self.fitted_latents,
         )
         return config
 
@@ -363,7 +445,7 @@ def _check_codes(num_categories, num_continuous):
 
 
 @keras.saving.register_keras_serializable("tfgen")
-class InfoGANGenerator(CheckedWeightsMixin, keras.Model):
+class InfoGANGenerator(FittedLatentsMixin, CheckedWeightsMixin, keras.Model):
     """InfoGAN generator: z ~ N(0, I) [B, latent_dim] -> images [B, R, R,
     channels] in [-1, 1], latent_dim = noise_dim + num_categories +
     num_continuous.
@@ -378,11 +460,14 @@ class InfoGANGenerator(CheckedWeightsMixin, keras.Model):
         num_categories: values of the categorical code (0: none).
         num_continuous: continuous codes, U(-1, 1) (0: none).
         width: as in :class:`DCGANGenerator`.
+        fitted_latents: as in :class:`DCGANGenerator` (the Gaussian is fitted
+            in z, before the codes are read off it).
     """
 
     def __init__(
-        self, *, resolution=32, channels=1, noise_dim=100, num_categories=10, num_continuous=2, width=64, **kwargs
-    ):
+        self, *, resolution=32, channels=1, noise_dim=100, num_categories=10, num_continuous=2, width=64,
+        fitted_latents=0, **kwargs,
+    ):  # fmt: skip
         super().__init__(**kwargs)
         self.resolution = check_few_shot_resolution(resolution)
         self.channels = check_channels(channels)
@@ -391,6 +476,7 @@ class InfoGANGenerator(CheckedWeightsMixin, keras.Model):
         self.width = check_int("width", width, 1)
         self.latent_dim = self.noise_dim + self.num_categories + self.num_continuous
         self.trunk = GeneratorBody(resolution=self.resolution, channels=self.channels, width=self.width, name="trunk")
+        self._add_fitted(fitted_latents)
         self.build((None, self.latent_dim))
 
     def build(self, input_shape):
@@ -403,19 +489,30 @@ class InfoGANGenerator(CheckedWeightsMixin, keras.Model):
             z, noise_dim=self.noise_dim, num_categories=self.num_categories, num_continuous=self.num_continuous
         )
 
-    def from_codes(self, noise, category, continuous, training=False):
-        """Images from noise [B, noise_dim], category int [B], continuous [B, D]."""
+    def code_inputs(self, noise, category, continuous):
+        """The body's input: [noise, one_hot(category), continuous]."""
         parts = [ops.cast(noise, self.compute_dtype)]
         if self.num_categories:
             parts.append(ops.one_hot(ops.cast(category, "int32"), self.num_categories, dtype=self.compute_dtype))
         if self.num_continuous:
             parts.append(ops.cast(continuous, self.compute_dtype))
-        x = ops.concatenate(parts, axis=-1)
+        return ops.concatenate(parts, axis=-1)
+
+    def from_codes(self, noise, category, continuous, training=False):
+        """Images from noise [B, noise_dim], category int [B], continuous [B, D]."""
+        x = self.code_inputs(noise, category, continuous)
         return ops.cast(self.trunk(x, training=training), "float32")
 
-    def call(self, z, training=False):
+    def trunk_inputs(self, z, labels=None):
+        """The body's input for z [B, latent_dim] as it is (no fitted
+        Gaussian): the noise and the codes read off z. ``labels`` is ignored
+        (InfoGAN is unconditional; the same signature as DCGANGenerator's)."""
         category, continuous = self.codes(z)
-        return self.from_codes(z[:, : self.noise_dim], category, continuous, training=training)
+        return self.code_inputs(z[:, : self.noise_dim], category, continuous)
+
+    def call(self, z, training=False):
+        z = self.fitted_latent(ops.cast(z, "float32"))
+        return ops.cast(self.trunk(self.trunk_inputs(z), training=training), "float32")
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.resolution, self.resolution, self.channels)
@@ -429,6 +526,7 @@ class InfoGANGenerator(CheckedWeightsMixin, keras.Model):
             num_categories=self.num_categories,
             num_continuous=self.num_continuous,
             width=self.width,
+            fitted_latents=self.fitted_latents,
         )
         return config
 

@@ -41,8 +41,7 @@ from tfgen.adaptation import Adaptation, check_shots, read_meta_run
 from tfgen.training.optimizers import FusedAdam
 from tfgen.training.trainer import Trainer
 from tfgen.errors import InputError
-
-TRANSFER_FAMILIES = ("dcgan", "cdcgan", "infogan")
+from tfgen.families.transfer.config import TRANSFER_FAMILIES  # noqa: F401  (also imported from here)
 
 # At most this many classes (rows) in a cDCGAN sample grid, each with as many images.
 MAX_GRID_CLASSES = 10
@@ -82,6 +81,9 @@ class DCGANTrainer(Trainer):
             images = self._check_images(images, model_config)
         self.images = images
         self.class_split = None  # the ClassSplit pre-training used (None when fine-tuning)
+        # Fine-tuning with CDC (adapt method "cdc"): a tfgen.families.transfer.adapt.DistanceConsistency
+        # whose term is added to G's loss; set before the first step.
+        self.consistency = None
         super().__init__(model_config, run_config, quiet=quiet)
 
     @staticmethod
@@ -148,6 +150,13 @@ class DCGANTrainer(Trainer):
         """z ~ N(0, I) of G's latent size, from the trainer's seed stream."""
         return keras.random.normal((batch_size, self.generator.latent_dim), seed=self.seed_generator)
 
+    def consistency_terms(self):
+        """``{"cdc": weighted term}`` when fine-tuning with the cross-domain
+        distance consistency (``self.consistency``), else ``{}``: added to G's loss."""
+        if self.consistency is None:
+            return {}
+        return {"cdc": self.consistency(self.generator, self.seed_generator)}
+
     # ---------------------------------------------------------------- step
 
     def train_step(self, batch):
@@ -167,6 +176,8 @@ class DCGANTrainer(Trainer):
         with tf.GradientTape() as g_tape:
             fake = self.augment(G(self.generator_inputs(z, labels), training=True))
             g_loss = non_saturating_generator_loss(D(self.discriminator_inputs(fake, labels), training=True))
+            extra = self.consistency_terms()
+            g_loss = g_loss + sum(extra.values())
         self.minimize(g_tape, g_loss, G.trainable_variables, self.g_optimizer)
 
         return {
@@ -174,6 +185,7 @@ class DCGANTrainer(Trainer):
             "g_loss": g_loss,
             "d_real": _probability(real_logits),
             "d_fake": _probability(fake_logits),
+            **extra,
         }
 
 
@@ -300,7 +312,8 @@ class InfoGANTrainer(DCGANTrainer):
         with tf.GradientTape() as g_tape:
             fake_logits_g, category_logits, continuous_mean = D(G(z, training=True), training=True)
             g_info = sum(self.info_terms(z, category_logits, continuous_mean).values())
-            g_loss = non_saturating_generator_loss(fake_logits_g) + weight * g_info
+            extra = self.consistency_terms()
+            g_loss = non_saturating_generator_loss(fake_logits_g) + weight * g_info + sum(extra.values())
         self.minimize(g_tape, g_loss, G.trainable_variables, self.g_optimizer)
 
         return {
@@ -310,6 +323,7 @@ class InfoGANTrainer(DCGANTrainer):
             "d_fake": _probability(fake_logits),
             "info_loss": d_info,  # Q's loss on this batch, before the update
             **terms,
+            **extra,
         }
 
 
@@ -322,7 +336,7 @@ GENERATOR_PARTS = ("all", "class")
 
 def finetune_on_shots(
     meta_run, shots, *, steps=None, seed=0, from_scratch=False, quiet=True, base_mix=0.0, freeze_d=0,
-    generator_part="all", ema_decay=None, diff_augment=None, truncation_psi=None,
+    generator_part="all", ema_decay=None, diff_augment=None, truncation_psi=None, consistency=None,
 ):  # fmt: skip
     """Fine-tune a pre-trained transfer baseline on the shots of a new class.
 
@@ -358,6 +372,10 @@ def finetune_on_shots(
             (None: the base's ``diff_augment``).
         truncation_psi: the adapted DCGAN / cDCGAN samples with z scaled by
             this (None: the base's ``adapt_truncation_psi``, 0.8 by default).
+        consistency: a :class:`tfgen.families.transfer.config.CDCConfig`:
+            add the cross-domain distance consistency loss (Ojha et al.,
+            CVPR 2021) against a frozen copy of the base to G's loss (adapt
+            method ``cdc``); None: plain fine-tuning.
 
     A base trained with an EMA is fine-tuned from its EMA generator.
 
@@ -414,6 +432,11 @@ def finetune_on_shots(
         _train_only_new_class(trainer)
         if trainer.generator_ema is not None:  # its trainable variables must pair with G's
             _freeze_all_but_input(trainer.generator_ema)
+    if consistency is not None:
+        from tfgen.families.transfer.adapt import DistanceConsistency, base_generator
+
+        labels = adapted_config.sample_class if family == "cdcgan" else None
+        trainer.consistency = DistanceConsistency(base_generator(meta_run), consistency, labels=labels)
 
     batches = iter(trainer.distribute(trainer.data.dataset))
     bar = None
