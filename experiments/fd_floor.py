@@ -112,16 +112,6 @@ def shrinkage(features, labels, shots):
     return means.mean(0), between / (between + within / shots)
 
 
-def shot_mean_floor(judge, episode, baseline) -> float:
-    """FD ×real of the real row's features moved onto the shots' mean."""
-    from tfgen.benchmark.scores import judge_outputs
-    from tfgen.metrics.fid import fid_from_features
-
-    real = judge_outputs(judge, episode.real)["features"]
-    moved = real - real.mean(0) + baseline.shot_features.mean(0)
-    return fid_from_features(baseline.reference_features, moved) / baseline.real_fd
-
-
 def print_floor_by_shots(settings, data, judge, groups):
     import dataclasses
 
@@ -136,7 +126,7 @@ def print_floor_by_shots(settings, data, judge, groups):
         episodes = dataclasses.replace(settings, shots=shots)
         for group in groups:
             for episode, baseline in benchmark_episodes(episodes, data, judge, group, FLAGS.seeds):
-                per_class.setdefault(episode.class_name, []).append(shot_mean_floor(judge, episode, baseline))
+                per_class.setdefault(episode.class_name, []).append(baseline.floor_fd / baseline.real_fd)
         means = [float(np.mean(values)) for values in per_class.values()]
         print(f"| {shots} | {np.mean(means):.2f} | {max(means):.2f} | {sum(m <= 3.0 for m in means)}/{len(means)} |")
 
