@@ -442,3 +442,75 @@ def gem_feature_loss(student_features, reference_features, kind="l1"):
         difference = _f32(student) - _f32(reference)
         loss = loss + ops.mean(ops.abs(difference) if kind == "l1" else ops.square(difference))
     return loss
+
+
+# ---------------------------------------------------------------------------
+# The AdaIN adaptation's other interpolation losses (options 1 and 2 of the
+# "stylegan_meta" few-shot write-up; option 3 is interpolation_loss above)
+# ---------------------------------------------------------------------------
+
+STYLE_STATISTICS = ("mean_std", "gram")
+
+
+def feature_content_loss(features, targets):
+    """The content loss of neural style transfer (Gatys et al., "Image Style
+    Transfer Using Convolutional Neural Networks", CVPR 2016) at one (deep)
+    feature map: the squared L2 distance over the channels, averaged over
+    the batch and the pixels, `mean_bhw sum_c (F - T)^2` (on unit-normalised
+    maps, LPIPS's term of that layer).
+
+    Args:
+        features, targets: [B, h, w, c] feature maps of the images and of
+            the images whose content they should keep.
+    """
+    return ops.mean(ops.sum(ops.square(_f32(features) - _f32(targets)), axis=-1))
+
+
+def channel_mean_std(features, epsilon=1e-5):
+    """Per image and channel, the mean and standard deviation over the pixels
+    of ``[B, h, w, c]`` maps: two ``[B, c]`` float32 tensors (AdaIN's
+    statistics; epsilon under the root keeps the gradient of a constant
+    channel finite)."""
+    features = _f32(features)
+    mean = ops.mean(features, axis=(1, 2))
+    variance = ops.mean(ops.square(features - mean[:, None, None, :]), axis=(1, 2))
+    return mean, ops.sqrt(variance + epsilon)
+
+
+def gram_matrix(features):
+    """``[B, h, w, c]`` -> ``[B, c, c]``: F^T F / (h w), the channel
+    correlations of Gatys et al.'s style representation."""
+    features = _f32(features)
+    shape = ops.shape(features)
+    flat = ops.reshape(features, (shape[0], -1, shape[3]))  # [B, h*w, c]
+    return ops.einsum("bpc,bpd->bcd", flat, flat) / ops.cast(shape[1] * shape[2], "float32")
+
+
+def feature_style_loss(features, targets, statistics="mean_std"):
+    """A style loss summed over feature maps (early layers, in practice).
+
+    ``statistics="mean_std"``: the style loss of AdaIN style transfer (Huang
+    & Belongie, "Arbitrary Style Transfer in Real-time with Adaptive Instance
+    Normalization", ICCV 2017), with its L2 norms squared (smooth where the
+    statistics match): per layer `mean_b (|mu(F) - mu(T)|^2 + |sigma(F) - sigma(T)|^2)`,
+    the norms over the channels. ``statistics="gram"``: Gatys et al.'s E_l,
+    `sum_cd (Gram(F) - Gram(T))^2 / (4 c^2)` per layer (Gram normalised by
+    the pixels, see :func:`gram_matrix`), averaged over the batch.
+
+    Args:
+        features, targets: lists of [B, h_l, w_l, c_l] maps of the images and
+            of the images whose style they should take (same shapes pairwise).
+        statistics: "mean_std" or "gram".
+    """
+    if statistics not in STYLE_STATISTICS:
+        raise InputError(f"statistics must be one of {STYLE_STATISTICS}. Received: statistics={statistics!r}")
+    loss = ops.convert_to_tensor(0.0)
+    for feature, target in zip(features, targets, strict=True):
+        if statistics == "gram":
+            loss = loss + ops.mean(ops.square(gram_matrix(feature) - gram_matrix(target))) / 4.0
+        else:
+            mean_f, std_f = channel_mean_std(feature)
+            mean_t, std_t = channel_mean_std(target)
+            squared = ops.sum(ops.square(mean_f - mean_t), axis=-1) + ops.sum(ops.square(std_f - std_t), axis=-1)
+            loss = loss + ops.mean(squared)
+    return loss

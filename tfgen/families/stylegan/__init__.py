@@ -4,6 +4,7 @@ and fitted latents."""
 
 from __future__ import annotations
 
+from tfgen.errors import InputError
 from tfgen.families.stylegan.config import STYLEGAN_PRESETS, StyleGANConfig
 from tfgen.registry import ModelFamily, describe_model
 
@@ -49,14 +50,23 @@ def build_discriminator(config):
 
 
 def adapt(run, shots, *, steps=None, seed=0, quiet=True, adain=None):
-    """AdaIN adaptation (``adain``: a :class:`AdaINAdaptConfig`; ``steps``
-    replaces its ``steps``)."""
+    """AdaIN adaptation (``adain``: a :class:`AdaINAdaptConfig`, or a dict of
+    its fields, e.g. ``{"interpolation_loss": "discriminator"}``, which keeps
+    a benchmark method's options JSON; ``steps`` replaces its ``steps``)."""
     import dataclasses
 
     from tfgen.adaptation import Adaptation
     from tfgen.families.stylegan.adapt import adapt_adain
     from tfgen.families.stylegan.config import AdaINAdaptConfig
 
+    if isinstance(adain, dict):
+        known = {field.name for field in dataclasses.fields(AdaINAdaptConfig)}
+        unknown = sorted(set(adain) - known)
+        if unknown:
+            raise InputError(
+                f"Unknown AdaIN adaptation settings {unknown}. AdaINAdaptConfig has: {', '.join(sorted(known))}."
+            )
+        adain = AdaINAdaptConfig(**adain)
     config = adain or AdaINAdaptConfig()
     if steps is not None:
         config = dataclasses.replace(config, steps=int(steps))

@@ -27,6 +27,10 @@ STYLEGAN_SAMPLING = ("random", "interpolate")
 
 LATENT_SPACES = ("z", "w")
 
+# The AdaIN adaptation's loss on the images between two fitted latents: the
+# three options of the "stylegan_meta" write-up (see AdaINAdaptConfig).
+INTERPOLATION_LOSSES = ("l1", "discriminator", "content_style")
+
 
 @dataclasses.dataclass
 class StyleGANConfig:
@@ -142,8 +146,18 @@ class AdaINAdaptConfig:
         alpha * perceptual(G(z_i), x_i) + (1 - alpha) * L1(G(z_i), x_i)
         + interpolation_weight * L_interp,
 
-    L_interp = t |G(z_t) - x_j|_1 + (1 - t) |G(z_t) - x_i|_1 with
-    z_t = (1 - t) z_i + t z_j, t ~ U(0, 1), over random pairs of shots.
+    z_t = (1 - t) z_i + t z_j, t ~ U(0, 1), over random pairs (i, j) of shots.
+    L_interp is one of the write-up's three options (``interpolation_loss``):
+
+    * ``"l1"`` (option 3, the default): t |G(z_t) - x_j|_1 + (1 - t) |G(z_t) - x_i|_1;
+    * ``"discriminator"`` (option 1): a small k-shot discriminator, trained
+      during the adaptation to tell the shots from the images at the
+      interpolation points, gives those images its non-saturating adversarial
+      loss softplus(-D(G(z_t))) (``interpolation_d_*`` settings);
+    * ``"content_style"`` (option 2): G(z_t) keeps the content of x_i (a deep
+      map of the perceptual features) and takes the style of x_j (channel
+      mean / std or Gram statistics of the shallower maps):
+      content_weight * content + style_weight * style.
     """
 
     steps: int = ranged(300, minimum=1)
@@ -172,9 +186,53 @@ class AdaINAdaptConfig:
         "AdaIN: sample between fitted latents (interpolate) or from random z through the adapted maps.",
         choices=STYLEGAN_SAMPLING,
     )
+    interpolation_loss: str = setting(
+        "l1",
+        "AdaIN: the loss on images between two fitted latents: l1 (distance-weighted L1 to both shots), "
+        "discriminator (a k-shot discriminator trained during adaptation) or content_style (the content "
+        "of the left shot, the style of the right one, in the perceptual features).",
+        choices=INTERPOLATION_LOSSES,
+    )
+    # --interpolation-loss discriminator: the k-shot discriminator, trained
+    # from scratch on the shots against the images at interpolation points.
+    interpolation_d_width: int = setting(
+        16, "AdaIN k-shot discriminator: channels of its first layer (doubled per halving, at most 4x).", minimum=1
+    )
+    interpolation_d_learning_rate: float = setting(
+        0.002, "AdaIN k-shot discriminator: Adam learning rate (0: it stays at its random start).", minimum=0.0
+    )
+    interpolation_d_r1_gamma: float = setting(
+        1.0, "AdaIN k-shot discriminator: R1 penalty weight gamma on the shots, every step (0: none).", minimum=0.0
+    )
+    interpolation_d_augment: str = setting(
+        "color,translation", "AdaIN k-shot discriminator: DiffAugment policy of what it sees ('' for none)."
+    )
+    # --interpolation-loss content_style: the weights of its two terms and the
+    # style statistics (mean_std: AdaIN's per-channel mean and std; gram: Gatys').
+    content_weight: float = setting(1.0, "AdaIN content_style: weight of the content term (x_i).", minimum=0.0)
+    style_weight: float = setting(1.0, "AdaIN content_style: weight of the style term (x_j).", minimum=0.0)
+    style_statistics: str = setting(
+        "mean_std", "AdaIN content_style: style statistics of the shallow maps.", choices=("mean_std", "gram")
+    )
 
     def validate(self) -> None:
         check_settings(self)
+        if self.interpolation_loss not in INTERPOLATION_LOSSES:
+            raise InputError(
+                f"interpolation_loss must be one of {', '.join(INTERPOLATION_LOSSES)} (the interpolation "
+                "loss options: l1 to both shots weighted by distance, a k-shot discriminator, or content "
+                f"of x_i / style of x_j). Received: interpolation_loss={self.interpolation_loss!r}"
+            )
+        if self.style_statistics not in ("mean_std", "gram"):
+            raise InputError(
+                f"style_statistics must be mean_std or gram. Received: style_statistics={self.style_statistics!r}"
+            )
+        if self.interpolation_loss == "content_style" and self.perceptual_features == "none":
+            raise InputError(
+                "interpolation_loss='content_style' compares images in the perceptual features, so it needs "
+                "perceptual_features efficientnet_lite0 or classifier. Received: perceptual_features='none'"
+            )
+        parse_diff_augment_policy(self.interpolation_d_augment)
         if self.latent_space not in LATENT_SPACES:
             raise InputError(f"latent_space must be 'z' or 'w'. Received: latent_space={self.latent_space!r}")
         if self.perceptual_features not in ("efficientnet_lite0", "classifier", "none"):
