@@ -303,12 +303,21 @@ def test_cdc_fine_tuning_adds_the_term_to_g(bases, shots, trainers):
         ({"method": "adain"}, "adapts with method 'finetune' or 'bsa' or 'cdc'"),
         ({"method": "bsa", "bsa": CDCConfig()}, "bsa takes a BSAConfig"),
         ({"method": "cdc", "cdc": BSAConfig()}, "cdc takes a CDCConfig"),
+        ({"method": "bsa", "bsa": {"temperatur": 0.5}}, r"bsa takes the fields of BSAConfig. Received: \['temperatur'\]"),
         ({"method": "bsa", "bsa": BSAConfig(latent_weight=-1.0)}, "latent_weight"),
     ],
 )
 def test_bad_method_options_raise(bases, shots, kwargs, message):
     with pytest.raises(ValueError, match=message):
         adapt_run(bases["cdcgan"], shots, steps=1, **kwargs)
+
+
+def test_method_settings_may_be_a_dict_of_fields(bases, shots):
+    """As the benchmark's JSON-written Method.adapt holds them; the temperature reaches the generator."""
+    adaptation = adapt_run(bases["dcgan"], shots, steps=1, method="bsa",
+                           bsa={"perceptual_features": "none", "temperature": 0.5})  # fmt: skip
+    assert adaptation.generator.truncation_psi == 0.5 and adaptation.config.truncation_psi == 0.5
+    assert generate(adaptation.generator, 2).shape == (2, 32, 32, 1)
 
 
 def test_bsa_temperature_is_refused_for_infogan(bases, shots):

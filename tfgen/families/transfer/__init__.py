@@ -103,10 +103,27 @@ def build_infogan_discriminator(config):
     )
 
 
+def _method_config(name, value, config_class):
+    """``value`` as a ``config_class``: None (its defaults), one already, or a
+    dict of its fields (what a JSON-written benchmark method can hold)."""
+    if value is None:
+        return config_class()
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - {f.name for f in dataclasses.fields(config_class)})
+        if unknown:
+            raise InputError(f"{name} takes the fields of {config_class.__name__}. Received: {unknown}")
+        return config_class(**value)
+    if not isinstance(value, config_class):
+        raise InputError(f"{name} takes a {config_class.__name__} or a dict of its fields. "
+                         f"Received: {type(value).__name__}")  # fmt: skip
+    return value
+
+
 def adapt(run, shots, *, steps=None, seed=0, quiet=True, method="finetune", **options):
     """Adapt a transfer run to ``shots`` with ``method`` (``ADAPT_METHODS``);
     ``options`` are that method's (``METHOD_OPTIONS``): fine-tuning's keyword
-    options, ``bsa=BSAConfig(...)``, ``cdc=CDCConfig(...)``."""
+    options, ``bsa=BSAConfig(...)``, ``cdc=CDCConfig(...)`` (or a dict of
+    their fields, e.g. ``bsa={"temperature": 0.5}``)."""
     if method not in METHOD_OPTIONS:
         raise InputError(f"A {run.family} run adapts with one of {ADAPT_METHODS}. Received: method={method!r}")
     unknown = sorted(set(options) - set(METHOD_OPTIONS[method]))
@@ -117,14 +134,12 @@ def adapt(run, shots, *, steps=None, seed=0, quiet=True, method="finetune", **op
     if method == "bsa":
         from tfgen.families.transfer.adapt import adapt_bsa
 
-        return adapt_bsa(run, shots, steps=steps, seed=seed, quiet=quiet, config=options.get("bsa"))
+        config = _method_config("bsa", options.get("bsa"), BSAConfig)
+        return adapt_bsa(run, shots, steps=steps, seed=seed, quiet=quiet, config=config)
     from tfgen.families.transfer.trainer import finetune_on_shots
 
     if method == "cdc":
-        consistency = options.pop("cdc", None) or CDCConfig()
-        if not isinstance(consistency, CDCConfig):
-            raise InputError(f"cdc takes a CDCConfig. Received: {type(consistency).__name__}")
-        options["consistency"] = consistency
+        options["consistency"] = _method_config("cdc", options.pop("cdc", None), CDCConfig)
     return finetune_on_shots(run, shots, steps=steps, seed=seed, quiet=quiet, **options)
 
 
