@@ -538,3 +538,18 @@ def test_grid_names_of_non_ascii_classes_do_not_collide():
     assert grid_slug("augmented_shots") == "augmented-shots" and grid_slug("9") == "9"
     names = {grid_slug(name) for name in ("greek/Α", "greek/α", "greek/Ω", "greek/ω")}
     assert len(names) == 4 and all(name.isascii() and name.startswith("greek-") for name in names)
+
+
+def test_the_score_cache_keeps_entries_another_process_wrote(tmp_path):
+    from tfgen.benchmark.runner import EpisodeScorer
+    from tfgen.files import read_json, write_json_atomic
+
+    path = str(tmp_path / "scores.json")
+    write_json_atomic(path, {"theirs": {"fd_floor": 1.0}, "shared": {"fd_floor": 9.0}})  # written after we read
+    mine = {"mine": {"fd_floor": 2.0}, "shared": {"fd_floor": 3.0}}
+    judge = ProjectionJudge()
+    judge.class_names = ["a", "b", "c"]
+    scorer = EpisodeScorer(None, None, judge, {}, [], [], {}, mine, path)
+    scorer._save_cache()
+    expected = {"theirs": {"fd_floor": 1.0}, "mine": {"fd_floor": 2.0}, "shared": {"fd_floor": 3.0}}
+    assert read_json(path, {}) == expected and scorer.cache == expected

@@ -154,6 +154,14 @@ class EpisodeScorer:
         bar.close()
         return episodes
 
+    def _save_cache(self) -> None:
+        """Writes the cache merged with the file's entries: another benchmark
+        process scoring other rows into the same folder keeps its scores."""
+        on_disk = read_json(self.cache_path, {})
+        on_disk.update(self.cache)
+        self.cache.update(on_disk)
+        write_json_atomic(self.cache_path, on_disk)
+
     def _score_rows(self, episode, group_index, grids, bar) -> list[dict]:
         settings, cache = self.settings, self.cache
         baseline = None
@@ -180,7 +188,7 @@ class EpisodeScorer:
                 seconds = time.perf_counter() - began
                 if stale:
                     cache[key] = {**score_images(self.judge, images, baseline), "seconds": seconds}
-                    write_json_atomic(self.cache_path, cache)
+                    self._save_cache()
                 if want_grid:
                     _save_grid(grid, episode, images)
             found.append({"method": row_name, "class": episode.class_name, "seed": episode.seed,
