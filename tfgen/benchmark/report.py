@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tfgen.benchmark.methods import REFERENCES
 from tfgen.benchmark.scores import MEAN_FD_FLOOR_TARGET, TARGETS, meets_targets
 
 SCORES = (  # (key, title, decimals, True where lower is better)
@@ -39,8 +40,8 @@ def interval(values) -> float:
 def summarise(episodes) -> dict:
     """``{method: {"classes": {class: {score, score_ci, seconds, seeds}},
     "mean": {...}, "ci": {...}, "worst": {...}, counts}}`` and, per method,
-    whether it reaches the learned-generator milestone (None without the
-    references it is measured against)."""
+    whether it reaches the learned-generator milestone (None for the
+    references, and without the references it is measured against)."""
     grouped = {}
     for e in episodes:
         grouped.setdefault(e["method"], {}).setdefault(e["class"], []).append(e)
@@ -66,8 +67,8 @@ def summarise(episodes) -> dict:
             "classes_meeting_targets": sum(meets_targets(r) for r in rows.values()),
             "num_classes": len(rows),
         }
-    for entry in summary.values():
-        entry["milestone"] = milestone(entry, summary)
+    for method, entry in summary.items():
+        entry["milestone"] = None if method in REFERENCES else milestone(entry, summary)
     return summary
 
 
