@@ -87,6 +87,7 @@ FAMILY_PACKAGES = {
     "l2l": "tfgen.families.l2l",
     "shotmorph": "tfgen.families.shotmorph",
     "lofgan": "tfgen.families.lofgan",
+    "dagan": "tfgen.families.dagan",
 }
 
 _REGISTERED: dict[str, ModelFamily] = {}
