@@ -57,7 +57,7 @@ FLAGS = flags.FLAGS
 
 flags.DEFINE_string("data", "digits", "Labelled data: a bundled set (digits, fashion_mnist:all:5000, glyphs:greek) "
                     "or a folder with one subfolder per class.")  # fmt: skip
-flags.DEFINE_list("methods", ["cdcgan"], "Methods (shotmorph, dcgan, cdcgan, infogan, figr, stylegan, l2l, lofgan), comma-joined.")
+flags.DEFINE_list("methods", ["cdcgan"], "Methods (shotmorph, dcgan, cdcgan, infogan, figr, stylegan, l2l, lofgan, dagan), comma-joined.")
 flags.DEFINE_list("references", ["real", "augmented_shots", "copies"], "Reference rows measured beside the methods.")
 flags.DEFINE_list("classes", [], "Held-out classes, names or indices (default: --num-classes spread over the data).")
 flags.DEFINE_integer("num-classes", 4, "How many classes to hold out when --classes is not given.")
