@@ -80,10 +80,9 @@ class Adaptation:
 def adapt_methods(family):
     """The adaptation methods of ``family`` (a ModelFamily), its default
     (``adapt_method``) first. A family whose adapter offers several lists
-    them as ``adapt_methods`` (the transfer baselines' ``TransferFamily``)
-    and is passed the one chosen as ``method=``; () for families that do not adapt."""
-    methods = tuple(getattr(family, "adapt_methods", ()))
-    return methods or ((family.adapt_method,) if family.adapt_method else ())
+    them as ``adapt_methods`` and is passed the one chosen as ``method=``;
+    () for families that do not adapt."""
+    return family.adapt_methods or ((family.adapt_method,) if family.adapt_method else ())
 
 
 def read_meta_run(meta_run, *, families=None, reader="tfgen.adapt adapts"):

@@ -48,7 +48,10 @@ class ModelFamily:
     # The file whose presence says the run finished training.
     finished_file: str = FINISHED_FILE
     networks: str = ""  # the module whose import registers its Keras classes
-    adapt_method: str | None = None  # generate.py --method
+    adapt_method: str | None = None  # generate.py --method: the default
+    # Every method its adapter offers, the default first, when it offers several
+    # (the adapter is then passed the one chosen as ``method=``).
+    adapt_methods: tuple[str, ...] = ()
     adapter: Callable | None = None
     adapter_options: tuple[str, ...] = ()  # keyword options its adapter takes beyond the shared ones
     presets: Mapping = dataclasses.field(default_factory=dict)

@@ -34,15 +34,6 @@ METHOD_OPTIONS = {
 ADAPTER_OPTIONS = tuple(dict.fromkeys(option for options in METHOD_OPTIONS.values() for option in options))
 
 
-@dataclasses.dataclass(frozen=True)
-class TransferFamily(ModelFamily):
-    """A :class:`ModelFamily` whose adapter offers several methods:
-    ``adapt_methods`` (the default, ``adapt_method``, first); ``tfgen.adapt``
-    passes the one asked for as ``method=``."""
-
-    adapt_methods: tuple[str, ...] = ADAPT_METHODS
-
-
 def build_dcgan_generator(config):
     from tfgen.families.transfer.networks import DCGANGenerator
 
@@ -144,7 +135,7 @@ def adapt(run, shots, *, steps=None, seed=0, quiet=True, method="finetune", **op
 
 
 def _family(name, config_class, trainer, generator_class, build_generator, build_discriminator):
-    return TransferFamily(
+    return ModelFamily(
         name=name,
         config_class=config_class,
         build_generator=build_generator,
@@ -153,6 +144,7 @@ def _family(name, config_class, trainer, generator_class, build_generator, build
         trainer_path=f"tfgen.families.transfer.trainer:{trainer}",
         networks="tfgen.families.transfer.networks",
         adapt_method=ADAPT_METHODS[0],
+        adapt_methods=ADAPT_METHODS,
         adapter=adapt,
         adapter_options=ADAPTER_OPTIONS,
         presets=TRANSFER_PRESETS,
