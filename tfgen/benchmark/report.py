@@ -67,8 +67,9 @@ def summarise(episodes) -> dict:
             "classes_meeting_targets": sum(meets_targets(r) for r in rows.values()),
             "num_classes": len(rows),
         }
+    measured_against = (*REFERENCES, MILESTONE["within"][0])  # rows the milestone compares with, not methods it judges
     for method, entry in summary.items():
-        entry["milestone"] = None if method in REFERENCES else milestone(entry, summary)
+        entry["milestone"] = None if method in measured_against else milestone(entry, summary)
     return summary
 
 
