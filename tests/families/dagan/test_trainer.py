@@ -54,9 +54,14 @@ def meta_run(tmp_path_factory):
     return make_trainer(tmp_path_factory.mktemp("runs")).fit()
 
 
+def unturned(image, table):
+    """{(quarter turns k, class)} such that ``image`` is a data image turned k times."""
+    return {(k, c) for k in range(4) for c in table.get(np.ascontiguousarray(np.rot90(image, -k)).tobytes(), ())}
+
+
 def test_the_critic_sees_real_pairs_of_one_class_and_fake_pairs_of_x(tmp_path, digit_labels):
-    trainer = make_trainer(tmp_path)
-    assert trainer.class_split.test == ("9",)
+    trainer = make_trainer(tmp_path)  # pairs rotated (the default)
+    assert trainer.class_split.test == ("9",) and trainer.model_config.rotate_pairs
     batch = next(iter(trainer.data.dataset))
     seen = []
     original = trainer.discriminator.score_pairs
@@ -74,19 +79,42 @@ def test_the_critic_sees_real_pairs_of_one_class_and_fake_pairs_of_x(tmp_path, d
         del trainer.discriminator.score_pairs
     # Per critic update: real pairs, fake pairs, the penalty's candidates; then the generator's fake pairs.
     assert len(seen) == 3 * TINY["critic_steps"] + 1
-    pairs = to_uint8(pairs_of(batch[0], TINY["critic_steps"]))  # [S, B, 2, R, R, 1]
+    drawn = {image.tobytes() for image in to_uint8(batch[0])}
     for step in range(TINY["critic_steps"]):
         (x, x_other), (x_fake, fake), (x_penalty, _) = seen[3 * step : 3 * step + 3]
-        np.testing.assert_array_equal(to_uint8(x), pairs[step, :, 0])
-        np.testing.assert_array_equal(to_uint8(x_other), pairs[step, :, 1])
         for a, b in zip(to_uint8(x), to_uint8(x_other)):
-            classes_a, classes_b = digit_labels[a.tobytes()], digit_labels[b.tobytes()]
-            assert classes_a & classes_b and "9" not in classes_a | classes_b  # one training class
-            assert not np.array_equal(a, b)  # two different images of it
+            # Both images are data images of one training class, turned alike, and two different images.
+            common = unturned(a, digit_labels) & unturned(b, digit_labels)
+            assert common and all(c != "9" for _, c in common), (unturned(a, digit_labels), unturned(b, digit_labels))
+            k = next(iter(common))[0]
+            assert {np.ascontiguousarray(np.rot90(i, -k)).tobytes() for i in (a, b)} <= drawn  # from this batch
+            assert not np.array_equal(a, b)
         np.testing.assert_array_equal(x_fake, x)  # the fake pair is (x, G(x, z)) with the same x
         np.testing.assert_array_equal(x_penalty, x)  # the penalty holds x fixed
-        assert not any(f.tobytes() in digit_labels for f in to_uint8(fake))  # made, not taken from the data
+        assert not any(unturned(f, digit_labels) for f in to_uint8(fake))  # made, not taken from the data
     np.testing.assert_array_equal(seen[-1][0], seen[-4][0])  # G trains on the last update's x
+
+
+def test_without_rotation_the_critic_gets_the_pipelines_pairs(tmp_path):
+    trainer = make_trainer(tmp_path, rotate_pairs=False)
+    batch = next(iter(trainer.data.dataset))
+    seen = []
+    original = trainer.discriminator.score_pairs
+    trainer.discriminator.score_pairs = lambda images, candidates, training=False: (
+        seen.append((np.asarray(images), np.asarray(candidates))) or original(images, candidates, training=training))
+    tf.config.run_functions_eagerly(True)
+    try:
+        trainer.train_step(batch)
+    finally:
+        tf.config.run_functions_eagerly(False)
+        del trainer.discriminator.score_pairs
+    pairs = to_uint8(pairs_of(batch[0], TINY["critic_steps"]))  # [S, B, 2, R, R, 1]
+    labels = np.asarray(batch[1]).reshape(TINY["critic_steps"], -1, 2)
+    for step in range(TINY["critic_steps"]):
+        x, x_other = seen[3 * step]
+        np.testing.assert_array_equal(to_uint8(x), pairs[step, :, 0])
+        np.testing.assert_array_equal(to_uint8(x_other), pairs[step, :, 1])
+        np.testing.assert_array_equal(labels[step, :, 0], labels[step, :, 1])
 
 
 def test_the_batch_labels_pair_one_class():

@@ -33,7 +33,8 @@ class DAGANConfig:
     Defaults follow the official code (AntreasAntoniou/DAGAN: z = 100, 8
     noise channels at the bottleneck halved at each decoder level, 5 critic
     updates per generator update, gradient penalty 10, Adam 1e-4 with betas
-    0, 0.9, batch 32); widths are scaled for 32 px images on a CPU.
+    0, 0.9, batch 32, pairs rotated alike by multiples of 90 degrees); widths
+    are scaled for 32 px images on a CPU.
     """
 
     resolution: int = ranged(
@@ -64,9 +65,9 @@ class DAGANConfig:
         minimum=0.0,
     )
     rotate_pairs: bool = setting(
-        False,
+        True,
         "DAGAN: turn both images of a random half of the pairs by the same multiple of 90 degrees "
-        "(the official code's augmentation for Omniglot: more, rotated, classes).",
+        "(the official code's training augmentation: more, rotated, classes; --norotate-pairs: off).",
     )
     # The shots generate.py --adapt-from draws from a class or folder without --num-shots (training uses none).
     shots: int = ranged(4, minimum=1)
