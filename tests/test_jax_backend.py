@@ -100,6 +100,14 @@ assert SM(zs).shape == (4, 32, 32, 1) and bool(np.isfinite(np.asarray(SM(zs))).a
 flow = np.random.default_rng(6).normal(0, 3, (3, 32, 32, 2)).astype("float32")
 floats = shots.astype("float32") / 127.5 - 1
 assert np.abs(np.asarray(ops_warp(floats, flow)) - numpy_warp(floats, flow)).max() < 1e-5
+
+# DAGAN: G(x, z) (UNet, batch norm, z maps), G(z) on held shots, the pair critic (tests/families/dagan compares with TF).
+from tfgen.families.dagan.networks import DAGANCritic, DAGANGenerator
+DG = DAGANGenerator(resolution=32, width=4, noise_dim=7, held_shots=2)
+DG.set_shots(pics)
+made = DG.transform(pics, z8[:, 1:], training=True)
+assert made.shape == (2, 32, 32, 1) and DG(z8).shape == (2, 32, 32, 1)
+assert DAGANCritic(resolution=32, width=4).score_pairs(pics, made).shape == (2,)
 print("ok")
 """
 
