@@ -55,6 +55,12 @@ class Method:
 
 # The methods with each family's defaults (train.py's and tfgen.adapt's).
 METHODS = {name: Method(name, name) for name in adaptable_families()}
+# Variants: a family with other train.py flags, benchmarked as its own row.
+VARIANTS = (
+    # DAGAN whose generator outputs a learned smooth deformation of its shot (docs/dagan.md).
+    Method("dagan_warp", "dagan", train_flags=("--output-mode", "warp", "--mode-seeking-weight", "1")),
+)
+METHODS.update({method.name: method for method in VARIANTS})
 
 
 def parse_methods(names, extra_flags=()) -> list[Method | str]:

@@ -17,7 +17,8 @@ def build_generator(config):
     config.validate()
     return DAGANGenerator(
         resolution=config.resolution, channels=config.channels, width=config.width, noise_dim=config.latent_dim,
-        noise_channels=config.noise_channels, held_shots=config.generator_held, name="generator",
+        noise_channels=config.noise_channels, held_shots=config.generator_held, output_mode=config.output_mode,
+        max_shift=config.max_shift, flow_grid=config.flow_grid, name="generator",
     )  # fmt: skip
 
 
@@ -56,7 +57,7 @@ FAMILIES = {
         build_discriminator=build_critic,
         describe_generator=lambda config: describe_model(
             "DAGANGenerator", config, fields=("resolution", "channels", "width", "latent_dim", "noise_channels",
-                                              "held_shots")),  # fmt: skip
+                                              "held_shots", "output_mode")),  # fmt: skip
         trainer_path="tfgen.families.dagan.trainer:DAGANTrainer",
         networks="tfgen.families.dagan.networks",
         adapt_method="condition",

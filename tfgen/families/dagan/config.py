@@ -64,6 +64,16 @@ class DAGANConfig:
         "added to G's loss, so that G does not ignore z (0: off, the paper).",
         minimum=0.0,
     )
+    output_mode: str = setting(
+        "image",
+        "DAGAN: what G(x, z) outputs. image: a new image (the paper); warp: a smooth displacement field "
+        "that resamples x itself, so every image is a learned deformation of its shot and keeps its class.",
+        choices=("image", "warp"),
+    )
+    # warp: the largest displacement, as a fraction of the image side, and the side of the coarse grid the
+    # field is averaged on before bilinear upsampling (its smoothness).
+    max_shift: float = ranged(0.25, exclusive_minimum=0.0, maximum=1.0)
+    flow_grid: int = ranged(8, minimum=1)
     rotate_pairs: bool = setting(
         True,
         "DAGAN: turn both images of a random half of the pairs by the same multiple of 90 degrees "
@@ -98,6 +108,10 @@ class DAGANConfig:
         check_few_shot_resolution(self.resolution)
         check_channels(self.channels)
         check_settings(self)
+        if self.resolution % self.flow_grid:
+            raise InputError(
+                f"flow_grid must divide the resolution ({self.resolution}): try 4 or 8. Received: flow_grid={self.flow_grid}"
+            )
         if not isinstance(self.rotate_pairs, bool):
             raise InputError(f"rotate_pairs must be True or False. Received: rotate_pairs={self.rotate_pairs!r}")
 

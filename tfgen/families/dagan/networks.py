@@ -31,6 +31,7 @@ import math
 import keras
 from keras import ops
 
+from tfgen.augment import flow_warp
 from tfgen.checks import check_channels, check_int
 from tfgen.config import check_few_shot_resolution
 from tfgen.errors import InputError
@@ -141,15 +142,27 @@ class DAGANUNet(keras.layers.Layer):
         noise_dim: size of z.
         noise_channels: channels of z's map at the bottleneck (halved at
             each of the next two levels).
+        output_mode: "image" (the paper: the last conv makes the image) or
+            "warp" (it makes a displacement field, tanh-bounded by
+            ``max_shift`` x R pixels and averaged over a ``flow_grid`` x
+            ``flow_grid`` grid then upsampled bilinearly, and the output is x
+            resampled along it: a deformation of x, never a new class).
     """
 
-    def __init__(self, *, resolution, channels=1, width=32, noise_dim=100, noise_channels=8, **kwargs):
+    def __init__(self, *, resolution, channels=1, width=32, noise_dim=100, noise_channels=8, output_mode="image",
+                 max_shift=0.25, flow_grid=8, **kwargs):  # fmt: skip
         super().__init__(**kwargs)
         self.resolution = check_few_shot_resolution(resolution)
         self.channels = check_channels(channels)
         self.width = check_int("width", width, minimum=1)
         self.noise_dim = check_int("noise_dim", noise_dim, minimum=1)
         self.noise_channels = check_int("noise_channels", noise_channels, minimum=1)
+        if output_mode not in ("image", "warp"):
+            raise InputError(f"output_mode must be 'image' or 'warp'. Received: output_mode={output_mode!r}")
+        self.output_mode, self.max_shift = output_mode, float(max_shift)
+        self.flow_grid = check_int("flow_grid", flow_grid, minimum=1)
+        if self.resolution % self.flow_grid:
+            raise InputError(f"flow_grid must divide {self.resolution}. Received: flow_grid={flow_grid}")
         self.levels = num_levels(self.resolution)
         levels, w = self.levels, self.width
         # Encoder: e_i at side R / 2**(i + 1) with level_channels(w, i) channels.
@@ -169,7 +182,11 @@ class DAGANUNet(keras.layers.Layer):
         self.upsample = keras.layers.UpSampling2D(2, interpolation="nearest", name="upsample")
         self.out_conv = _conv(w, name="out_conv")
         self.out_bn = _batch_norm("out_bn")
-        self.to_image = _conv(self.channels, name="to_image")
+        # warp: two channels, the (down, right) displacement; its zero initial bias starts G at the identity.
+        if self.output_mode == "warp":
+            self.to_image = keras.layers.Conv2D(2, 3, padding="same", kernel_initializer="zeros", name="to_image")
+        else:
+            self.to_image = _conv(self.channels, name="to_image")
         self._build_all()
 
     def _build_all(self):
@@ -227,7 +244,16 @@ class DAGANUNet(keras.layers.Layer):
             h = self.upsample(block(ops.concatenate(parts, axis=-1), training=training))
         h = ops.concatenate([h, x], axis=-1)  # [B, R, R, w + C]: x itself, as the official last level
         h = self.out_bn(_lrelu(self.out_conv(h)), training=training)
-        return ops.cast(ops.tanh(self.to_image(h)), "float32")
+        out = ops.cast(ops.tanh(self.to_image(h)), "float32")
+        if self.output_mode == "image":
+            return out
+        return flow_warp(ops.cast(images, "float32"), self.smooth_flow(out))
+
+    def smooth_flow(self, field):
+        """[B, R, R, 2] in [-1, 1] -> displacements in pixels, averaged on the coarse grid and upsampled."""
+        r, g = self.resolution, self.flow_grid
+        coarse = ops.average_pool(field * (self.max_shift * r), r // g, strides=r // g, padding="valid")
+        return ops.image.resize(coarse, (r, r), interpolation="bilinear")
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0][0], self.resolution, self.resolution, self.channels)
@@ -235,7 +261,8 @@ class DAGANUNet(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(resolution=self.resolution, channels=self.channels, width=self.width,
-                      noise_dim=self.noise_dim, noise_channels=self.noise_channels)  # fmt: skip
+                      noise_dim=self.noise_dim, noise_channels=self.noise_channels, output_mode=self.output_mode,
+                      max_shift=self.max_shift, flow_grid=self.flow_grid)  # fmt: skip
         return config
 
 
@@ -250,15 +277,18 @@ class DAGANGenerator(CheckedWeightsMixin, keras.Model):
     what :func:`tfgen.sampling.generate` draws.
 
     Args:
-        resolution, channels, width, noise_dim, noise_channels: the UNet's (:class:`DAGANUNet`).
+        resolution, channels, width, noise_dim, noise_channels, output_mode, max_shift, flow_grid: the UNet's
+            (:class:`DAGANUNet`).
         held_shots: images the generator holds (:meth:`set_shots`).
     """
 
     def __init__(self, *, resolution, channels=1, width=32, noise_dim=100, noise_channels=8, held_shots=1,
-                 **kwargs):  # fmt: skip
+                 output_mode="image", max_shift=0.25, flow_grid=8, **kwargs):  # fmt: skip
         super().__init__(**kwargs)
         self.unet = DAGANUNet(resolution=resolution, channels=channels, width=width, noise_dim=noise_dim,
-                              noise_channels=noise_channels, name="unet")  # fmt: skip
+                              noise_channels=noise_channels, output_mode=output_mode, max_shift=max_shift,
+                              flow_grid=flow_grid, name="unet")  # fmt: skip
+        self.output_mode, self.max_shift, self.flow_grid = self.unet.output_mode, self.unet.max_shift, self.unet.flow_grid
         self.resolution, self.channels, self.width = self.unet.resolution, self.unet.channels, self.unet.width
         self.noise_dim, self.noise_channels = self.unet.noise_dim, self.unet.noise_channels
         self.held_shots = check_int("held_shots", held_shots, minimum=1)
@@ -298,7 +328,8 @@ class DAGANGenerator(CheckedWeightsMixin, keras.Model):
         config = super().get_config()
         config.update(resolution=self.resolution, channels=self.channels, width=self.width,
                       noise_dim=self.noise_dim, noise_channels=self.noise_channels,
-                      held_shots=self.held_shots)  # fmt: skip
+                      held_shots=self.held_shots, output_mode=self.output_mode, max_shift=self.max_shift,
+                      flow_grid=self.flow_grid)  # fmt: skip
         return config
 
 
