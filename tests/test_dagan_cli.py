@@ -77,6 +77,30 @@ def test_any_number_of_shots_from_a_folder(dagan_run, tmp_path, count):
     assert json.loads((tmp_path / "adapted" / "config.json").read_text())["model"]["held_shots"] == count
 
 
+def test_the_warp_generator_trains_and_keeps_each_shot_inside_its_range(tmp_path):
+    runs = tmp_path / "runs"
+    completed = run_script("train.py", *TINY, "--output-mode", "warp", "--max-shift", "0.1", "--runs-dir", str(runs))
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    run = runs / "dagan_digits"
+    assert json.loads((run / "config.json").read_text())["model"]["output_mode"] == "warp"
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    shot = np.zeros((32, 32), np.uint8)
+    shot[8:24, 13:19] = 200  # a bar of grey 200 on black
+    Image.fromarray(shot).save(folder / "bar.png")
+    out = tmp_path / "out"
+    completed = run_script("generate.py", "--adapt-from", str(run), "--shots", str(folder), "--num-shots", "1",
+                           "--num-images", "4", "--pngs", "--output-dir", str(out))  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    made = np.stack([np.asarray(Image.open(p)) for p in sorted(out.glob("0*.png"))]).astype(int)
+    assert made.shape == (4, 32, 32)
+    # Every image resamples the bar (moved at most 3.2 px): grey 200 at most, its ink kept near the bar.
+    assert made.max() <= 201 and (made.reshape(4, -1).max(axis=1) >= 150).all()
+    assert made[:, :4].sum() == 0 and made[:, :, :8].sum() == 0 and made[:, :, 24:].sum() == 0
+    completed = run_script("train.py", *TINY, "--output-mode", "warp", "--flow-grid", "5", "--runs-dir", str(runs))
+    assert "flow_grid must divide the resolution" in error_message(completed)
+
+
 def test_dagan_flag_errors_are_one_clean_line(dagan_run, tmp_path):
     completed = run_script(
         "generate.py", "--adapt-from", str(dagan_run), "--shots", "digits:9", "--adapt-steps", "3",

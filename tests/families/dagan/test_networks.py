@@ -126,6 +126,64 @@ def test_inputs_and_sizes_are_checked():
         DAGANCritic(resolution=32, width=4)(images(2))
 
 
+def warp_unet(**kwargs):
+    return DAGANUNet(resolution=32, width=4, noise_dim=6, output_mode="warp", **kwargs)
+
+
+def set_constant_field(unet, value_y, value_x):
+    """The last conv's kernel zeroed and its bias (value_y, value_x): tanh of it everywhere."""
+    kernel, _ = unet.to_image.get_weights()
+    unet.to_image.set_weights([np.zeros_like(kernel), np.array([value_y, value_x], np.float32)])
+
+
+def test_warp_mode_starts_at_the_identity_and_shifts_along_its_field():
+    unet = warp_unet()
+    x, z = images(4), noise(4, 6)
+    np.testing.assert_allclose(np.asarray(unet((x, z))), x, atol=1e-6)  # zero field: the shot itself
+    # A constant field of tanh(b) * max_shift * 32 pixels: 2 down, 3 left (border repeated).
+    set_constant_field(unet, np.arctanh(2 / 8), np.arctanh(-3 / 8))
+    rows = np.minimum(np.arange(32) + 2, 31)
+    cols = np.maximum(np.arange(32) - 3, 0)
+    np.testing.assert_allclose(np.asarray(unet((x, z))), x[:, rows][:, :, cols], atol=1e-4)
+    # The field is bounded: a huge bias moves by max_shift x side pixels and no more.
+    set_constant_field(unet, 50.0, 0.0)
+    rows = np.minimum(np.arange(32) + 8, 31)
+    np.testing.assert_allclose(np.asarray(unet((x, z))), x[:, rows], atol=1e-4)
+
+
+def test_warp_mode_resamples_x_on_a_field_averaged_over_the_coarse_grid():
+    unet = warp_unet(flow_grid=4)
+    x, z = images(4, seed=2), noise(4, 6, seed=2)
+    kernel, bias = unet.to_image.get_weights()
+    unet.to_image.set_weights([np.random.default_rng(3).normal(0, 0.3, kernel.shape).astype(np.float32), bias])
+    made = np.asarray(unet((x, z)))
+    assert np.abs(made - x).max() > 0.1  # it moved
+    # Resampling never makes intensities outside the shot's range.
+    assert made.min() >= x.min() - 1e-5 and made.max() <= x.max() + 1e-5
+    # Another z, another deformation of the same shot.
+    assert np.abs(np.asarray(unet((x, noise(4, 6, seed=9)))) - made).max() > 1e-3
+    # The displacement depends on the field's 8x8-pixel block means only.
+    field = np.random.default_rng(4).uniform(-1, 1, (2, 32, 32, 2)).astype(np.float32)
+    means = field.reshape(2, 4, 8, 4, 8, 2).mean(axis=(2, 4))
+    blocky = np.repeat(np.repeat(means, 8, axis=1), 8, axis=2)
+    np.testing.assert_allclose(np.asarray(unet.smooth_flow(field)), np.asarray(unet.smooth_flow(blocky)), atol=1e-5)
+    assert np.abs(np.asarray(unet.smooth_flow(field))).max() <= 0.25 * 32 + 1e-4
+
+
+def test_warp_mode_round_trips_and_is_checked(tmp_path):
+    folders(tmp_path, "u", "g")
+    run_layer_test(tmp_path / "u", lambda: warp_unet(max_shift=0.1, flow_grid=4), (images(2), noise(2, 6)),
+                   expected_shape=(2, 32, 32, 1))  # fmt: skip
+    make = lambda: DAGANGenerator(resolution=32, width=4, noise_dim=6, held_shots=2, output_mode="warp")  # noqa: E731
+    run_layer_test(tmp_path / "g", make, noise(2, 7), expected_shape=(2, 32, 32, 1))
+    config = make().get_config()
+    assert (config["output_mode"], config["max_shift"], config["flow_grid"]) == ("warp", 0.25, 8)
+    with pytest.raises(ValueError, match="output_mode must be 'image' or 'warp'"):
+        DAGANUNet(resolution=32, width=4, output_mode="flow")
+    with pytest.raises(ValueError, match="flow_grid must divide 32"):
+        warp_unet(flow_grid=5)
+
+
 JAX_SCRIPT = """
 import sys
 import keras, numpy as np

@@ -70,10 +70,18 @@ class DAGANConfig:
         "that resamples x itself, so every image is a learned deformation of its shot and keeps its class.",
         choices=("image", "warp"),
     )
-    # warp: the largest displacement, as a fraction of the image side, and the side of the coarse grid the
-    # field is averaged on before bilinear upsampling (its smoothness).
-    max_shift: float = ranged(0.25, exclusive_minimum=0.0, maximum=1.0)
-    flow_grid: int = ranged(8, minimum=1)
+    max_shift: float = setting(
+        0.25,
+        "DAGAN, --output-mode warp: the largest displacement, as a fraction of the image side.",
+        exclusive_minimum=0.0,
+        maximum=1.0,
+    )
+    flow_grid: int = setting(
+        8,
+        "DAGAN, --output-mode warp: side of the coarse grid the displacement is averaged on before bilinear "
+        "upsampling (smaller: smoother, more global deformations); it must divide the resolution.",
+        minimum=1,
+    )
     rotate_pairs: bool = setting(
         True,
         "DAGAN: turn both images of a random half of the pairs by the same multiple of 90 degrees "
