@@ -279,6 +279,23 @@ def distance(weights_a, weights_b):
     return math.sqrt(sum(float(np.sum((a - b) ** 2)) for a, b in zip(weights_a, weights_b)))
 
 
+def test_finetune_on_morphs_trains_on_the_shots_in_betweens(meta_runs, digit_shots, monkeypatch):
+    import tfgen.data.episodes as episodes
+
+    seen = []
+    original = episodes.morph_shots
+    monkeypatch.setattr(episodes, "morph_shots", lambda *a, **k: seen.append(original(*a, **k)) or seen[-1])
+    meta_run = meta_runs["cdcgan"]
+    on_morphs = numpy_weights(finetune_on_shots(meta_run, digit_shots, steps=2, seed=0,
+                                                training_images="morphs").generator)  # fmt: skip
+    assert len(seen) == 1 and len(seen[0]) == load_run_config(meta_run)[1].augmented_shots
+    on_augmented = numpy_weights(finetune_on_shots(meta_run, digit_shots, steps=2, seed=0).generator)
+    assert len(seen) == 1  # the default trains on the augmented shots
+    assert any(not np.allclose(a, b) for a, b in zip(on_morphs, on_augmented))
+    with pytest.raises(ValueError, match="training_images must be 'augmented' or 'morphs'"):
+        finetune_on_shots(meta_run, digit_shots, steps=2, training_images="warps")
+
+
 def test_finetune_starts_from_the_meta_weights_and_writes_nothing(meta_runs, digit_shots):
     meta_run = meta_runs["dcgan"]
     before = folder_hashes(meta_run)

@@ -23,7 +23,7 @@ from tfgen.registry import ModelFamily, describe_model
 
 # Keyword options of the fine-tuning (finetune_on_shots) that adapt() passes on.
 FINETUNE_OPTIONS = ("base_mix", "freeze_d", "generator_part", "ema_decay", "diff_augment", "truncation_psi",
-                    "from_scratch")  # fmt: skip
+                    "from_scratch", "training_images")  # fmt: skip
 # The adaptation methods, the default first, and the options each takes.
 ADAPT_METHODS = ("finetune", "bsa", "cdc")
 METHOD_OPTIONS = {

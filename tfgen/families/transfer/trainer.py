@@ -337,6 +337,7 @@ GENERATOR_PARTS = ("all", "class")
 def finetune_on_shots(
     meta_run, shots, *, steps=None, seed=0, from_scratch=False, quiet=True, base_mix=0.0, freeze_d=0,
     generator_part="all", ema_decay=None, diff_augment=None, truncation_psi=None, consistency=None,
+    training_images="augmented",
 ):  # fmt: skip
     """Fine-tune a pre-trained transfer baseline on the shots of a new class.
 
@@ -376,6 +377,10 @@ def finetune_on_shots(
             add the cross-domain distance consistency loss (Ojha et al.,
             CVPR 2021) against a frozen copy of the base to G's loss (adapt
             method ``cdc``); None: plain fine-tuning.
+        training_images: what G and D train on: ``augmented``, the shots
+            shifted, rotated and zoomed (:func:`tfgen.data.episodes.augment_shots`),
+            or ``morphs``, those plus in-betweens of pairs of shots, warped
+            one onto the other (:func:`tfgen.data.episodes.morph_shots`).
 
     A base trained with an EMA is fine-tuned from its EMA generator.
 
@@ -385,9 +390,11 @@ def finetune_on_shots(
         ``sample_class`` is the new class's slot, so
         ``tfgen.generate(adaptation.generator, n)`` draws the new class).
     """
-    from tfgen.data.episodes import augment_shots
+    from tfgen.data.episodes import augment_shots, morph_shots
     from tfgen.registry import get_family
 
+    if training_images not in ("augmented", "morphs"):
+        raise InputError(f"training_images must be 'augmented' or 'morphs'. Received: training_images={training_images!r}")
     meta_run = read_meta_run(meta_run, families=TRANSFER_FAMILIES, reader="finetune_on_shots fine-tunes")
     family, model_config, run_config = meta_run.family, meta_run.model_config, meta_run.run_config
     shots = check_shots(shots, model_config)
@@ -422,7 +429,8 @@ def finetune_on_shots(
         **weights,
     )
     _check_finetune_options(family, base_mix, freeze_d, generator_part)
-    images = augment_shots(shots, count=model_config.augmented_shots, seed=seed)
+    make_images = morph_shots if training_images == "morphs" else augment_shots
+    images = make_images(shots, count=model_config.augmented_shots, seed=seed)
     if base_mix > 0:
         images = _mixed_with_base(images, run_config, model_config, base_mix)
     trainer = get_family(family).trainer_class()(adapted_config, run, quiet=True, images=images)
