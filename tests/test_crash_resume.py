@@ -34,6 +34,10 @@ FAMILIES = {
             "--critic-steps", "1", "--source-steps", "4", "--few-steps", "2", "--gem-epochs", "1", "--gem-steps", "2",
             "--finetune-steps", "2", "--gem-layers", "3", "--checkpoint-every", "2"],
     "lofgan": ["--model", "lofgan", "--width", "4", "--tasks-per-step", "2", "--steps", "12", "--checkpoint-every", "3"],
+    "dagan": ["--model", "dagan", "--width", "4", "--pairs-per-step", "2", "--critic-steps", "2", "--steps", "12",
+              "--checkpoint-every", "3"],
+    "dagan_warp": ["--model", "dagan", "--output-mode", "warp", "--mode-seeking-weight", "1", "--width", "4",
+                   "--pairs-per-step", "2", "--critic-steps", "2", "--steps", "12", "--checkpoint-every", "3"],
 }  # fmt: skip
 
 

@@ -15,13 +15,17 @@ import tensorflow as tf
 
 from tfgen.config import RunConfig
 from tfgen.families.fastgan.config import FastGANConfig
+from tfgen.families.dagan.config import DAGANConfig
 from tfgen.families.figr.config import FIGRConfig
+from tfgen.families.lofgan.config import LoFGANConfig
 from tfgen.families.l2l.config import L2LConfig
 from tfgen.families.stylegan.config import StyleGANConfig
 from tfgen.families.transfer.config import CDCGANConfig, DCGANConfig, InfoGANConfig
 from tfgen.data.builtin import LabelledImages
 from tfgen.runs import CHECKPOINT_DIR
+from tfgen.families.dagan.trainer import DAGANTrainer
 from tfgen.families.fastgan.trainer import FastGANTrainer
+from tfgen.families.lofgan.trainer import LoFGANTrainer
 from tfgen.families.l2l.trainer import PairTrainer
 from tfgen.families.figr.trainer import ReptileTrainer
 from tfgen.families.stylegan.trainer import StyleGANTrainer
@@ -69,6 +73,15 @@ TRAINERS = {
         L2LConfig(resolution=32, channels=1, latent_dim=8, width=4, noise_channels=2, batch_size=2,
                   critic_steps=1, gem_layers="3", conditioning_images=3),
         run(tmp, name), images=labelled(), gems="all",
+    ),  # fmt: skip
+    "lofgan": lambda tmp, name: LoFGANTrainer(LoFGANConfig(width=4, tasks_per_step=2), run(tmp, name)),
+    "dagan": lambda tmp, name: DAGANTrainer(
+        DAGANConfig(width=4, latent_dim=8, pairs_per_step=2, critic_steps=2), run(tmp, name)
+    ),
+    "dagan_warp": lambda tmp, name: DAGANTrainer(
+        DAGANConfig(width=4, latent_dim=8, pairs_per_step=2, critic_steps=2, output_mode="warp",
+                    mode_seeking_weight=1.0),
+        run(tmp, name),
     ),  # fmt: skip
 }
 
