@@ -59,6 +59,8 @@ METHODS = {name: Method(name, name) for name in adaptable_families()}
 VARIANTS = (
     # DAGAN whose generator outputs a learned smooth deformation of its shot (docs/dagan.md).
     Method("dagan_warp", "dagan", train_flags=("--output-mode", "warp", "--mode-seeking-weight", "1")),
+    # ... with half the largest displacement (4 px at 32 px) and no mode seeking: smaller deformations.
+    Method("dagan_warp_small", "dagan", train_flags=("--output-mode", "warp", "--max-shift", "0.125")),
     # The conditional DCGAN fine-tuned on the shots and their morphs instead of the augmented shots.
     Method("cdcgan_morphs", "cdcgan", adapt=(("training_images", "morphs"),)),
 )
