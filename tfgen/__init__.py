@@ -23,7 +23,7 @@ from tfgen.registry import import_networks
 from tfgen.runs import load_generator
 from tfgen.sampling import create_input_noise, generate, postprocess_images
 
-__version__ = "0.1.0"
+from tfgen._version import __version__  # noqa: E402  (written once: tfgen/_version.py)
 
 # Every family's networks registered with Keras: .keras archives of any family load.
 import_networks()
