@@ -10,11 +10,14 @@ rendered with it.
 
 Two font sources:
 
-* ``DEJAVU_SCRIPTS`` use the DejaVu fonts that ship inside matplotlib, so they
-  render the same on every machine with matplotlib installed. These are the
-  default set.
-* ``NOTO_SCRIPTS`` use Debian's ``fonts-noto-core`` (``/usr/share/fonts/
-  truetype/noto``) when it is installed, adding scripts that DejaVu lacks.
+* ``DEJAVU_SCRIPTS`` use twelve DejaVu fonts: the system's (Debian/Ubuntu
+  ``fonts-dejavu-core`` + ``fonts-dejavu-extra``), else the copy inside
+  matplotlib when it is installed. These are the default set.
+* ``NOTO_SCRIPTS`` use the Noto fonts (Debian's ``fonts-noto-core``,
+  ``/usr/share/fonts/truetype/noto``) when they are installed, adding
+  scripts that DejaVu lacks.
+
+:mod:`tfgen.data.fonts` finds the files (``$TFGEN_FONT_DIR`` names more folders).
 
 Only characters present in a font's cmap are used, so there are no tofu boxes.
 """
@@ -22,13 +25,13 @@ Only characters present in a font's cmap are used, so there are no tofu boxes.
 from __future__ import annotations
 
 import functools
-import os
 import unicodedata
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
+from tfgen.data import fonts
 from tfgen.errors import InputError
 
 NOTO_DIR = "/usr/share/fonts/truetype/noto"
@@ -95,14 +98,13 @@ NOTO_SCRIPTS = {
 }
 
 
-def matplotlib_font_dir() -> str:
-    import matplotlib
-
-    return os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data", "fonts", "ttf")
+def matplotlib_font_dir() -> str | None:
+    """matplotlib's bundled font folder (a DejaVu fallback), None without matplotlib."""
+    return fonts.matplotlib_font_dir()
 
 
 def noto_available() -> bool:
-    return os.path.isdir(NOTO_DIR)
+    return fonts.has_noto(fonts.noto_dirs(NOTO_DIR))
 
 
 @functools.lru_cache(maxsize=None)
@@ -116,7 +118,8 @@ def require_noto(selection: str) -> None:
     if not noto_available():
         raise InputError(
             f"The glyphs {selection!r} are rendered with the Noto fonts, which are not "
-            f"installed (looked in {NOTO_DIR}). Install them with "
+            f"installed (looked in {NOTO_DIR}, the other distributions' Noto folders, the user's "
+            f"font folders and ${fonts.FONT_DIR_ENV}). Install them with "
             "`apt-get install fonts-noto-core`, or pick a DejaVu script: "
             f"{', '.join(DEJAVU_SCRIPTS)}."
         )
@@ -125,16 +128,10 @@ def require_noto(selection: str) -> None:
 def _fonts_for(script: str) -> list[str]:
     """The font files of a script: several weights/styles = stroke variety."""
     if script in DEJAVU_SCRIPTS:
-        folder = matplotlib_font_dir()
-        # "DejaVuSans-Bold.ttf", ... but not the 47-glyph "DejaVuSansDisplay".
-        names = [n for n in os.listdir(folder) if n.startswith("DejaVu") and "Display" not in n]
-    else:
-        require_noto(script)
-        folder = NOTO_DIR
-        family = NOTO_SCRIPTS[script][0]
-        prefixes = (f"NotoSans{family}-", f"NotoSerif{family}-")
-        names = [n for n in os.listdir(folder) if n.startswith(prefixes) and n.endswith(".ttf")]
-    return [os.path.join(folder, n) for n in sorted(names)]
+        # "DejaVuSans-Bold.ttf", ... (sorted by name) but not the 47-glyph "DejaVuSansDisplay".
+        return fonts.dejavu_fonts()
+    require_noto(script)
+    return fonts.noto_fonts(NOTO_SCRIPTS[script][0], fonts.noto_dirs(NOTO_DIR))
 
 
 def available_scripts() -> list[str]:
