@@ -7,7 +7,7 @@ dataset's own order, which is what few-shot runs want):
     digits[:CLASSES[:N]]              scikit-learn 8x8 digits, classes 0..9
     fashion_mnist[@DIR][:CLASSES[:N]] Fashion-MNIST train split (60000, 28x28)
     animals[@DIR][:CLASSES[:N]]       animal silhouettes (10000, 28x28) of animal-mnist
-    faces[:N]                         100 LFW faces, 25x25 (scikit-image)
+    faces[:N]                         100 LFW faces, 25x25 (needs scikit-image: tfgen[lfw])
     glyphs[:SELECTION[:N[:K]]]        Omniglot-like characters, 64x64, K per class (20)
     tfds:NAME[:SPLIT]                 a tensorflow-datasets dataset already on disk
 
@@ -59,7 +59,7 @@ BUILTIN_DATASETS = {
         "animals[@DIR][:CLASSES[:N]]  animal silhouettes in varied poses (10000, 28x28, 1000 per "
         f"class; `{ANIMALS_PIP}`), classes {', '.join(ANIMALS_CLASSES)} or 0..9"
     ),
-    "faces": "faces[:N]  100 LFW faces, 25x25 grey (scikit-image lfw_subset)",
+    "faces": "faces[:N]  100 LFW faces, 25x25 grey (scikit-image's lfw_subset: pip install scikit-image)",
     "glyphs": (
         "glyphs[:SELECTION[:N[:K]]]  Omniglot-like characters (64x64, K per class, default 20; "
         "N may be empty or all); SELECTION: all | noto | SCRIPT | SCRIPT/CHARS | CHARS, comma-joined"
@@ -200,7 +200,14 @@ def _digits():
 
 
 def _faces() -> LabelledImages:
-    from skimage.data import lfw_subset
+    try:
+        from skimage.data import lfw_subset
+    except ImportError:
+        raise InputError(
+            "The faces set is scikit-image's LFW subset, and scikit-image is not installed: "
+            '`pip install scikit-image` (or `pip install "tfgen[lfw]"`). Its files ship '
+            "in the package, so no network is needed afterwards."
+        ) from None
 
     # lfw_subset holds 100 faces followed by 100 non-face patches.
     faces = np.round(lfw_subset()[:100] * 255.0).astype(np.uint8)

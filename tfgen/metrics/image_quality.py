@@ -287,6 +287,29 @@ def nearest_real_mse_ssim(
     }
 
 
+# Luminance weights of scikit-image's rgb2gray (the ITU-R BT.709 primaries as
+# skimage rounds them; BT.601's 0.299/0.587/0.114 would give other scores):
+# BRISQUE.score of the brisque package converts with rgb2gray, and its model
+# was fitted to features of those grey images.
+RGB_TO_GREY_WEIGHTS = (0.2125, 0.7154, 0.0721)
+
+
+def rgb_to_grey(image) -> np.ndarray:
+    """``skimage.color.rgb2gray`` in NumPy: RGB ``[..., 3]`` -> float64 ``[...]``.
+
+    uint8 values are first scaled to [0, 1] as skimage's ``img_as_float``
+    does (× 1/255); float input is used as it is (float32 stays float32).
+    """
+    image = np.asarray(image)
+    if image.shape[-1] != 3:
+        raise InputError(f"rgb_to_grey needs RGB images [..., 3]. Received: shape={image.shape}")
+    if image.dtype.kind == "u":
+        image = np.multiply(image, 1.0 / np.iinfo(image.dtype).max, dtype=np.float64)
+    elif image.dtype not in (np.float32, np.float64):
+        raise InputError(f"rgb_to_grey takes unsigned-integer or float32/64 images. Received: dtype={image.dtype}")
+    return image @ np.array(RGB_TO_GREY_WEIGHTS, dtype=image.dtype)
+
+
 # BRISQUE needs at least this many pixels per side: its second scale halves the
 # image and fits statistics over 7×7 windows; below this it saturates.
 _BRISQUE_MIN_SIZE = 32
@@ -323,7 +346,6 @@ def brisque_scores(images_uint8) -> np.ndarray:
         )
     try:
         import cv2
-        import skimage.color
         from brisque import BRISQUE
     except ImportError as error:
         raise ImportError(
@@ -339,7 +361,7 @@ def brisque_scores(images_uint8) -> np.ndarray:
         # The steps of BRISQUE.score (brisque 0.2.0), whose own last step fails
         # under current NumPy (2.4): some features are 1-element arrays, which
         # float() no longer accepts, so they are converted here first.
-        grey = skimage.color.rgb2gray(image)
+        grey = rgb_to_grey(image)
         half = cv2.resize(grey, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_CUBIC)
         features = np.concatenate(
             [
