@@ -14,7 +14,8 @@ machine with network access,
     $KERAS_HOME/models/inception_v3_weights_tf_dim_ordering_tf_kernels.h5
     ~/.keras/models/inception_v3_weights_tf_dim_ordering_tf_kernels.h5
 
-or from an explicit path (``weights_path=`` / ``--inception-weights PATH``).
+or from an explicit path (``weights_path=`` / ``evaluate.py --inception-weights
+PATH`` / ``train.py --fid --fid-weights PATH``).
 The ``..._notop.h5`` file works too but holds no classifier, so it gives
 features only (``num_classes`` is None and the Inception Score is impossible).
 A Keras 3 ``.weights.h5`` file saved from ``keras.applications.InceptionV3``
@@ -35,7 +36,8 @@ Comparability. The Keras InceptionV3 weights are not the 2015 TF graph
 numbers from tfgen are comparable with each other (same extractor, same
 weights: see ``fingerprint``) but not identical to published TTUR /
 pytorch-fid / clean-fid values. Offline without these weights,
-``--features efficientnet_lite0`` works out of the box.
+``features="efficientnet_lite0"`` (``evaluate.py --features``, ``train.py
+--fid-features``) works out of the box.
 """
 
 from __future__ import annotations
@@ -58,10 +60,52 @@ INCEPTION_NOTOP_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_
 INCEPTION_RESOLUTION = 299
 INCEPTION_FEATURE_DIM = 2048
 IMAGENET_CLASSES = 1000
-_WRONG_FILE_ADVICE = (
-    f"Pass the file {INCEPTION_WEIGHTS_FILE} (or {INCEPTION_NOTOP_WEIGHTS_FILE}) made by "
-    "keras.applications.InceptionV3, or use --features efficientnet_lite0."
+# The flags that name the weights file and the extractor, per command: the
+# errors name those of the command in use (train.py has no --inception-weights).
+COMMAND_FLAGS = (
+    # (command, weights file flag, extractor flag)
+    ("evaluate.py", "inception-weights", "features"),
+    ("train.py --fid", "fid-weights", "fid-features"),
 )
+
+
+def _command_flags() -> list[tuple[str, str, str]]:
+    """The entries of ``COMMAND_FLAGS`` whose two flags are defined in this
+    process (absl's registry): those of the running command; none from Python."""
+    try:
+        from absl import flags
+    except ImportError:
+        return []
+    return [entry for entry in COMMAND_FLAGS if entry[1] in flags.FLAGS and entry[2] in flags.FLAGS]
+
+
+def weights_flag_advice(metavar: str = " PATH") -> str:
+    """How to pass a weights file, in the spelling of the command in use."""
+    in_use = _command_flags()
+    if len(in_use) == 1:
+        return f"--{in_use[0][1]}{metavar}"
+    spellings = "; ".join(
+        f"{command}: --{weights}{metavar}" for command, weights, _ in (in_use or COMMAND_FLAGS)
+    )
+    return f"weights_path= in Python ({spellings})"
+
+
+def offline_features_advice() -> str:
+    """How to choose the offline extractor, in the spelling of the command in use."""
+    in_use = _command_flags()
+    if len(in_use) == 1:
+        return f"--{in_use[0][2]} efficientnet_lite0"
+    spellings = "; ".join(
+        f"{command}: --{features} efficientnet_lite0" for command, _, features in (in_use or COMMAND_FLAGS)
+    )
+    return f'features="efficientnet_lite0" ({spellings})'
+
+
+def _wrong_file_advice() -> str:
+    return (
+        f"Pass the file {INCEPTION_WEIGHTS_FILE} (or {INCEPTION_NOTOP_WEIGHTS_FILE}) made by "
+        f"keras.applications.InceptionV3, or use {offline_features_advice()}."
+    )
 
 
 # --- finding the weights ------------------------------------------------------
@@ -90,7 +134,7 @@ def find_inception_weights(weights_path: str | os.PathLike | None = None) -> str
         if not os.path.isfile(weights_path):
             raise FileNotFoundError(
                 f"InceptionV3 weights file not found: {weights_path!r} (from "
-                f"--inception-weights / weights_path=). {_where_to_get_weights()}"
+                f"{weights_flag_advice(metavar='')}). {_where_to_get_weights()}"
             )
         return weights_path
     for name in (INCEPTION_WEIGHTS_FILE, INCEPTION_NOTOP_WEIGHTS_FILE):
@@ -110,8 +154,8 @@ def _where_to_get_weights() -> str:
         f"Put the Keras file {INCEPTION_WEIGHTS_FILE} (made by "
         "keras.applications.InceptionV3(weights='imagenet') on a machine with network "
         f"access) at {places} (the _notop.h5 file also works, without the Inception "
-        "Score), or pass its path with --inception-weights PATH (weights_path= in Python). "
-        "Without these weights, --features efficientnet_lite0 works offline."
+        f"Score), or pass its path with {weights_flag_advice()}. "
+        f"Without these weights, {offline_features_advice()} works offline."
     )
 
 
@@ -130,7 +174,7 @@ def _has_classifier(path: str) -> bool:
             if not (legacy or keras3):
                 raise InputError(
                     f"{path!r} is an HDF5 file but not Keras InceptionV3 weights (no Keras "
-                    f"layer list). {_WRONG_FILE_ADVICE}"
+                    f"layer list). {_wrong_file_advice()}"
                 )
             group.visititems(
                 lambda name, obj: shapes.append(tuple(obj.shape))
@@ -140,7 +184,7 @@ def _has_classifier(path: str) -> bool:
     except OSError as error:
         raise InputError(
             f"{path!r} is not a readable HDF5 file ({error}), so not Keras InceptionV3 "
-            f"weights. {_WRONG_FILE_ADVICE}"
+            f"weights. {_wrong_file_advice()}"
         ) from None
     return (INCEPTION_FEATURE_DIM, IMAGENET_CLASSES) in shapes
 
@@ -157,7 +201,7 @@ def _load_inception_v3(path: str) -> tuple[keras.Model, bool]:
     )
     if path.endswith(".weights.h5"):
         # Keras 3 format: checked variable by variable, all or nothing.
-        load_weights_checked(network, path, expected="Keras InceptionV3", advice=_WRONG_FILE_ADVICE)
+        load_weights_checked(network, path, expected="Keras InceptionV3", advice=_wrong_file_advice())
         return network, include_top
     try:
         # The legacy .h5 loader raises on a layer-count or shape mismatch;
@@ -169,7 +213,7 @@ def _load_inception_v3(path: str) -> tuple[keras.Model, bool]:
     except (ValueError, OSError, KeyError, TypeError, UserWarning) as error:
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise InputError(
-            f"{path!r} does not hold Keras InceptionV3 weights ({first_line}). {_WRONG_FILE_ADVICE}"
+            f"{path!r} does not hold Keras InceptionV3 weights ({first_line}). {_wrong_file_advice()}"
         ) from None
     return network, include_top
 
