@@ -1,4 +1,4 @@
-"""Generate images from a trained generator.
+r"""Generate images from a trained generator.
 
     python generate.py --generator runs/fastgan_digits --num-images 100 --output-dir out/
 
@@ -16,9 +16,9 @@ them the individual PNGs are written only if ``--pngs`` is given too.
 Few-shot adaptation (shot morphing, FIGR's Algorithm 2, or fine-tuning a
 transfer baseline):
 
-    python generate.py --adapt-from runs/shotmorph_digits --shots digits:9 \\
+    python generate.py --adapt-from runs/shotmorph_digits --shots digits:9 \
         --num-images 64 --grid --output-dir out/
-    python generate.py --adapt-from runs/figr_digits --shots digits:9 \\
+    python generate.py --adapt-from runs/figr_digits --shots digits:9 \
         --adapt-steps 10 --num-images 64 --grid --output-dir out/
 
 registers the shots (shot morphing, ``--method morph``; no steps) or copies
