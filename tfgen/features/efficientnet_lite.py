@@ -63,25 +63,25 @@ def _same_padding(size: int, kernel_size: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def _conv_bn(x, size, *, filters, kernel_size, stride, depthwise, activation, name):
+def _conv_bn(x, size, *, filters, kernel_size, stride, depthwise, activation, name, dtype=_DTYPE):
     """[zero pad] -> conv (no bias) -> BatchNorm -> [ReLU6]; returns (x, new size)."""
     if kernel_size > 1:
         pad = _same_padding(size, kernel_size, stride)
-        x = keras.layers.ZeroPadding2D((pad, pad), name=f"{name}_pad", dtype=_DTYPE)(x)
+        x = keras.layers.ZeroPadding2D((pad, pad), name=f"{name}_pad", dtype=dtype)(x)
     if depthwise:
         x = keras.layers.DepthwiseConv2D(
-            kernel_size, strides=stride, padding="valid", use_bias=False, name=name, dtype=_DTYPE
+            kernel_size, strides=stride, padding="valid", use_bias=False, name=name, dtype=dtype
         )(x)
     else:
         x = keras.layers.Conv2D(
             filters, kernel_size, strides=stride, padding="valid", use_bias=False, name=name,
-            dtype=_DTYPE,
+            dtype=dtype,
         )(x)
     x = keras.layers.BatchNormalization(
-        epsilon=BATCH_NORM_EPSILON, name=f"{name}_bn", dtype=_DTYPE
+        epsilon=BATCH_NORM_EPSILON, name=f"{name}_bn", dtype=dtype
     )(x)
     if activation:
-        x = keras.layers.ReLU(max_value=6.0, name=f"{name}_relu6", dtype=_DTYPE)(x)
+        x = keras.layers.ReLU(max_value=6.0, name=f"{name}_relu6", dtype=dtype)(x)
     return x, -(-size // stride)
 
 
@@ -132,25 +132,25 @@ def _preprocess(images):
     return (images - 127.0) / 128.0
 
 
-def _mbconv(x, size, *, in_channels, out_channels, expand_ratio, kernel_size, stride, name):
+def _mbconv(x, size, *, in_channels, out_channels, expand_ratio, kernel_size, stride, name, dtype=_DTYPE):
     """Mobile inverted bottleneck (MobileNetV2) without squeeze-excitation:
     1x1 expand -> kxk depthwise -> 1x1 project (linear), residual when shapes match."""
     inputs = x
     if expand_ratio != 1:
         x, size = _conv_bn(
             x, size, filters=in_channels * expand_ratio, kernel_size=1, stride=1,
-            depthwise=False, activation=True, name=f"{name}_expand_conv",
+            depthwise=False, activation=True, name=f"{name}_expand_conv", dtype=dtype,
         )
     x, size = _conv_bn(
         x, size, filters=None, kernel_size=kernel_size, stride=stride, depthwise=True,
-        activation=True, name=f"{name}_depthwise_conv",
+        activation=True, name=f"{name}_depthwise_conv", dtype=dtype,
     )
     x, size = _conv_bn(
         x, size, filters=out_channels, kernel_size=1, stride=1, depthwise=False,
-        activation=False, name=f"{name}_project_conv",
+        activation=False, name=f"{name}_project_conv", dtype=dtype,
     )
     if stride == 1 and in_channels == out_channels:
-        x = keras.layers.Add(name=f"{name}_add", dtype=_DTYPE)([x, inputs])
+        x = keras.layers.Add(name=f"{name}_add", dtype=dtype)([x, inputs])
     return x, size
 
 
@@ -294,6 +294,91 @@ def _load_cached(path: str, fingerprint: str) -> keras.Model:
     model = build_efficientnet_lite0()
     load_torch_weights(model, state_dict, source=path)
     return model
+
+
+# ---------------------------------------------------------------------------
+# Multi-scale features (Projected GAN's discriminator, tfgen.projected)
+
+# The last block of each of the four stages Projected GAN reads (Sauer et al.,
+# NeurIPS 2021, pg_modules/projector.py: timm's stem + blocks[0:2], blocks[2:3],
+# blocks[3:5], blocks[5:9]): strides 4, 8, 16, 32 of the input, with these channels.
+PYRAMID_BLOCKS = (2, 4, 10, 15)
+PYRAMID_STRIDES = (4, 8, 16, 32)
+PYRAMID_CHANNELS = (24, 40, 112, 320)
+
+
+def normalize_images(images):
+    """NHWC images in [-1, 1] -> EfficientNet-Lite's input scale, (pixel - 127) / 128
+    of the 0..255 pixel ``(x + 1) * 127.5`` (what ``_preprocess`` does, without resizing)."""
+    return ((images + 1.0) * 127.5 - 127.0) / 128.0
+
+
+def build_efficientnet_lite0_pyramid(image_size: int, *, dtype: str = _DTYPE):
+    """EfficientNet-Lite0 at a fixed square input size, with its four stage outputs.
+
+    Returns ``(network, pyramid)``: ``network`` is the whole network (head and
+    classifier included, the layer names of :func:`build_efficientnet_lite0`, so
+    :func:`load_torch_weights` fills it unchanged); ``pyramid`` shares its layers
+    and maps normalised images ``[B, S, S, 3]`` (:func:`normalize_images`; no
+    resizing inside) to ``[B, S/4, S/4, 24]``, ``[B, S/8, S/8, 40]``,
+    ``[B, S/16, S/16, 112]`` and ``[B, S/32, S/32, 320]`` (rounded up).
+
+    Args:
+        image_size: S, the input side (the "same" padding depends on it).
+        dtype: the layers' dtype policy ("float32", "mixed_bfloat16", ...).
+    """
+    image_size = int(image_size)
+    images = keras.Input((image_size, image_size, 3), name="images")
+    x, size = _conv_bn(
+        images, image_size, filters=STEM_CHANNELS, kernel_size=3, stride=2, depthwise=False,
+        activation=True, name="stem_conv", dtype=dtype,
+    )
+    channels, block, stages = STEM_CHANNELS, 0, []
+    for expand_ratio, kernel_size, first_stride, out_channels, repeats in STAGES:
+        for repeat in range(repeats):
+            x, size = _mbconv(
+                x, size, in_channels=channels, out_channels=out_channels, expand_ratio=expand_ratio,
+                kernel_size=kernel_size, stride=first_stride if repeat == 0 else 1,
+                name=f"block{block}", dtype=dtype,
+            )
+            channels = out_channels
+            if block in PYRAMID_BLOCKS:
+                stages.append(x)
+            block += 1
+    x, size = _conv_bn(
+        x, size, filters=HEAD_CHANNELS, kernel_size=1, stride=1, depthwise=False,
+        activation=True, name="head_conv", dtype=dtype,
+    )
+    features = keras.layers.GlobalAveragePooling2D(name="avg_pool", dtype=dtype)(x)
+    logits = keras.layers.Dense(NUM_CLASSES, name="classifier", dtype=dtype)(features)
+    network = keras.Model(images, {"features": features, "logits": logits}, name="efficientnet_lite0")
+    pyramid = keras.Model(images, stages, name="efficientnet_lite0_pyramid")
+    return network, pyramid
+
+
+@functools.lru_cache(maxsize=2)
+def _state_dict_cached(path: str, fingerprint: str) -> dict:
+    # Reading the pickle takes a second or two; a trainer builds several networks.
+    return load_torch_state_dict(path)
+
+
+def load_efficientnet_lite0_pyramid(
+    image_size: int, *, weights_path: str | None = None, dtype: str = _DTYPE
+) -> keras.Model:
+    """The pretrained, frozen (``trainable=False``) EfficientNet-Lite0 four-stage
+    feature model of :func:`build_efficientnet_lite0_pyramid`, built afresh at
+    each call (its variables belong to the caller's strategy scope and policy)
+    with the packaged ImageNet weights or ``weights_path``'s."""
+    path = os.path.abspath(weights_path if weights_path is not None else default_weights_path())
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"EfficientNet-Lite0 weights file not found: {path}. Pass weights_path= a PyTorch "
+            f"state dict, or leave it unset to use the packaged weights ({_PACKAGE_HINT})."
+        )
+    network, pyramid = build_efficientnet_lite0_pyramid(image_size, dtype=dtype)
+    load_torch_weights(network, _state_dict_cached(path, file_fingerprint(path)), source=path)
+    pyramid.trainable = False
+    return pyramid
 
 
 class EfficientNetLite0Extractor(FeatureExtractor):
