@@ -16,9 +16,18 @@ def build_generator(config):
 
 
 def build_discriminator(config):
+    config.validate()
+    if config.discriminator == "projected":
+        from tfgen.projected import ProjectedDiscriminator
+
+        return ProjectedDiscriminator(
+            input_resolution=config.resolution,
+            feature_resolution=config.projected_resolution,
+            width=config.ndf,
+            name="discriminator",
+        )
     from tfgen.families.fastgan.networks import FastGANDiscriminator
 
-    config.validate()
     return FastGANDiscriminator(input_resolution=config.resolution, ndf=config.ndf, name="discriminator")
 
 

@@ -410,12 +410,8 @@ class FastGANDiscriminator(CheckedWeightsMixin, keras.Model):
 
 
 def build_fastgan(config):
-    """(generator, discriminator) from a :class:`tfgen.families.fastgan.config.FastGANConfig`."""
-    config.validate()
-    generator = FastGANGenerator(
-        output_resolution=config.resolution, latent_dim=config.latent_dim, ngf=config.ngf, name="generator"
-    )
-    discriminator = FastGANDiscriminator(
-        input_resolution=config.resolution, ndf=config.ndf, name="discriminator"
-    )
-    return generator, discriminator
+    """(generator, discriminator) from a :class:`tfgen.families.fastgan.config.FastGANConfig`
+    (the discriminator its ``discriminator`` names)."""
+    from tfgen.families.fastgan import build_discriminator, build_generator
+
+    return build_generator(config), build_discriminator(config)
