@@ -22,6 +22,13 @@ fixed noise), ``logs/`` (TensorBoard) and, at the end,
 ``generator.weights.h5``, ``generator_ema.weights.h5`` and
 ``discriminator.weights.h5``. Running the same command again resumes from
 the latest checkpoint (Ctrl-C saves one); ``--override`` starts afresh.
+
+``--time-budget 30m`` trains for 30 minutes of training time in all (reruns
+add up; with ``--steps`` too, whichever ends first), then saves a checkpoint
+and the weights as a finished run does:
+
+    python train.py --data-folder path/to/images --time-budget 30m
+    python train.py --data-folder path/to/images --discriminator projected --time-budget 30m
 """
 
 from __future__ import annotations
@@ -126,9 +133,16 @@ def configs_from_flags():
     model_config = family.config_class(**settings_from_flags(family.config_class, family.presets, FLAGS))
     run = settings_from_flags(RunConfig, {**RUN_PRESETS, **family.presets}, FLAGS, skip=("name", "data"))
     if not family.trains_in_steps:
+        if FLAGS["time-budget"].value is not None:
+            raise InputError(
+                f"--model {family.name} trains in stages of its own, which --time-budget cannot stop: "
+                f"remove it. Received: --time-budget={FLAGS['time-budget'].value!r}"
+            )
         run["steps"] = 0  # its length is in its config (stages, a fit)
     elif FLAGS.steps is None and FLAGS.epochs:
         run["steps"] = 0  # --epochs passes instead of the family's steps
+    elif FLAGS.steps is None and FLAGS["time-budget"].value is not None:
+        run["steps"] = 0  # the budget alone says how long, not the family's steps
     run_config = RunConfig(name=FLAGS.name or default_run_name(data, FLAGS.model), data=data, **run)
     model_config.validate()
     run_config.validate()

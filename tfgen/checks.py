@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 from tfgen.errors import InputError
 
@@ -70,3 +71,26 @@ def parse_diff_augment_policy(policy):
             f"or '' for none. Received: policy={policy!r}"
         )
     return names
+
+
+# parse_duration's units: seconds, minutes, hours, days.
+_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([smhd])")
+
+
+def parse_duration(text) -> float:
+    """Seconds of a duration: ``"90s"``, ``"30m"``, ``"1h"``, ``"1h30m"``,
+    ``"1.5h"``, or a bare number of seconds (``"45"``). InputError otherwise,
+    or for a duration that is not positive."""
+    value = str(text).strip().lower()
+    seconds = None
+    if re.fullmatch(r"\d+(?:\.\d*)?|\.\d+", value):
+        seconds = float(value)
+    elif value and re.fullmatch(rf"(?:\s*{_DURATION_PART.pattern})+\s*", value):
+        seconds = sum(float(number) * _DURATION_UNITS[unit] for number, unit in _DURATION_PART.findall(value))
+    if seconds is None or not seconds > 0 or seconds == float("inf"):
+        raise InputError(
+            "time_budget must be a positive duration such as 90s, 30m, 1h or 1h30m (a bare number is "
+            f"seconds). Received: time_budget={text!r}"
+        )
+    return seconds

@@ -15,7 +15,7 @@ import numbers
 import operator
 import os
 
-from tfgen.checks import check_run_name
+from tfgen.checks import check_run_name, parse_duration
 from tfgen.errors import InputError
 
 SUPPORTED_FEW_SHOT_RESOLUTIONS = (32, 64)
@@ -152,6 +152,14 @@ class RunConfig:
         0, 'Training steps, meta-iterations for FIGR (0: --epochs passes).', minimum=0
     )  # 0: derive from epochs
     epochs: int = setting(0, 'Passes over the data, if --steps is not given.', minimum=0)
+    # A total over every invocation of the run (tfgen.training.time_budget).
+    time_budget: str | None = setting(
+        None,
+        'Train for this much wall-clock training time in all (e.g. 90s, 30m, 1h, 1h30m), then save a checkpoint '
+        'and the weights as a finished run does and say how many steps that was; with --steps or --epochs given '
+        'too, whichever comes first. The time adds up over reruns (recorded in <run>/training_time.json): '
+        'rerunning a finished run with the same budget does nothing, a larger one trains on.',
+    )
     mixed_precision: str = setting(
         "off",
         'Mixed precision: bfloat16 for CPUs with AVX512-BF16/AMX, TPUs and recent GPUs; float16 for '
@@ -213,6 +221,14 @@ class RunConfig:
     def validate(self) -> None:
         check_settings(self)
         check_run_name(self.name)
+        if self.time_budget is not None:
+            parse_duration(self.time_budget)
+            if self.strategy == "multiworker":
+                raise InputError(
+                    "time_budget cannot stop the workers of a multi-worker run at the same step; give "
+                    "steps (--steps) instead. Received: time_budget="
+                    f"{self.time_budget!r}, strategy='multiworker'"
+                )
         if self.mixed_precision not in ("off", "float16", "bfloat16", "auto"):
             raise InputError(
                 "mixed_precision must be one of off, float16, bfloat16, auto. "

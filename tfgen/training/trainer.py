@@ -16,7 +16,9 @@ per-replica train step (the networks come from its family in
   (resumed automatically), ``logs/`` (TensorBoard), ``samples/`` (grids
   from fixed noise) and, at the end, the three ``.weights.h5`` files;
 * a progress bar, Ctrl-C handling (checkpoint, then exit) and fine-tuning
-  from given weights.
+  from given weights;
+* a time budget (RunConfig.time_budget: stop after so much training time in
+  all, over reruns; :mod:`tfgen.training.time_budget`).
 
 Under MirroredStrategy (what was checked on Keras 3.15 / TF 2.21):
 
@@ -57,6 +59,7 @@ import math
 import os
 import shutil
 import tempfile
+import time
 import warnings
 
 import keras
@@ -91,6 +94,7 @@ from tfgen.training.interrupt import StopSignals, TrainingInterrupted
 from tfgen.training.metric_monitor import MetricMonitor
 from tfgen.training.peers import lost_peers_reported
 from tfgen.training.progress import TrainingProgress
+from tfgen.training.time_budget import TrainingClock, format_duration, parse_duration, record_seconds, seconds_at
 from tfgen.weights import load_weights_checked, non_finite_variables, save_weights_atomic
 from tfgen.errors import InputError
 
@@ -160,12 +164,15 @@ class ReplicaSeedGenerator(keras.random.SeedGenerator):
 
 
 def resolve_total_steps(run_config, *, steps_per_epoch):
-    """RunConfig.steps, or RunConfig.epochs passes of ``steps_per_epoch`` batches."""
+    """RunConfig.steps, or RunConfig.epochs passes of ``steps_per_epoch`` batches;
+    None (no limit in steps) when only a time budget says how long."""
     if run_config.steps:
         return run_config.steps
     if not run_config.epochs:
+        if run_config.time_budget:
+            return None
         raise InputError(
-            "Say how long to train: set steps (--steps) or epochs (--epochs). "
+            "Say how long to train: set steps (--steps), epochs (--epochs) or a time budget (--time-budget). "
             f"Received: steps={run_config.steps}, epochs={run_config.epochs}"
         )
     return run_config.epochs * steps_per_epoch
@@ -269,6 +276,12 @@ class Trainer:
         self._config_changes = []  # config.json's "changes": settings changed on resume
         self._scratch_dir = None  # a non-chief worker's checkpoint folder
         self.log_to_tensorboard = False  # decided when training starts
+        # Seconds of RunConfig.time_budget (None: none), the clock that measures
+        # it (a zero-argument function; tests pass a fake one) and, while
+        # training, the run's TrainingClock.
+        self.time_budget = parse_duration(run_config.time_budget) if run_config.time_budget else None
+        self.clock = time.monotonic
+        self.training_clock = None
 
     def check_split_over_replicas(self, name, value, share):
         """An InputError unless the setting ``name`` = ``value`` divides evenly
@@ -540,10 +553,18 @@ class Trainer:
             self._scratch_dir = None
 
     def is_finished(self, total_steps):
-        """Whether the run has reached ``total_steps`` and its folder holds the
-        final weights of the step it reached (not those of an earlier end)."""
+        """Whether the run has reached ``total_steps`` (None: no limit in steps)
+        or spent its time budget, and its folder holds the final weights of the
+        step it reached (not those of an earlier end)."""
         step = int(self.step.numpy())
-        return step >= total_steps and finished_at(self.run_dir, step, self.final_weights())
+        return self._reached_end(step, total_steps) and finished_at(self.run_dir, step, self.final_weights())
+
+    def _reached_end(self, step, total_steps):
+        """Whether ``step``, restored, is where the run ends: its last step, or
+        one by which the time budget was spent (as recorded)."""
+        if total_steps is not None and step >= total_steps:
+            return True
+        return self.time_budget is not None and seconds_at(self.run_dir, step) >= self.time_budget
 
     def save_checkpoint(self):
         """Write a checkpoint numbered by the current step; returns its path.
@@ -555,7 +576,11 @@ class Trainer:
             raise self._diverged(
                 f"{len(bad)} variables hold NaN or Inf (e.g. {', '.join(bad[:3])})"
             )
-        return self.checkpoint_manager.save(checkpoint_number=self.step)
+        path = self.checkpoint_manager.save(checkpoint_number=self.step)
+        # The time trained up to it, in runs with a time budget.
+        if self.is_chief and self.training_clock is not None and self.time_budget is not None:
+            record_seconds(self.run_dir, int(self.step.numpy()), self.training_clock.seconds())
+        return path
 
     def loss_values(self, losses):
         """The step's losses as floats; :class:`TrainingDiverged` if one is NaN or Inf.
@@ -598,14 +623,15 @@ class Trainer:
                 # (With override the chief has emptied the folder; the other
                 # workers must not see the files it may not have deleted yet.)
                 if not override and self.is_finished(total_steps):
+                    more = "--steps" if self.time_budget is None else "--steps or --time-budget"
                     self._say(
-                        f"{self.family}: {self.run_dir} has finished ({start} steps); nothing to do. "
-                        "Pass a larger --steps to train on from its last checkpoint, or --override "
-                        "to start afresh."
+                        f"{self.family}: {self.run_dir} has finished ({start} steps"
+                        f"{self._time_note(start)}); nothing to do. Pass a larger {more} to train on "
+                        "from its last checkpoint, or --override to start afresh."
                     )
                     return self.run_dir
                 self._prepare_folder()
-                if start >= total_steps:
+                if self._reached_end(start, total_steps):
                     # Stopped after its last checkpoint, before its weights were written.
                     self._say(f"{self.family}: {self.run_dir} reached step {start}; writing its final weights.")
                     self.write_final_outputs()
@@ -621,11 +647,24 @@ class Trainer:
         epochs = self.run_config.fid_frequency_epochs
         return epochs * self.data.steps_per_epoch if epochs else self.run_config.fid_frequency
 
+    def _time_note(self, step):
+        """", 12m 5s of its 30m 0s time budget" (nothing without a budget)."""
+        if self.time_budget is None:
+            return ""
+        spent = seconds_at(self.run_dir, step)
+        return f", {format_duration(spent)} of its {format_duration(self.time_budget)} time budget"
+
     def _train_loop(self, start, total_steps, stop):
         run = self.run_config
+        clock = self.training_clock = TrainingClock(self.clock, before=seconds_at(self.run_dir, start))
+        budget = self.time_budget
+        length = f"{total_steps} steps" if total_steps is not None else "steps"
+        if budget is not None:
+            length += (" or " if total_steps is not None else " for ") + f"{format_duration(budget)} of training time"
+            length += f" ({format_duration(clock.before)} spent)" if clock.before else ""
         self._say(
             f"{self.family}: {'resuming at step ' + str(start) if start else 'starting'}; "
-            f"{total_steps} steps of {self.global_batch_size} images from {run.data} "
+            f"{length} of {self.global_batch_size} images from {run.data} "
             f"({self.data.num_images} images) into {self.run_dir}, on {describe_devices(self.strategy)} "
             f"in {self.precision_note}"
         )
@@ -634,11 +673,13 @@ class Trainer:
         progress = TrainingProgress(
             start=start, total=total_steps, images_per_step=self.global_batch_size, enabled=not self.quiet
         )
-        step = start
+        step = saved = start
+        out_of_time = False
+        clock.start()
         try:
             # A lost worker of a multi-worker run fails the collectives: one line says so.
             with writer.as_default(), progress, lost_peers_reported(self.strategy):
-                while step < total_steps:
+                while (total_steps is None or step < total_steps) and not out_of_time:
                     losses = self.train_function(next(batches))
                     step = int(self.step.numpy())
                     values = self.loss_values(losses)
@@ -651,8 +692,11 @@ class Trainer:
                         self.write_samples(f"step_{step:07d}.png", step=step)
                     if self.metric_monitor is not None and step % self.metric_every == 0:
                         progress.write(self.measure_metric(step))
+                    # Read before a checkpoint records the time: what it records is no less.
+                    out_of_time = budget is not None and clock.seconds() >= budget
                     if step % run.checkpoint_every == 0:
                         self.save_checkpoint()
+                        saved = step
                     if stop.requested is not None:
                         self._save_on_interrupt()
                         raise TrainingInterrupted(stop.requested)
@@ -666,8 +710,14 @@ class Trainer:
         with lost_peers_reported(self.strategy):
             if self.metric_monitor is not None and step != start and step % self.metric_every:
                 self._say(self.measure_metric(step))  # the final weights are measured too
-            if step != start and step % run.checkpoint_every:  # not saved in the loop
+            if step != saved:  # not saved in the loop
                 self.save_checkpoint()
+            if out_of_time:
+                self._say(
+                    f"{self.family}: time budget of {format_duration(budget)} spent at step {step} "
+                    f"({step - start} steps in {format_duration(clock.this_run())} this time, "
+                    f"{format_duration(clock.seconds())} of training in all)."
+                )
             self.write_final_outputs()
 
     def _save_on_interrupt(self):
