@@ -19,6 +19,8 @@ from tests.crash_harness import REPO, checkpoint_steps, differences, random_dela
 COMMON = ["--sample-every", "1000", "--seed", "0", "--quiet"]
 FAMILIES = {
     "fastgan": ["--ngf", "4", "--ndf", "4", "--batch-size", "2", "--steps", "12", "--checkpoint-every", "3"],
+    "fastgan_projected": ["--discriminator", "projected", "--projected-resolution", "128", "--ngf", "4", "--ndf", "4",
+                          "--batch-size", "2", "--steps", "12", "--checkpoint-every", "3"],
     "figr": ["--model", "figr", "--width", "4", "--latent-dim", "8", "--inner-steps", "2", "--steps", "6",
              "--checkpoint-every", "2"],
     "dcgan": ["--model", "dcgan", "--width", "4", "--latent-dim", "8", "--batch-size", "8", "--steps", "12",
