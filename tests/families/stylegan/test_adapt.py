@@ -11,32 +11,13 @@ from keras import ops
 
 import tfgen
 from tfgen.config import RunConfig
-from tfgen.families.stylegan.config import AdaINAdaptConfig, StyleGANConfig
-from tfgen.data.episodes import load_shots
+from tfgen.families.stylegan.config import AdaINAdaptConfig
 from tfgen.runs import load_generator
 from tfgen.sampling import generate
 from tfgen.adaptation import adapt_run, save_adapted
 from tfgen.families.stylegan.adapt import adapt_adain, affine_variables
-from tfgen.families.stylegan.trainer import StyleGANTrainer
 
 L1_ONLY = AdaINAdaptConfig(steps=2, perceptual_features="none")
-
-
-@pytest.fixture(scope="module")
-def style_run(tmp_path_factory):
-    runs = tmp_path_factory.mktemp("runs")
-    config = StyleGANConfig(
-        resolution=32, channels=1, latent_dim=8, w_dim=8, mapping_layers=2,
-        channel_base=64, channel_max=8, batch_size=4,
-    )  # fmt: skip
-    run = RunConfig(name="style", runs_dir=str(runs), data="digits", steps=2, flip=False, sample_every=1000)
-    StyleGANTrainer(config, run, quiet=True).fit()
-    return runs / "style"
-
-
-@pytest.fixture(scope="module")
-def shots():
-    return load_shots("digits:9", shots=4, resolution=32, channels=1, seed=0)
 
 
 def by_path(model):

@@ -21,8 +21,6 @@ from tests.scripts import REPO, run_script
 from tests.test_train_cli import error_message
 from tfgen import losses
 from tfgen.adaptation import adapt_run
-from tfgen.config import RunConfig
-from tfgen.data.episodes import load_shots
 from tfgen.families.stylegan.adapt import (
     AdaINAdaptation,
     KShotDiscriminator,
@@ -31,30 +29,12 @@ from tfgen.families.stylegan.adapt import (
     affine_variables,
     content_and_style_maps,
 )
-from tfgen.families.stylegan.config import AdaINAdaptConfig, StyleGANConfig
-from tfgen.families.stylegan.trainer import StyleGANTrainer
+from tfgen.families.stylegan.config import AdaINAdaptConfig
 from tfgen.runs import load_generator
 from tfgen.sampling import set_noise_seed
 
 BASE = AdaINAdaptConfig(steps=2, perceptual_features="none")
 DISCRIMINATOR = dataclasses.replace(BASE, interpolation_loss="discriminator", interpolation_d_width=4)
-
-
-@pytest.fixture(scope="module")
-def style_run(tmp_path_factory):
-    runs = tmp_path_factory.mktemp("runs")
-    config = StyleGANConfig(
-        resolution=32, channels=1, latent_dim=8, w_dim=8, mapping_layers=2,
-        channel_base=64, channel_max=8, batch_size=4,
-    )  # fmt: skip
-    run = RunConfig(name="style", runs_dir=str(runs), data="digits", steps=2, flip=False, sample_every=1000)
-    StyleGANTrainer(config, run, quiet=True).fit()
-    return runs / "style"
-
-
-@pytest.fixture(scope="module")
-def shots():
-    return load_shots("digits:9", shots=4, resolution=32, channels=1, seed=0)
 
 
 class ToyFeatures:
