@@ -125,6 +125,13 @@ flags.DEFINE_enum(
     "LoFGAN fuse: new images fused from the shots' local features, no training).",
 )  # fmt: skip
 
+flags.DEFINE_enum(
+    "finetune-images", None, ["augmented", "morphs"],
+    "DCGANs (--method finetune or cdc): what G and D are fine-tuned on: augmented (the shots shifted, rotated "
+    "and zoomed; the default) or morphs (those plus in-betweens of pairs of shots, registered and warped onto "
+    "each other as shot morphing does).",
+)
+
 # AdaIN adaptation of a StyleGAN run: the settings of AdaINAdaptConfig, defined there.
 define_setting_flags(AdaINAdaptConfig)
 
@@ -214,6 +221,8 @@ def adapted_generator(seed):
     # The AdaIN settings go only to the runs that take them (StyleGAN); given
     # for another family, its adaptation refuses them by name.
     options = {"adain": adain_config()} if any(FLAGS[name].present for name in ADAIN_FLAGS) else {}
+    if FLAGS["finetune-images"].value:
+        options["training_images"] = FLAGS["finetune-images"].value
     print(f"Adapting {run.folder} to {len(shots)} shots of {FLAGS.shots} ...", flush=True)
     adapted = adaptation.adapt_run(
         run, shots, steps=FLAGS["adapt-steps"].value, seed=seed, quiet=False, method=FLAGS.method, **options

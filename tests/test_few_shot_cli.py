@@ -61,6 +61,14 @@ def test_transfer_baseline_through_the_same_commands(tmp_path):
     assert completed.returncode == 0, completed.stderr[-3000:]
     adapted = json.loads((tmp_path / "adapted" / "config.json").read_text())
     assert adapted["model"]["sample_class"] == 9
+    # Fine-tuned on the shots' morphs instead: the same seed, other training images, other weights.
+    completed = run_script(
+        "generate.py", "--adapt-from", str(tmp_path / "c"), "--shots", "digits:9", "--adapt-steps", "2",
+        "--finetune-images", "morphs", "--num-images", "3", "--output-dir", str(tmp_path / "out_morphs"),
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    images = [np.asarray(Image.open(tmp_path / d / "000000.png")) for d in ("out", "out_morphs")]
+    assert images[0].shape == images[1].shape == (32, 32) and not np.array_equal(*images)
 
 
 @pytest.mark.parametrize(
@@ -70,6 +78,7 @@ def test_transfer_baseline_through_the_same_commands(tmp_path):
         (["--adapt-from", "{run}"], "--adapt-from needs --shots"),
         (["--adapt-from", "{run}", "--shots", "digits:12"], "Unknown class '12'"),
         (["--adapt-from", "/nonexistent", "--shots", "digits:9"], "not a run folder"),
+        (["--adapt-from", "{run}", "--shots", "digits:9", "--finetune-images", "morphs"], "training_images"),
     ],
 )
 def test_adaptation_errors_are_one_clean_line(figr_run, tmp_path, args, expected):
