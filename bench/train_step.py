@@ -2,7 +2,9 @@
 
 One iteration = one D step on real images (with its three reconstruction
 decoders) and on fakes, then one G step, Adam updates, EMA update: the
-trainer's real compiled step, fed a fixed batch of random images so data
+trainer's real compiled step (``--discriminators projected``: Projected GAN's
+discriminator instead, frozen EfficientNet-Lite0 at 224 px or the native size
+and four mini discriminators, no decoders), fed a fixed batch of random images so data
 loading is excluded. Generation = the generator in inference mode, batch 8.
 FLOPs per iteration are counted from the compiled step's graph
 (``tfgen.profiling.graph_flops``); the achieved GFLOP/s are given as a
@@ -17,6 +19,7 @@ peak RSS is per configuration.
     python bench/train_step.py --resolutions 256 --precisions off --xla both
     python bench/train_step.py --resolutions 1024 --batch-size 1
     python bench/train_step.py --resolutions 256 --precisions bfloat16 --profile 20
+    python bench/train_step.py --resolutions 64,256 --precisions off --discriminators fastgan,projected
 
 ``--profile N`` also runs the step under TensorFlow's profiler and prints
 its N costliest op types and name scopes (kernel seconds per iteration).
@@ -47,7 +50,8 @@ def _current_rss_gb():
     return None
 
 
-def measure(resolution, precision, xla, batch_size, iterations, warmup, width=64, profile=0):
+def measure(resolution, precision, xla, batch_size, iterations, warmup, width=64, profile=0,
+            discriminator="fastgan", projected_resolution=224):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, ROOT)
     import numpy as np
@@ -70,7 +74,10 @@ def measure(resolution, precision, xla, batch_size, iterations, warmup, width=64
         def build_dataset(self):
             return RandomData()
 
-    model = FastGANConfig(resolution=resolution, batch_size=batch_size, ngf=width, ndf=width)
+    model = FastGANConfig(
+        resolution=resolution, batch_size=batch_size, ngf=width, ndf=width, discriminator=discriminator,
+        projected_resolution=projected_resolution if discriminator == "projected" else 224,
+    )
     run = RunConfig(name="bench", runs_dir="/tmp/tfgen_bench", steps=1, mixed_precision=precision, xla=xla)
     trainer = BenchTrainer(model, run, quiet=True)
     batch = next(iter(trainer.distribute(trainer.data.dataset)))
@@ -108,6 +115,8 @@ def measure(resolution, precision, xla, batch_size, iterations, warmup, width=64
     count = lambda m: sum(int(np.prod(v.shape)) for v in m.trainable_weights)  # noqa: E731
     profiled = op_times(trainer.train_function, batch) if profile else None
     return {
+        "discriminator": discriminator,
+        "projected_resolution": projected_resolution if discriminator == "projected" else None,
         "resolution": resolution,
         "precision": precision,
         "xla": xla,
@@ -126,6 +135,10 @@ def measure(resolution, precision, xla, batch_size, iterations, warmup, width=64
         "steady_rss_gb": steady_rss_gb,
         "g_params_m": round(count(trainer.generator) / 1e6, 2),
         "d_params_m": round(count(trainer.discriminator) / 1e6, 2),
+        # The projected discriminator's frozen EfficientNet-Lite0 stages (not trained, not in its weights).
+        "d_frozen_params_m": round(
+            sum(int(np.prod(v.shape)) for v in trainer.discriminator.feature_network().variables) / 1e6, 2
+        ) if discriminator == "projected" else 0.0,
         "profile": profiled and {
             "wall_s": round(profiled.wall_seconds, 3),
             "kernel_s": round(profiled.kernel_seconds, 3),
@@ -173,6 +186,9 @@ def main():
     parser.add_argument("--xla", default="off", choices=["off", "on", "both"])
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--width", type=int, default=64, help="ngf = ndf (official 64)")
+    parser.add_argument("--discriminators", default="fastgan", help="fastgan, projected (comma-separated)")
+    parser.add_argument("--projected-resolution", type=int, default=224,
+                        help="the projected discriminator's feature resolution (official 224)")
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--profile", type=int, default=0, metavar="N",
@@ -182,10 +198,10 @@ def main():
     args = parser.parse_args()
 
     if args.one:
-        resolution, precision, xla = args.one.split(",")
+        resolution, precision, xla, discriminator = args.one.split(",")
         result = measure(
             int(resolution), precision, xla == "1", args.batch_size, args.iterations, args.warmup, args.width,
-            args.profile,
+            args.profile, discriminator, args.projected_resolution,
         )
         print("RESULT " + json.dumps(result))
         return
@@ -193,38 +209,45 @@ def main():
     xla_modes = {"off": [False], "on": [True], "both": [False, True]}[args.xla]
     print(describe_cpu())
     header = (
-        f"{'res':>5} {'precision':>9} {'xla':>4} {'batch':>5} {'s/iter':>8} {'+NaN chk':>8} "
+        f"{'D':>9} {'res':>5} {'precision':>9} {'xla':>4} {'batch':>5} {'s/iter':>8} {'+NaN chk':>8} "
         f"{'first s':>8} {'gen img/s':>9} {'peak RSS GB':>11} {'GFLOP/it':>8} {'GFLOP/s':>8} {'ceiling':>8} {'of ceil':>7}"
     )
     print(header)
-    for resolution in [int(r) for r in args.resolutions.split(",")]:
-        for precision in args.precisions.split(","):
-            for xla in xla_modes:
-                command = [
-                    sys.executable, __file__, "--one", f"{resolution},{precision},{int(xla)}",
-                    "--batch-size", str(args.batch_size), "--iterations", str(args.iterations),
-                    "--warmup", str(args.warmup), "--width", str(args.width), "--profile", str(args.profile),
-                ]
-                proc = subprocess.run(command, capture_output=True, text=True)
-                lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
-                if proc.returncode or not lines:
-                    print(f"{resolution:>5} {precision:>9} {str(xla):>4} failed: {proc.stderr.strip().splitlines()[-1:]}")
-                    continue
-                r = json.loads(lines[0][len("RESULT "):])
-                print(
-                    f"{resolution:>5} {precision:>9} {'on' if xla else 'off':>4} {r['batch_size']:>5} "
-                    f"{r['median_s_per_iteration']:>8.3f} {r['median_s_with_finite_check']:>8.3f} "
-                    f"{r['first_iteration_s']:>8.1f} "
-                    f"{r['generator_images_per_s']:>9.1f} {r['peak_rss_gb']:>11.2f} "
-                    f"{r['gflop_per_iteration']:>8.1f} {r['gflop_per_s']:>8.1f} {r['conv_ceiling_gflop_per_s']:>8.1f} "
-                    f"{r['ceiling_fraction']:>7.2f}",
-                    flush=True,
-                )
-                if r["profile"]:
-                    print_profile(r["profile"])
-                if args.json:
-                    with open(args.json, "a") as f:
-                        f.write(json.dumps(r) + "\n")
+    configurations = [
+        (discriminator, resolution, precision, xla)
+        for resolution in [int(r) for r in args.resolutions.split(",")]
+        for precision in args.precisions.split(",")
+        for xla in xla_modes
+        for discriminator in args.discriminators.split(",")
+    ]
+    for discriminator, resolution, precision, xla in configurations:
+        command = [
+            sys.executable, __file__, "--one", f"{resolution},{precision},{int(xla)},{discriminator}",
+            "--batch-size", str(args.batch_size), "--iterations", str(args.iterations),
+            "--warmup", str(args.warmup), "--width", str(args.width), "--profile", str(args.profile),
+            "--projected-resolution", str(args.projected_resolution),
+        ]
+        proc = subprocess.run(command, capture_output=True, text=True)
+        lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+        if proc.returncode or not lines:
+            print(f"{discriminator:>9} {resolution:>5} {precision:>9} {str(xla):>4} failed: "
+                  f"{proc.stderr.strip().splitlines()[-1:]}")
+            continue
+        r = json.loads(lines[0][len("RESULT "):])
+        print(
+            f"{discriminator:>9} {resolution:>5} {precision:>9} {'on' if xla else 'off':>4} {r['batch_size']:>5} "
+            f"{r['median_s_per_iteration']:>8.3f} {r['median_s_with_finite_check']:>8.3f} "
+            f"{r['first_iteration_s']:>8.1f} "
+            f"{r['generator_images_per_s']:>9.1f} {r['peak_rss_gb']:>11.2f} "
+            f"{r['gflop_per_iteration']:>8.1f} {r['gflop_per_s']:>8.1f} {r['conv_ceiling_gflop_per_s']:>8.1f} "
+            f"{r['ceiling_fraction']:>7.2f}",
+            flush=True,
+        )
+        if r["profile"]:
+            print_profile(r["profile"])
+        if args.json:
+            with open(args.json, "a") as f:
+                f.write(json.dumps(r) + "\n")
 
 
 if __name__ == "__main__":
