@@ -170,3 +170,40 @@ def test_nan_in_the_discriminator_stops_the_run_with_its_message(tmp_path):
     head.assign(np.full(head.shape, np.nan, "float32"))
     with pytest.raises(TrainingDiverged, match="Training diverged at step 1"):
         trainer.loss_values(trainer.train_function(first_batch(trainer)))
+
+
+# A fresh process: the CPU is split into two logical devices before TensorFlow starts.
+_MIRRORED_SCRIPT = '''
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import numpy as np
+from tfgen.config import RunConfig
+from tfgen.families.fastgan.config import FastGANConfig
+from tfgen.families.fastgan.trainer import FastGANTrainer
+
+config = FastGANConfig(resolution=64, latent_dim=16, ngf=4, ndf=4, batch_size=4, discriminator="projected",
+                       projected_resolution=128)
+run = RunConfig(name="mirrored", runs_dir=sys.argv[1], data="digits:3", steps=1, strategy="mirrored", flip=False)
+trainer = FastGANTrainer(config, run, quiet=True)
+D = trainer.discriminator
+frozen = [v.numpy().copy() for v in D.feature_network().variables]
+minis = [v.numpy().copy() for v in D.trainable_variables]
+losses = trainer.train_function(next(iter(trainer.distribute(trainer.data.dataset))))
+print("RESULT " + json.dumps({
+    "replicas": trainer.num_replicas,
+    "losses": {k: float(v) for k, v in losses.items()},
+    "frozen_kept": all(np.array_equal(a, v.numpy()) for a, v in zip(frozen, D.feature_network().variables)),
+    "minis_moved": all(not np.array_equal(a, v.numpy()) for a, v in zip(minis, D.trainable_variables)),
+}))
+'''
+
+
+def test_a_mirrored_step_over_two_cpu_devices(tmp_path):
+    from tests.scripts import run_result_script
+
+    result = run_result_script(_MIRRORED_SCRIPT, tmp_path)
+    assert result["replicas"] == 2
+    assert set(result["losses"]) == LOSS_NAMES and all(np.isfinite(v) for v in result["losses"].values())
+    assert result["frozen_kept"] and result["minis_moved"]
