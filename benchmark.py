@@ -65,6 +65,7 @@ flags.DEFINE_integer("per-base", 2, "Classes held out together from one base (fe
 flags.DEFINE_integer("shots", 4, "k: images of the held-out class a method sees.")
 flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "Shot seeds: each draws other shots (95% intervals are over them).")
 flags.DEFINE_list("shot-sweep", [], "Other numbers of shots to score too (e.g. 1,2,4,8,16): a table of FD ×floor against k.")
+flags.DEFINE_list("sweep-methods", [], "Methods in the --shot-sweep table beside the references (default: all of --methods).")
 flags.DEFINE_integer("num-images", 100, "Images per row (at most half of the class's images besides the shots).")
 flags.DEFINE_integer("resolution", 32, "Side the images are resized to (the few-shot models: 32 or 64).")
 flags.DEFINE_integer("channels", 1, "1: grey, 3: RGB.")
@@ -94,6 +95,9 @@ def main(argv):
     shot_sweep = integer_list(FLAGS["shot-sweep"].value, "--shot-sweep", "numbers of shots, e.g. 1,2,4,8,16")
     if any(k < 1 for k in shot_sweep):
         raise InputError(f"--shot-sweep takes positive numbers of shots. Received: {','.join(map(str, shot_sweep))}")
+    unknown = sorted(set(FLAGS["sweep-methods"].value) - set(FLAGS.methods))
+    if unknown:
+        raise InputError(f"--sweep-methods names methods of --methods only. Received: {','.join(unknown)}")
     settings = BenchmarkSettings(
         data=FLAGS.data,
         out_dir=FLAGS["out-dir"].value or os.path.join("runs", "benchmark_" + FLAGS.data.replace(":", "_").replace("/", "_")),
@@ -103,6 +107,7 @@ def main(argv):
         shots=FLAGS.shots,
         seeds=seeds,
         shot_sweep=shot_sweep,
+        sweep_methods=tuple(FLAGS["sweep-methods"].value),
         num_images=FLAGS["num-images"].value,
         resolution=FLAGS.resolution,
         channels=FLAGS.channels,

@@ -123,6 +123,25 @@ def test_a_second_run_reuses_everything(first_run):
     assert again["summary"] == result["summary"]
 
 
+def test_sweep_methods_limits_the_k_table_to_the_named_methods(first_run, tmp_path):
+    import shutil
+
+    out_dir = tmp_path / "out"
+    shutil.copytree(first_run[0], out_dir)  # its judge, base and scores; the first run's folder stays as it is
+    args = list(benchmark_args(out_dir))
+    args[args.index("--methods") + 1] = "cdcgan,cdcgan_morphs"
+    completed = run_script("benchmark.py", *args, "--sweep-methods", "cdcgan", timeout=400)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads((out_dir / "results.json").read_text())
+    rows = (*ROWS, "cdcgan_morphs")
+    assert sorted((e["method"], e["class"]) for e in result["episodes"]) == sorted((r, c) for r in rows for c in CLASSES)
+    # The sweep: the references and cdcgan, not cdcgan_morphs (which shares cdcgan's base).
+    assert sorted({e["method"] for e in result["shot_sweep"]}) == sorted(ROWS)
+    assert len(result["bases"]) == 1
+    completed = run_script("benchmark.py", *args, "--sweep-methods", "dagan", timeout=120)
+    assert "--sweep-methods names methods of --methods only. Received: dagan" in error_message(completed)
+
+
 def test_classes_too_small_are_one_clean_error(tmp_path):
     from tfgen.data.builtin import load_builtin
 

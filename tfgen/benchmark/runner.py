@@ -40,6 +40,8 @@ class BenchmarkSettings:
     shots: int = 4
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     shot_sweep: tuple[int, ...] = ()  # other numbers of shots scored for the FD ×floor-against-k table
+    # Methods in that table beside the references (empty: every method); a sweep costs k's episodes again.
+    sweep_methods: tuple[str, ...] = ()
     num_images: int = 100
     resolution: int = 32
     channels: int = 1
@@ -137,11 +139,13 @@ class EpisodeScorer:
         self.groups, self.rows, self.bases, self.cache, self.cache_path = groups, rows, bases, cache, cache_path
         self.judge_index = {name: i for i, name in enumerate(judge.class_names)}
 
-    def run(self, shots: int, grids: bool = False) -> list[dict]:
+    def run(self, shots: int, grids: bool = False, rows=None) -> list[dict]:
+        """Scores of ``rows`` (default: all of them) on ``shots`` shots."""
         from tqdm.auto import tqdm
 
         settings = self.settings
-        total = sum(len(g) for g in self.groups) * len(settings.seeds) * len(self.rows)
+        rows = self.rows if rows is None else rows
+        total = sum(len(g) for g in self.groups) * len(settings.seeds) * len(rows)
         bar = tqdm(total=total, disable=settings.quiet, desc=f"episodes, k = {shots}", unit="row", dynamic_ncols=True)
         episodes = []
         for index, group in enumerate(self.groups):
@@ -150,7 +154,7 @@ class EpisodeScorer:
                 for seed in settings.seeds:
                     episode = protocol.draw_episode(class_images, class_name, shots=shots, seed=seed,
                                                     num_images=settings.num_images)  # fmt: skip
-                    episodes += self._score_rows(episode, index, grids and seed == settings.seeds[0], bar)
+                    episodes += self._score_rows(episode, index, rows, grids and seed == settings.seeds[0], bar)
         bar.close()
         return episodes
 
@@ -162,11 +166,11 @@ class EpisodeScorer:
         self.cache.update(on_disk)
         write_json_atomic(self.cache_path, on_disk)
 
-    def _score_rows(self, episode, group_index, grids, bar) -> list[dict]:
+    def _score_rows(self, episode, group_index, rows, grids, bar) -> list[dict]:
         settings, cache = self.settings, self.cache
         baseline = None
         found = []
-        for row in self.rows:
+        for row in rows:
             row_name = row.name if isinstance(row, Method) else row
             base = self.bases.get((row_name, group_index)) if isinstance(row, Method) else None
             key = "|".join([settings.data_tag(), os.path.basename(self.judge_info["folder"]), row_name,
@@ -229,7 +233,8 @@ def run_benchmark(settings: BenchmarkSettings, rows) -> dict:
     scored = EpisodeScorer(settings, data, judge, judge_info, groups, rows, bases, cache, cache_path)
     episodes = scored.run(settings.shots, grids=True)
     # The other numbers of shots (the main k's episodes complete the table).
-    sweep_episodes = [e for k in settings.shot_sweep if k != settings.shots for e in scored.run(k)]
+    swept = [r for r in rows if not isinstance(r, Method) or not settings.sweep_methods or r.name in settings.sweep_methods]
+    sweep_episodes = [e for k in settings.shot_sweep if k != settings.shots for e in scored.run(k, rows=swept)]
 
     result = {
         "settings": dataclasses.asdict(settings),
