@@ -12,7 +12,7 @@ from tfgen.data.episodes import (
     ClassSplit,
     augment_shots,
     labelled_batches,
-    morph_shots,
+    shots_and_morphs,
     load_few_shot_data,
     load_shots,
     resolve_class_split,
@@ -312,11 +312,11 @@ def _ink_column(images):
     return (ink.sum(axis=1) * np.arange(images.shape[2])).sum(axis=1) / ink.sum(axis=(1, 2))
 
 
-def test_morph_shots_adds_in_betweens_of_the_shots():
+def test_shots_and_morphs_adds_in_betweens_of_the_shots():
     shots = np.zeros((2, 32, 32, 1), np.uint8)
     shots[0, 8:24, 6:12] = 255  # a bar at columns 6-11 (centre 8.5) ...
     shots[1, 8:24, 16:22] = 255  # ... and the same bar 10 px to the right (centre 18.5)
-    images = morph_shots(shots, count=32, seed=0)
+    images = shots_and_morphs(shots, count=32, seed=0)
     assert images.shape == (32, 32, 32, 1) and images.dtype == np.float32
     np.testing.assert_array_equal(images[:2], shots.astype(np.float32) / 127.5 - 1.0)
     morphs = images[2 : 2 + 10]  # (32 - 2) // 3 morphs, unaugmented, follow the shots
@@ -328,10 +328,10 @@ def test_morph_shots_adds_in_betweens_of_the_shots():
     assert not both.any()
     ink = ((morphs + 1) / 2).sum(axis=(1, 2, 3))
     np.testing.assert_allclose(ink, 96.0, rtol=0.2)  # the bar's 16 x 6 pixels, moved not smeared
-    np.testing.assert_array_equal(morph_shots(shots, count=32, seed=0), images)
-    np.testing.assert_array_equal(morph_shots(shots[:1], count=4, seed=0)[:1], images[:1])  # one shot: no pair
+    np.testing.assert_array_equal(shots_and_morphs(shots, count=32, seed=0), images)
+    np.testing.assert_array_equal(shots_and_morphs(shots[:1], count=4, seed=0)[:1], images[:1])  # one shot: no pair
     with pytest.raises(ValueError, match="count >= n"):
-        morph_shots(shots, count=1)
+        shots_and_morphs(shots, count=1)
 
 
 def test_augment_shots_colour_jitter_is_small_and_no_mirroring():

@@ -392,7 +392,7 @@ def augment_shots(
     return np.concatenate([images, np.clip(jittered, -1.0, 1.0).astype(np.float32)])
 
 
-def morph_shots(shots: np.ndarray, *, count: int = 300, seed: int = 0) -> np.ndarray:
+def shots_and_morphs(shots: np.ndarray, *, count: int = 300, seed: int = 0) -> np.ndarray:
     """The shots, their in-betweens and augmentations of both: float32 [count, R, R, C] in [-1, 1].
 
     A third of the rows past the shots are morphs (``ShotMorpher``: each
@@ -406,7 +406,7 @@ def morph_shots(shots: np.ndarray, *, count: int = 300, seed: int = 0) -> np.nda
     shots = np.asarray(shots)
     if shots.ndim != 4 or shots.dtype != np.uint8 or len(shots) == 0 or count < len(shots):
         raise InputError(
-            "morph_shots expects uint8 images [n >= 1, R, R, C] and count >= n. "
+            "shots_and_morphs expects uint8 images [n >= 1, R, R, C] and count >= n. "
             f"Received: shape={shots.shape}, dtype={shots.dtype}, count={count}"
         )
     extra = count - len(shots)

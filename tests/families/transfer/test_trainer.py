@@ -283,8 +283,8 @@ def test_finetune_on_morphs_trains_on_the_shots_in_betweens(meta_runs, digit_sho
     import tfgen.data.episodes as episodes
 
     seen = []
-    original = episodes.morph_shots
-    monkeypatch.setattr(episodes, "morph_shots", lambda *a, **k: seen.append(original(*a, **k)) or seen[-1])
+    original = episodes.shots_and_morphs
+    monkeypatch.setattr(episodes, "shots_and_morphs", lambda *a, **k: seen.append(original(*a, **k)) or seen[-1])
     meta_run = meta_runs["cdcgan"]
     on_morphs = numpy_weights(finetune_on_shots(meta_run, digit_shots, steps=2, seed=0,
                                                 training_images="morphs").generator)  # fmt: skip

@@ -380,7 +380,7 @@ def finetune_on_shots(
         training_images: what G and D train on: ``augmented``, the shots
             shifted, rotated and zoomed (:func:`tfgen.data.episodes.augment_shots`),
             or ``morphs``, those plus in-betweens of pairs of shots, warped
-            one onto the other (:func:`tfgen.data.episodes.morph_shots`).
+            one onto the other (:func:`tfgen.data.episodes.shots_and_morphs`).
 
     A base trained with an EMA is fine-tuned from its EMA generator.
 
@@ -390,7 +390,7 @@ def finetune_on_shots(
         ``sample_class`` is the new class's slot, so
         ``tfgen.generate(adaptation.generator, n)`` draws the new class).
     """
-    from tfgen.data.episodes import augment_shots, morph_shots
+    from tfgen.data.episodes import augment_shots, shots_and_morphs
     from tfgen.registry import get_family
 
     if training_images not in ("augmented", "morphs"):
@@ -429,7 +429,7 @@ def finetune_on_shots(
         **weights,
     )
     _check_finetune_options(family, base_mix, freeze_d, generator_part)
-    make_images = morph_shots if training_images == "morphs" else augment_shots
+    make_images = shots_and_morphs if training_images == "morphs" else augment_shots
     images = make_images(shots, count=model_config.augmented_shots, seed=seed)
     if base_mix > 0:
         images = _mixed_with_base(images, run_config, model_config, base_mix)
