@@ -79,26 +79,24 @@ def _command_flags() -> list[tuple[str, str, str]]:
     return [entry for entry in COMMAND_FLAGS if entry[1] in flags.FLAGS and entry[2] in flags.FLAGS]
 
 
-def weights_flag_advice(metavar: str = " PATH") -> str:
-    """How to pass a weights file, in the spelling of the command in use."""
+def _flag_advice(position: int, value: str, python: str) -> str:
+    """``--FLAG VALUE`` in the spelling of the command in use (``position`` 1: the
+    weights flag, 2: the features flag), or every command's spelling after ``python``."""
     in_use = _command_flags()
     if len(in_use) == 1:
-        return f"--{in_use[0][1]}{metavar}"
-    spellings = "; ".join(
-        f"{command}: --{weights}{metavar}" for command, weights, _ in (in_use or COMMAND_FLAGS)
-    )
-    return f"weights_path= in Python ({spellings})"
+        return f"--{in_use[0][position]}{value}"
+    spellings = "; ".join(f"{entry[0]}: --{entry[position]}{value}" for entry in (in_use or COMMAND_FLAGS))
+    return f"{python} ({spellings})"
+
+
+def weights_flag_advice(metavar: str = " PATH") -> str:
+    """How to pass a weights file, in the spelling of the command in use."""
+    return _flag_advice(1, metavar, "weights_path= in Python")
 
 
 def offline_features_advice() -> str:
     """How to choose the offline extractor, in the spelling of the command in use."""
-    in_use = _command_flags()
-    if len(in_use) == 1:
-        return f"--{in_use[0][2]} efficientnet_lite0"
-    spellings = "; ".join(
-        f"{command}: --{features} efficientnet_lite0" for command, _, features in (in_use or COMMAND_FLAGS)
-    )
-    return f'features="efficientnet_lite0" ({spellings})'
+    return _flag_advice(2, " efficientnet_lite0", 'features="efficientnet_lite0"')
 
 
 def _wrong_file_advice() -> str:

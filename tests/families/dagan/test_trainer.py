@@ -59,10 +59,8 @@ def unturned(image, table):
     return {(k, c) for k in range(4) for c in table.get(np.ascontiguousarray(np.rot90(image, -k)).tobytes(), ())}
 
 
-def test_the_critic_sees_real_pairs_of_one_class_and_fake_pairs_of_x(tmp_path, digit_labels):
-    trainer = make_trainer(tmp_path)  # pairs rotated (the default)
-    assert trainer.class_split.test == ("9",) and trainer.model_config.rotate_pairs
-    batch = next(iter(trainer.data.dataset))
+def critic_inputs_of_a_step(trainer, batch):
+    """[(images, candidates)] of every pair the critic scores in one eager train step on ``batch``."""
     seen = []
     original = trainer.discriminator.score_pairs
 
@@ -77,6 +75,14 @@ def test_the_critic_sees_real_pairs_of_one_class_and_fake_pairs_of_x(tmp_path, d
     finally:
         tf.config.run_functions_eagerly(False)
         del trainer.discriminator.score_pairs
+    return seen
+
+
+def test_the_critic_sees_real_pairs_of_one_class_and_fake_pairs_of_x(tmp_path, digit_labels):
+    trainer = make_trainer(tmp_path)  # pairs rotated (the default)
+    assert trainer.class_split.test == ("9",) and trainer.model_config.rotate_pairs
+    batch = next(iter(trainer.data.dataset))
+    seen = critic_inputs_of_a_step(trainer, batch)
     # Per critic update: real pairs, fake pairs, the penalty's candidates; then the generator's fake pairs.
     assert len(seen) == 3 * TINY["critic_steps"] + 1
     drawn = {image.tobytes() for image in to_uint8(batch[0])}
@@ -98,16 +104,7 @@ def test_the_critic_sees_real_pairs_of_one_class_and_fake_pairs_of_x(tmp_path, d
 def test_without_rotation_the_critic_gets_the_pipelines_pairs(tmp_path):
     trainer = make_trainer(tmp_path, rotate_pairs=False)
     batch = next(iter(trainer.data.dataset))
-    seen = []
-    original = trainer.discriminator.score_pairs
-    trainer.discriminator.score_pairs = lambda images, candidates, training=False: (
-        seen.append((np.asarray(images), np.asarray(candidates))) or original(images, candidates, training=training))
-    tf.config.run_functions_eagerly(True)
-    try:
-        trainer.train_step(batch)
-    finally:
-        tf.config.run_functions_eagerly(False)
-        del trainer.discriminator.score_pairs
+    seen = critic_inputs_of_a_step(trainer, batch)
     pairs = to_uint8(pairs_of(batch[0], TINY["critic_steps"]))  # [S, B, 2, R, R, 1]
     labels = np.asarray(batch[1]).reshape(TINY["critic_steps"], -1, 2)
     for step in range(TINY["critic_steps"]):
