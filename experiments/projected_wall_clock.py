@@ -76,9 +76,10 @@ def cpu_clock():
 
 def run_stage(train_flags):
     """train.py with ``train_flags``, its budget counted on :func:`cpu_clock`."""
-    import train
+    from tfgen.cli import parse_flags
+    from tfgen.commands import train
 
-    train.parse_flags(["train.py", *train_flags])
+    parse_flags(["train.py", *train_flags])
     model_config, run_config = train.configs_from_flags()
     trainer_class = train.get_family(model_config.family).trainer_class()
     trainer = trainer_class(model_config, run_config, quiet=True)

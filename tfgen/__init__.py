@@ -11,22 +11,68 @@ The public API is small::
     tfgen.evaluate(real="my_images/", generator=G, metrics="fid,kid",
                    features="efficientnet_lite0")   # see tfgen.metrics
     G = tfgen.adapt("runs/figr_digits", "digits:9", steps=10)  # few-shot adaptation
+    run = tfgen.train("my_images/", steps=2000, callbacks=[...])  # docs/training_api.md
 """
 
-from tfgen.startup import import_tensorflow
+import os as _os
+import sys as _sys
 
-import_tensorflow()  # quietly when a CLI asks (tfgen.startup)
+from tfgen._version import __version__
 
-from tfgen.families.fastgan.networks import FastGANDiscriminator as Discriminator, FastGANGenerator as Generator
-from tfgen.metrics.evaluation import evaluate
-from tfgen.registry import import_networks
-from tfgen.runs import load_generator
-from tfgen.sampling import create_input_noise, generate, postprocess_images
+# The public names and the modules that define them: imported, with TensorFlow,
+# by _load_everything().
+_PUBLIC = {
+    "Discriminator": ("tfgen.families.fastgan.networks", "FastGANDiscriminator"),
+    "Generator": ("tfgen.families.fastgan.networks", "FastGANGenerator"),
+    "evaluate": ("tfgen.metrics.evaluation", "evaluate"),
+    "load_generator": ("tfgen.runs", "load_generator"),
+    "create_input_noise": ("tfgen.sampling", "create_input_noise"),
+    "generate": ("tfgen.sampling", "generate"),
+    "postprocess_images": ("tfgen.sampling", "postprocess_images"),
+    "train": ("tfgen.training.api", "train"),
+    "TrainingCallback": ("tfgen.training.api", "TrainingCallback"),
+}
 
-from tfgen._version import __version__  # noqa: E402  (written once: tfgen/_version.py)
 
-# Every family's networks registered with Keras: .keras archives of any family load.
-import_networks()
+def _load_everything():
+    """Import TensorFlow (quietly when a command asks: tfgen.startup), the
+    public names, and every family's networks, which registers their classes
+    with Keras (``keras.saving.load_model`` then needs no custom objects)."""
+    import importlib
+
+    from tfgen.registry import import_networks
+    from tfgen.startup import import_tensorflow
+
+    import_tensorflow()
+    for name, (module, attribute) in _PUBLIC.items():
+        globals()[name] = getattr(importlib.import_module(module), attribute)
+    import_networks()
+
+
+def _started_as_command():
+    """Whether tfgen is being imported to run one of its commands (``tfgen
+    train ...``, ``python -m tfgen ...``, the repository's train.py & co.):
+    they import TensorFlow once their flags are parsed, so that ``--help``
+    needs none. (``python -m`` sets ``sys.argv[0]`` to "-m" while it finds
+    the module; the console script is named tfgen.)"""
+    launcher = _os.path.basename(_sys.argv[0]) if _sys.argv else ""
+    return (
+        _os.environ.get("TFGEN_DEFER_IMPORTS") == "1"
+        or _sys.argv[:1] == ["-m"]
+        or launcher in ("tfgen", "tfgen.exe", "tfgen-script.py")
+    )
+
+
+def __getattr__(name):
+    # Reached only while the imports are deferred (a command): load on first use.
+    if name in _PUBLIC:
+        _load_everything()
+        return globals()[name]
+    raise AttributeError(f"module 'tfgen' has no attribute {name!r}")
+
+
+if not _started_as_command():
+    _load_everything()
 
 
 def adapt(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True, method=None, **options):
@@ -46,10 +92,12 @@ def adapt(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True, me
 __all__ = [
     "Discriminator",
     "Generator",
+    "TrainingCallback",
     "adapt",
     "create_input_noise",
     "evaluate",
     "generate",
     "load_generator",
     "postprocess_images",
+    "train",
 ]

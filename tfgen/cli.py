@@ -57,6 +57,9 @@ def one_line_warnings():
         warnings.showwarning = previous
 
 
+HELP_FLAGS = ("--help", "-h", "-help", "--helpshort", "--helpfull", "-?")
+
+
 def parse_flags(argv):
     """absl's flag parser, with flag errors as one ``error:`` line and exit 2
     (absl would print the usage text); pass as ``app.run(..., flags_parser=parse_flags)``."""
@@ -70,6 +73,38 @@ def parse_flags(argv):
             hint = " (--diff-augment is a switch, as in the SLE-GAN reference; choose a policy with --diff-augment-policy)"
         print(f"error: {e}{hint}", file=sys.stderr)
         sys.exit(2)
+
+
+def run_command(main, argv=None, *, help_text):
+    """Run a command's absl ``main`` on ``argv`` (default ``sys.argv``).
+
+    ``--help`` (``-h``, ``--helpfull``) prints ``help_text(argv)`` and exits 0
+    before anything imports TensorFlow; otherwise TensorFlow is imported once
+    the flags are parsed, quietly unless ``--verbose`` (:mod:`tfgen.startup`),
+    and errors print as one line (:func:`clean_errors`)."""
+    import os
+
+    from absl import app
+
+    argv = list(sys.argv if argv is None else argv)
+    if any(arg in HELP_FLAGS for arg in argv[1:]):
+        try:
+            print(help_text(argv), flush=True)
+        except BrokenPipeError:  # `tfgen train --help | head`
+            sys.stderr.close()
+        sys.exit(0)
+    if "--verbose" not in argv:
+        # TensorFlow's start-up lines would bury the progress bar and error messages.
+        os.environ["TFGEN_QUIET_STARTUP"] = "1"
+
+    def parse_then_import_tensorflow(args):
+        parsed = parse_flags(args)
+        from tfgen.startup import import_tensorflow
+
+        import_tensorflow()
+        return parsed
+
+    app.run(clean_errors(main), argv=argv, flags_parser=parse_then_import_tensorflow)
 
 
 def flag_or(name, default):

@@ -92,6 +92,11 @@ def test_the_built_wheel_carries_license_and_version_and_pip_show_prints_them(tm
     assert "License-Expression: MIT" in metadata.splitlines() and "License-File: LICENSE" in metadata
     assert f"Version: {version}" in metadata.splitlines()
     assert "2026 tfgen contributors" in license_text and "tfgen/_version.py" in names
+    # The commands are in the wheel, and `tfgen` is its console script.
+    assert {f"tfgen/commands/{verb}.py" for verb in ("train", "generate", "evaluate", "benchmark")} <= set(names)
+    with zipfile.ZipFile(wheel) as archive:
+        entry_points = archive.read(f"tfgen-{version}.dist-info/entry_points.txt").decode()
+    assert "[console_scripts]" in entry_points and "tfgen = tfgen.commands:main" in entry_points
 
     site = tmp_path / "site"
     installed = subprocess.run(
@@ -108,3 +113,13 @@ def test_the_built_wheel_carries_license_and_version_and_pip_show_prints_them(tm
     assert f"Version: {version}" in lines
     # pip >= 25.1 prints the PEP 639 License-Expression (older pips do not read it).
     assert "License-Expression: MIT" in lines or "License: MIT" in lines, shown.stdout
+
+    # From another folder, the installed command's help: exit 0, grouped, without TensorFlow.
+    helped = subprocess.run(
+        [sys.executable, "-X", "importtime", str(site / "bin" / "tfgen"), "train", "--help"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(site)),
+    )  # fmt: skip
+    assert helped.returncode == 0, helped.stderr[-3000:]
+    assert helped.stdout.startswith("usage: tfgen train") and "\ntraining:\n" in helped.stdout
+    imported = {line.split("|")[-1].strip() for line in helped.stderr.splitlines() if line.startswith("import time:")}
+    assert "tfgen.command_help" in imported and "tensorflow" not in imported and "keras" not in imported

@@ -10,7 +10,7 @@ import pytest
 
 from tests.scripts import REPO, run_script
 
-SCRIPTS = ["train.py", "generate.py", "evaluate.py", "benchmark.py"]
+SCRIPTS = [f"tfgen/commands/{verb}.py" for verb in ("train", "generate", "evaluate", "benchmark")]
 
 
 def _docstring(script):
@@ -45,7 +45,7 @@ def test_generate_help_shows_each_example_command_on_its_own_lines():
     completed = run_script("generate.py", "--help")
     text = completed.stdout + completed.stderr
     starts = [ln for ln in text.splitlines() if ln.strip().startswith("python generate.py")]
-    expected = [ln for ln in _source_lines_of_docstring("generate.py") if ln.strip().startswith("python generate.py")]
+    expected = [ln for ln in _source_lines_of_docstring("tfgen/commands/generate.py") if ln.strip().startswith("python generate.py")]
     assert len(starts) == len(expected) == 5, starts
     for shown, written in zip(starts, expected):
         assert shown.strip() == written.strip().lstrip('r"').strip()

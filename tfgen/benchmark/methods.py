@@ -26,7 +26,8 @@ from tfgen.errors import InputError
 from tfgen.registry import adaptable_families
 
 REFERENCES = ("real", "augmented_shots", "copies")
-TRAIN_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "train.py")
+# The folder that holds this tfgen package: on the path of the `tfgen train` processes.
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SECONDS_FILE = "benchmark_seconds.json"
 
 
@@ -118,7 +119,7 @@ def train_command(method: Method, *, source: str, group, name: str, bases_dir: s
                   channels: int, quiet: bool) -> list[str]:  # fmt: skip
     data_flag = "--data-folder" if os.path.isdir(source) else "--dataset"
     command = [
-        sys.executable, TRAIN_SCRIPT, "--model", method.model, data_flag, source,
+        sys.executable, "-m", "tfgen", "train", "--model", method.model, data_flag, source,
         "--test-classes", ",".join(group), "--name", name, "--runs-dir", bases_dir,
         "--resolution", str(resolution), "--channels", str(channels),
     ]  # fmt: skip
@@ -129,7 +130,7 @@ def train_command(method: Method, *, source: str, group, name: str, bases_dir: s
 
 def train_base(method: Method, *, source, group, name, bases_dir, resolution, channels, quiet=False):
     """``(run folder, seconds of training)``: trains (or resumes) the base in a
-    ``train.py`` process unless its family's finished file exists (the final
+    ``tfgen train`` process unless its family's finished file exists (the final
     generator weights; a shot-morphing run's fitted policy). Seconds add up
     over resumed invocations."""
     from tfgen.registry import get_family
@@ -137,15 +138,11 @@ def train_base(method: Method, *, source, group, name, bases_dir, resolution, ch
     run_dir = os.path.join(bases_dir, name)
     seconds_path = os.path.join(run_dir, SECONDS_FILE)
     if not os.path.isfile(os.path.join(run_dir, get_family(method.model).finished_file)):
-        if not os.path.isfile(TRAIN_SCRIPT):
-            raise FileNotFoundError(
-                f"The benchmark trains bases with {TRAIN_SCRIPT!r}, which is missing: run it from a "
-                "checkout of tfgen (pip install -e .)."
-            )
         command = train_command(method, source=source, group=group, name=name, bases_dir=bases_dir,
                                 resolution=resolution, channels=channels, quiet=quiet)  # fmt: skip
         started = time.perf_counter()
-        finished = subprocess.run(command)
+        path = os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))
+        finished = subprocess.run(command, env=dict(os.environ, PYTHONPATH=path))  # this tfgen, installed or not
         spent = time.perf_counter() - started + _read_seconds(seconds_path)
         if os.path.isdir(run_dir):
             _write_seconds(seconds_path, spent)
