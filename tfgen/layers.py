@@ -11,6 +11,7 @@ right after construction works).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 
@@ -208,6 +209,8 @@ class NoiseInjection(keras.layers.Layer):
     The noise comes from the layer's own ``SeedGenerator``. Its state is not
     part of ``.weights.h5``; ``tfgen.sampling.generate`` sets it from the
     generation seed so that generated images are reproducible.
+    :func:`noise_source` replaces the draw (``tfgen.export`` makes the noise
+    an input of the exported graph that way, with no random op in it).
 
     Args:
         seed: seed of the layer's noise stream (None: random).
@@ -219,16 +222,22 @@ class NoiseInjection(keras.layers.Layer):
         self.seed = seed
         self.per_channel = bool(per_channel)
         self.seed_generator = keras.random.SeedGenerator(seed)
+        # None: draw from seed_generator; else a function (layer, shape) -> noise
+        # [B, H, W, 1], set only inside noise_source().
+        self.source = None
 
     def build(self, input_shape):
         shape = (int(input_shape[-1]),) if self.per_channel else ()
         self.weight = self.add_weight(name="weight", shape=shape, initializer="zeros")
 
+    def draw(self, shape):
+        """The layer's own noise for a [B, H, W, 1] ``shape``: advances its SeedGenerator."""
+        return keras.random.normal(shape, seed=self.seed_generator, dtype=self.compute_dtype)
+
     def call(self, inputs):
         shape = ops.shape(inputs)
-        noise = keras.random.normal(
-            (shape[0], shape[1], shape[2], 1), seed=self.seed_generator, dtype=self.compute_dtype
-        )
+        shape = (shape[0], shape[1], shape[2], 1)
+        noise = self.draw(shape) if self.source is None else ops.cast(self.source(self, shape), self.compute_dtype)
         return inputs + self.weight * noise  # weight: [] or [C]
 
     def compute_output_shape(self, input_shape):
@@ -238,6 +247,26 @@ class NoiseInjection(keras.layers.Layer):
         config = super().get_config()
         config.update(seed=self.seed, per_channel=self.per_channel)
         return config
+
+
+def noise_layers(model):
+    """The :class:`NoiseInjection` layers of ``model``, in Keras' layer order."""
+    return [layer for layer in model._flatten_layers() if isinstance(layer, NoiseInjection)]
+
+
+@contextlib.contextmanager
+def noise_source(model, source):
+    """Inside the block, every noise layer of ``model`` takes its noise from
+    ``source(layer, shape)`` (``shape``: [B, H, W, 1], static or symbolic)
+    instead of drawing it; on exit they draw again."""
+    layers = noise_layers(model)
+    for layer in layers:
+        layer.source = source
+    try:
+        yield layers
+    finally:
+        for layer in layers:
+            layer.source = None
 
 
 def adaptive_avg_pool(x, size):

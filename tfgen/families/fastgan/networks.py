@@ -115,7 +115,8 @@ class _Upsample(keras.layers.Layer):
     def call(self, x):
         return upsample_nearest(x)
 
-    def compute_output_shape(self, s):
+    def compute_output_shape(self, input_shape):
+        s = input_shape
         return (s[0], None if s[1] is None else 2 * s[1], None if s[2] is None else 2 * s[2], s[3])
 
 
@@ -151,6 +152,9 @@ class FastGANGenerator(CheckedWeightsMixin, keras.Model):
         ngf: width multiplier (official 64; channels at 4x4 are 16*ngf).
     """
 
+    # tfgen.export serves it: latents (and a class index) -> images.
+    exportable = True
+
     def __init__(self, *, output_resolution=256, latent_dim=256, ngf=64, **kwargs):
         super().__init__(**kwargs)
         self.output_resolution = check_fastgan_resolution(output_resolution)
@@ -183,8 +187,8 @@ class FastGANGenerator(CheckedWeightsMixin, keras.Model):
         for size, block in zip(self.sizes, self.up_blocks):
             block.build((None, size // 2, size // 2, channels))
             channels = width[size]
-        for (source, _), sle in zip(self.sle_pairs, self.sle_layers):
-            sle.build(((None, source, source, width[source]), None))
+        for (source, target), sle in zip(self.sle_pairs, self.sle_layers):
+            sle.build(((None, source, source, width[source]), (None, target, target, width[target])))
         self.to_big.build((None, None, None, width[self.output_resolution]))
         self.to_small.build((None, None, None, width[self.small_resolution]))
         self.built = True
@@ -210,6 +214,16 @@ class FastGANGenerator(CheckedWeightsMixin, keras.Model):
     def compute_output_shape(self, input_shape):
         r = self.output_resolution
         return (input_shape[0], r, r, 3)
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """Keras' ``export`` of ``G(z)``, which works on a fresh generator too:
+        the input signature defaults to z float32 [None, latent_dim]. The
+        graph draws the injected noise itself and outputs float images; for
+        a served model (noise as an input, uint8 images, TFLite with builtin
+        ops) use :func:`tfgen.export.export_generator`."""
+        if input_signature is None:
+            input_signature = [keras.InputSpec(shape=(None, self.latent_dim), dtype="float32")]
+        return super().export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
 
     def get_config(self):
         config = super().get_config()
@@ -357,8 +371,8 @@ class FastGANDiscriminator(CheckedWeightsMixin, keras.Model):
             main.build((None, 2 * size, 2 * size, channels))
             direct.build((None, 2 * size, 2 * size, channels))
             channels = width[size]
-        for (source, _), sle in zip(self.sle_pairs, self.sle_layers):
-            sle.build(((None, source, source, width[source]), None))
+        for (source, target), sle in zip(self.sle_pairs, self.sle_layers):
+            sle.build(((None, source, source, width[source]), (None, target, target, width[target])))
         self.rf_big.build((None, 8, 8, width[8]))
         sr = self.small_resolution
         self.down_from_small.build((None, sr, sr, 3))

@@ -188,6 +188,9 @@ class FIGRGenerator(CheckedWeightsMixin, keras.Model):
             coarsest has 16 * width.
     """
 
+    # tfgen.export serves it: latents (and a class index) -> images.
+    exportable = True
+
     def __init__(self, *, resolution=32, channels=1, latent_dim=100, width=64, **kwargs):
         super().__init__(**kwargs)
         self.resolution = check_few_shot_resolution(resolution)

@@ -411,6 +411,9 @@ class StyleGenerator(CheckedWeightsMixin, keras.Model):
         seed: seed of the style-mixing and noise streams (None: random).
     """
 
+    # tfgen.export serves it: latents (and a class index) -> images.
+    exportable = True
+
     def __init__(
         self,
         *,

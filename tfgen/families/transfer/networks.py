@@ -307,6 +307,9 @@ class DCGANGenerator(FittedLatentsMixin, CheckedWeightsMixin, keras.Model):
             Gaussian (:class:`FittedLatentsMixin`).
     """
 
+    # tfgen.export serves it: latents (and a class index) -> images.
+    exportable = True
+
     def __init__(
         self, *, resolution=32, channels=1, latent_dim=100, width=64, num_classes=0, sample_class=None,
         truncation_psi=1.0, fitted_latents=0, **kwargs,
@@ -463,6 +466,9 @@ class InfoGANGenerator(FittedLatentsMixin, CheckedWeightsMixin, keras.Model):
         fitted_latents: as in :class:`DCGANGenerator` (the Gaussian is fitted
             in z, before the codes are read off it).
     """
+
+    # tfgen.export serves it: latents (and a class index) -> images.
+    exportable = True
 
     def __init__(
         self, *, resolution=32, channels=1, noise_dim=100, num_categories=10, num_continuous=2, width=64,
