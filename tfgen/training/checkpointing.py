@@ -179,6 +179,23 @@ def _try_restore(make_checkpoint, prefix):
         return reason
 
 
+def restore_networks(prefix, networks):
+    """Restore only ``networks`` (``{checkpoint name: Keras model}``, names as
+    in :meth:`tfgen.training.Trainer.checkpoint_objects`) from the checkpoint
+    at ``prefix``, leaving the rest of it (the other networks, optimizers,
+    step) unread: e.g. the generator of a run that is still training.
+    Returns None when it worked, else why not (one line); nothing is written."""
+    checkpoint = tf.train.Checkpoint(**{name: network_state(model) for name, model in networks.items()})
+    with _tensorflow_logging_off():
+        try:
+            checkpoint.read(prefix).expect_partial().assert_existing_objects_matched()
+            return None
+        except Exception as error:  # noqa: BLE001 (a damaged file fails in many ways)
+            reason = _first_line(error)
+        gc.collect()  # see _try_restore
+        return reason
+
+
 def restore_newest_intact(make_checkpoint, directory, *, read_only=False):
     """Restore the newest readable checkpoint in ``directory``.
 
