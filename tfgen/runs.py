@@ -700,6 +700,8 @@ def _describe_steps(snapshots, checkpoints, finished):
 def _load_saved_generator(run_dir, family, model_config, run_config, *, ema, step, final_weights):
     """The generator of an unfinished run (``step`` None: its newest snapshot
     or checkpoint) or of the saved ``step``; warns which it took."""
+    from tfgen.training.checkpointing import restore_networks
+
     snapshots = find_snapshots(run_dir, ema=ema)
     checkpoints = _checkpoint_steps(run_dir)
     finished = _finished_step(run_dir, final_weights) if final_weights is not None else None
@@ -736,7 +738,7 @@ def _load_saved_generator(run_dir, family, model_config, run_config, *, ema, ste
             what = "snapshot"
         else:
             generator = _build_generator(family, model_config)
-            reason = _restore_from_checkpoint(generator, network, checkpoints[candidate])
+            reason = restore_networks(checkpoints[candidate], {network: generator})
             if reason is not None:
                 # A damaged checkpoint, or one a training run rotated away meanwhile.
                 failures.append(f"{os.path.basename(checkpoints[candidate])}: {reason}")
@@ -750,14 +752,6 @@ def _load_saved_generator(run_dir, family, model_config, run_config, *, ema, ste
         f"Run folder {run_dir!r}: the {network} cannot be read from its checkpoint"
         f"{'s' if len(failures) > 1 else ''} ({'; '.join(failures[:3])}). Resume the run to write new ones."
     )
-
-
-def _restore_from_checkpoint(generator, network, prefix):
-    """Restore ``generator`` from the ``network`` entry of the checkpoint at
-    ``prefix``; None when it worked, else why not (one line)."""
-    from tfgen.training.checkpointing import restore_networks
-
-    return restore_networks(prefix, {network: generator})
 
 
 def _check_resolution_agrees(resolution, model_config, config_path):
