@@ -184,6 +184,18 @@ class RunConfig:
     sample_every: int = setting(500, 'Write a sample grid every this many steps.', minimum=1)
     checkpoint_every: int = setting(1000, 'Write a checkpoint every this many steps.', minimum=1)
     keep_checkpoints: int = ranged(3, minimum=1)
+    # Off by default: an unfinished run's newest checkpoints already load in
+    # generate.py; snapshots add a longer, lighter history (the sampling
+    # generator alone), at the cost of disk and a weights write each.
+    snapshot_every: int = setting(
+        0,
+        'Write the sampling generator\'s weights (the EMA one where there is one) to '
+        '<run>/snapshots/ every this many steps, loadable while the run trains (generate.py --generator '
+        'RUN --step N). 0: off, the default: the newest checkpoints (--checkpoint-every) load without '
+        'snapshots; a snapshot is a fraction of a checkpoint\'s size, so they keep a longer history.',
+        minimum=0,
+    )
+    keep_snapshots: int = setting(5, 'Keep this many snapshots, the newest (older ones are deleted).', minimum=1)
     log_every: int = ranged(10, minimum=1)
     generator_weights: str | None = setting(
         None,

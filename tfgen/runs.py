@@ -6,8 +6,8 @@ metric's log and ``best/``, and loading a generator back from it.
 A run lives in ``<runs_dir>/<name>/``: ``config.json`` with a top-level
 ``"family"`` key, ``checkpoints/``, ``samples/``, ``logs/``, the final
 ``generator.weights.h5`` / ``generator_ema.weights.h5`` /
-``discriminator.weights.h5``, with ``--fid`` ``metrics.jsonl`` and ``best/``,
-for L2L-GAN ``stages/`` and ``gems/``; an adapted run
+``discriminator.weights.h5``, with ``--snapshot-every`` ``snapshots/``, with
+``--fid`` ``metrics.jsonl`` and ``best/``, for L2L-GAN ``stages/`` and ``gems/``; an adapted run
 (:func:`tfgen.adaptation.save_adapted`) holds ``config.json`` and its
 generator's weights.
 
@@ -36,7 +36,11 @@ generator's weights.
   so a run stopped between its last checkpoint and its weights writes them
   on the next run.
 - **Loading** (:func:`load_generator`): a run folder, a weights file with its
-  ``config.json`` beside it, or a ``.keras`` archive.
+  ``config.json`` beside it, or a ``.keras`` archive. An unfinished run
+  folder loads its newest snapshot or checkpoint, ``step=`` any saved step.
+- **Snapshots** (:func:`write_snapshot`): with ``snapshot_every`` the
+  trainer writes the sampling generator's weights to ``snapshots/`` while
+  training, keeping the newest ``keep_snapshots``.
 - **Lock** (:class:`RunLock`): one training process per run folder. The lock
   is an OS file lock (``flock``) on ``<run_dir>/.lock``, so the OS drops it
   when the process dies, however it dies: a crashed run never blocks the next
@@ -51,6 +55,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import time
@@ -82,6 +87,11 @@ STAGES_DIR = "stages"
 GEMS_DIR = "gems"
 # The step of the final weights files and their checksums, written after them.
 FINISHED_RECORD = "finished.json"
+# The sampling generator's weights every RunConfig.snapshot_every steps, loadable
+# while the run trains: snapshots/generator_ema_step_0001000.weights.h5 (or
+# generator_step_... for a run without an EMA generator).
+SNAPSHOT_DIR = "snapshots"
+_SNAPSHOT_FILE = re.compile(r"^(generator|generator_ema)_step_(\d+)" + re.escape(WEIGHTS_SUFFIX) + "$")
 
 # What a run holds between taking its lock and writing config.json
 # (Trainer.open_run makes samples/ first): all that a folder without a config
@@ -483,7 +493,7 @@ def _load_keras_archive(path):
     return model
 
 
-def load_generator(path, *, ema=True, resolution=None, mixed_precision="off"):
+def load_generator(path, *, ema=True, resolution=None, mixed_precision="off", step=None):
     """Rebuild a trained generator from ``path``.
 
     ``path`` may be:
@@ -493,9 +503,18 @@ def load_generator(path, *, ema=True, resolution=None, mixed_precision="off"):
       (``ema=False``; also the fallback, with a warning, when the EMA file
       is missing; families trained without an EMA, such as FIGR and the
       DCGANs, always load ``generator.weights.h5``);
-    * a ``.weights.h5`` file with the run's ``config.json`` beside it; without
-      one, ``resolution`` builds a FastGAN generator with default widths;
+    * a ``.weights.h5`` file with the run's ``config.json`` beside it (or, for
+      a snapshot in ``<run>/snapshots/``, in the run folder); without one,
+      ``resolution`` builds a FastGAN generator with default widths;
     * a ``.keras`` archive (``model.save("...keras")``).
+
+    An unfinished run folder (no final weights yet: still training, or
+    stopped) loads its newest saved generator: a snapshot
+    (``snapshots/``, RunConfig.snapshot_every) or the generator restored
+    from a checkpoint (the EMA one, unless ``ema=False``), whichever is of the
+    later step (the snapshot at a tie); a :class:`SavedStepWarning` says which, in one line.
+    ``step`` picks the snapshot, checkpoint or final weights of that step
+    instead (a run folder only; a ValueError lists the steps there are).
 
     ``mixed_precision``: ``"off"`` (float32), ``"bfloat16"``, ``"float16"``
     or ``"auto"`` (:func:`tfgen.training.devices.choose_precision`): the
@@ -511,10 +530,10 @@ def load_generator(path, *, ema=True, resolution=None, mixed_precision="off"):
 
     setting, _ = resolve_precision(mixed_precision)
     with precision_policy(setting):
-        return _load_generator(path, ema=ema, resolution=resolution)
+        return _load_generator(path, ema=ema, resolution=resolution, step=step)
 
 
-def _load_generator(path, *, ema, resolution):
+def _load_generator(path, *, ema, resolution, step=None):
     from tfgen.families.fastgan.config import FastGANConfig
 
     path = os.fspath(path)
@@ -534,7 +553,7 @@ def _load_generator(path, *, ema, resolution):
                 f"{CONFIG_FILE} and {EMA_WEIGHTS} (or {RAW_WEIGHTS}) as written by train.py, "
                 "or pass a .weights.h5 / .keras file."
             )
-        family, model_config, _ = load_run_config(config_path)
+        family, model_config, run_config = load_run_config(config_path)
         # Families trained without an EMA copy (FIGR, DCGAN, ...) have only the raw weights.
         ema = ema and getattr(model_config, "ema_decay", None) is not None
         weights_path = ema_path if ema else raw_path
@@ -546,19 +565,28 @@ def _load_generator(path, *, ema, resolution):
                 )
                 weights_path = raw_path
             else:
-                raise FileNotFoundError(
-                    f"Run folder {path!r} has no generator weights: expected {weights_path!r}"
-                    + (f" or {raw_path!r}" if ema else "")
-                    + ". train.py writes them when training finishes; if the run was "
-                    "interrupted, resume it to completion first."
-                )
+                weights_path = None  # unfinished: a snapshot or a checkpoint
         _check_resolution_agrees(resolution, model_config, config_path)
-        return _load_weights_into_new_generator(family, model_config, weights_path, f"from {config_path}")
+        if step is None and weights_path is not None:
+            return _load_weights_into_new_generator(family, model_config, weights_path, f"from {config_path}")
+        return _load_saved_generator(
+            path, family, model_config, run_config, ema=ema, step=step, final_weights=weights_path
+        )
 
+    if step is not None:
+        raise InputError(
+            f"step={step} picks a snapshot or checkpoint of a run folder; {path!r} is not a run folder. "
+            "Pass the run folder (runs/<name>), or leave the step out."
+        )
     if path.endswith(WEIGHTS_SUFFIX):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"Weights file not found: {path!r}.")
-        config_path = os.path.join(os.path.dirname(path), CONFIG_FILE)
+        folder = os.path.dirname(path)
+        if os.path.basename(os.path.abspath(folder)) == SNAPSHOT_DIR and not os.path.isfile(
+            os.path.join(folder, CONFIG_FILE)
+        ):
+            folder = os.path.dirname(os.path.abspath(folder))  # a snapshot: its run's config.json
+        config_path = os.path.join(folder, CONFIG_FILE)
         if os.path.isfile(config_path):
             family, model_config, _ = load_run_config(config_path)
             _check_resolution_agrees(resolution, model_config, config_path)
@@ -583,6 +611,146 @@ def _load_generator(path, *, ema, resolution):
     raise FileNotFoundError(
         f"Nothing to load at {path!r}: expected a run folder (with {CONFIG_FILE} and "
         f"{EMA_WEIGHTS} or {RAW_WEIGHTS}), a {WEIGHTS_SUFFIX} file or a .keras archive."
+    )
+
+
+class SavedStepWarning(UserWarning):
+    """Says which saved generator :func:`load_generator` took from a run folder
+    other than its final weights (an unfinished run's snapshot or checkpoint,
+    or the one of the step asked for): one line, which the CLIs print as is."""
+
+
+def snapshot_path(run_dir, step, *, ema):
+    """``<run_dir>/snapshots/generator_ema_step_0001000.weights.h5`` (``ema``)
+    or ``.../generator_step_0001000.weights.h5``."""
+    network = (EMA_WEIGHTS if ema else RAW_WEIGHTS)[: -len(WEIGHTS_SUFFIX)]
+    return os.path.join(run_dir, SNAPSHOT_DIR, f"{network}_step_{int(step):07d}{WEIGHTS_SUFFIX}")
+
+
+def find_snapshots(run_dir, *, ema):
+    """``{step: path}`` of the run's snapshots of the EMA generator (``ema``)
+    or the raw one, whatever their number of digits."""
+    folder = os.path.join(run_dir, SNAPSHOT_DIR)
+    if not os.path.isdir(folder):
+        return {}
+    wanted = EMA_WEIGHTS if ema else RAW_WEIGHTS
+    found = {}
+    for name in os.listdir(folder):
+        match = _SNAPSHOT_FILE.match(name)
+        if match and match.group(1) + WEIGHTS_SUFFIX == wanted:
+            found[int(match.group(2))] = os.path.join(folder, name)
+    return dict(sorted(found.items()))
+
+
+def write_snapshot(run_dir, network, step, *, ema, keep):
+    """Write ``network``'s weights as the snapshot of ``step`` (atomically:
+    :func:`tfgen.weights.save_weights_atomic`), then delete the oldest
+    snapshots of its kind beyond the newest ``keep``. Returns its path."""
+    from tfgen.weights import save_weights_atomic
+
+    path = snapshot_path(run_dir, step, ema=ema)
+    save_weights_atomic(network, path)
+    snapshots = find_snapshots(run_dir, ema=ema)
+    for old in list(snapshots)[: max(len(snapshots) - keep, 0)]:
+        os.remove(snapshots[old])
+    return path
+
+
+def _finished_step(run_dir, weights_path):
+    """The step ``finished.json`` records for the final weights file
+    ``weights_path``, if it records that file as it is; else None."""
+    record = _read_json(os.path.join(run_dir, FINISHED_RECORD))
+    if not isinstance(record, dict) or not isinstance(record.get("files"), dict):
+        return None
+    checksum = record["files"].get(os.path.basename(weights_path))
+    return record.get("step") if checksum is not None and checksum == _sha256(weights_path) else None
+
+
+def _checkpoint_steps(run_dir):
+    """``{step: prefix}`` of the run's checkpoints, newest first."""
+    from tfgen.training.checkpointing import find_checkpoints
+
+    return dict(find_checkpoints(os.path.join(run_dir, CHECKPOINT_DIR)))
+
+
+def _planned_length(run_config):
+    """``" of 800"``, ``" of 3 epochs"``, ``" of 800 or a 30m time budget"``, or ``""``."""
+    parts = []
+    if run_config.steps:
+        parts.append(str(run_config.steps))
+    elif run_config.epochs:
+        parts.append(f"{run_config.epochs} epochs")
+    if run_config.time_budget:
+        parts.append(f"a {run_config.time_budget} time budget")
+    return " of " + " or ".join(parts) if parts else ""
+
+
+def _describe_steps(snapshots, checkpoints, finished):
+    """``"snapshots of steps 200, 400; checkpoints of steps 400, 600"``."""
+    parts = [
+        f"{what} of steps {', '.join(map(str, sorted(steps)))}"
+        for what, steps in (("snapshots", snapshots), ("checkpoints", checkpoints))
+        if steps
+    ]
+    if finished is not None:
+        parts.append(f"final weights of step {finished}")
+    return "; ".join(parts) or "none"
+
+
+def _load_saved_generator(run_dir, family, model_config, run_config, *, ema, step, final_weights):
+    """The generator of an unfinished run (``step`` None: its newest snapshot
+    or checkpoint) or of the saved ``step``; warns which it took."""
+    from tfgen.training.checkpointing import restore_networks
+
+    snapshots = find_snapshots(run_dir, ema=ema)
+    checkpoints = _checkpoint_steps(run_dir)
+    finished = _finished_step(run_dir, final_weights) if final_weights is not None else None
+    origin = f"from {os.path.join(run_dir, CONFIG_FILE)}"
+    network = "generator_ema" if ema else "generator"
+    if step is not None:
+        step = int(step)
+        if step == finished:
+            warnings.warn(SavedStepWarning(f"{run_dir}: using its final weights, of step {step}"), stacklevel=4)
+            return _load_weights_into_new_generator(family, model_config, final_weights, origin)
+        if step not in snapshots and step not in checkpoints:
+            raise InputError(
+                f"Run folder {run_dir!r} holds no {network} of step {step}. It holds "
+                f"{_describe_steps(snapshots, checkpoints, finished)}: pass one of those steps "
+                "(train.py keeps the newest --keep-snapshots snapshots and the newest checkpoints)."
+            )
+        candidates = [step]
+        head = f"{run_dir}: using its"
+    else:
+        candidates = sorted(set(snapshots) | set(checkpoints), reverse=True)
+        if not candidates:
+            raise FileNotFoundError(
+                f"Run folder {run_dir!r} has no generator weights yet: no final {EMA_WEIGHTS if ema else RAW_WEIGHTS}, "
+                f"no snapshot in {SNAPSHOT_DIR}/ and no checkpoint in {CHECKPOINT_DIR}/. train.py writes a "
+                "checkpoint every --checkpoint-every steps (and snapshots with --snapshot-every) and the "
+                "weights when training finishes; wait for the first, or resume the run."
+            )
+        newest = max([*candidates, *find_snapshots(run_dir, ema=not ema)])
+        head = f"{run_dir} is unfinished (step {newest}{_planned_length(run_config)}): using its"
+    failures = []
+    for candidate in candidates:
+        if candidate in snapshots:
+            generator = _load_weights_into_new_generator(family, model_config, snapshots[candidate], origin)
+            what = "snapshot"
+        else:
+            generator = _build_generator(family, model_config)
+            reason = restore_networks(checkpoints[candidate], {network: generator})
+            if reason is not None:
+                # A damaged checkpoint, or one a training run rotated away meanwhile.
+                failures.append(f"{os.path.basename(checkpoints[candidate])}: {reason}")
+                continue
+            what = "checkpoint"
+        note = f" ({network} restored)" if what == "checkpoint" else ""
+        note += f"; newer checkpoints cannot be read ({'; '.join(failures)})" if failures else ""
+        warnings.warn(SavedStepWarning(f"{head} {what} of step {candidate}{note}"), stacklevel=4)
+        return generator
+    raise InputError(
+        f"Run folder {run_dir!r}: the {network} cannot be read from its checkpoint"
+        f"{'s' if len(failures) > 1 else ''} ({'; '.join(failures[:3])}). Resume the run to write new ones."
     )
 
 

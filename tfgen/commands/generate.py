@@ -5,7 +5,11 @@ r"""Generate images from a trained generator.
 writes ``out/000000.png``, ``out/000001.png``, ... . ``--generator`` is a run
 folder (``config.json`` + ``generator_ema.weights.h5``), a ``.weights.h5``
 file (with the run's ``config.json`` beside it, or ``--resolution`` for a
-FastGAN generator with default widths) or a ``.keras`` archive.
+FastGAN generator with default widths) or a ``.keras`` archive. A run that
+is still training (or was stopped) has no final weights yet: its newest
+snapshot (``train.py --snapshot-every``) or checkpoint is used, and one line
+says which; ``--step N`` picks the snapshot, checkpoint or final weights of
+step N of any run folder.
 
 Outputs: one PNG per image by default. ``--grid`` writes ``grid.png`` with
 the ``--num-images`` images instead, and ``--interpolate K`` writes
@@ -74,6 +78,12 @@ FLAGS = flags.FLAGS
 
 flags.DEFINE_string(
     "generator", None, "Run folder, .weights.h5 file (config.json beside it) or .keras archive."
+)
+flags.DEFINE_integer(
+    "step", None,
+    "A run folder's generator of this training step: its snapshot, checkpoint or final weights (an error "
+    "lists the steps it has). Default: the final weights; for an unfinished run, its newest snapshot or "
+    "checkpoint (one line says which).",
 )
 flags.DEFINE_integer(
     "resolution", None, "Only for a .weights.h5 file without config.json: its FastGAN resolution."
@@ -248,6 +258,8 @@ def main(argv):
             "Give --generator (a run folder, a .weights.h5 file or a .keras archive) or "
             "--adapt-from (a few-shot run) with --shots, exactly one of the two."
         )
+    if adapt_from and FLAGS.step is not None:
+        raise InputError("--step picks a step of a --generator run folder; --adapt-from adapts the finished run.")
     if adapt_from and not FLAGS.shots:
         raise InputError("--adapt-from needs --shots: a folder of images or a class such as digits:9.")
     if adapt_from and FLAGS["mixed-precision"].value != "off":
@@ -280,8 +292,9 @@ def main(argv):
         if why:
             print(f"Generating in {PRECISION_NAMES[precision]} (--mixed-precision auto: {why})", flush=True)
         generator = load_generator(
-            FLAGS.generator, ema=not FLAGS["no-ema"].value, resolution=FLAGS.resolution, mixed_precision=precision
-        )
+            FLAGS.generator, ema=not FLAGS["no-ema"].value, resolution=FLAGS.resolution, mixed_precision=precision,
+            step=FLAGS.step,
+        )  # an unfinished run, or --step: a warning line says which snapshot or checkpoint
     apply_truncation(generator)
     os.makedirs(output_dir, exist_ok=True)
     if FLAGS["style-mixing"].value:

@@ -18,10 +18,14 @@ the held-out classes. A few-shot run is then adapted to n images of a new class 
 
 A run lives in ``runs/<name>/`` (``--runs-dir``, ``--name``; the name defaults
 to the data's): ``config.json``, ``checkpoints/``, ``samples/`` (grids from
-fixed noise), ``logs/`` (TensorBoard) and, at the end,
-``generator.weights.h5``, ``generator_ema.weights.h5`` and
-``discriminator.weights.h5``. Running the same command again resumes from
-the latest checkpoint (Ctrl-C saves one); ``--override`` starts afresh.
+fixed noise), ``logs/`` (TensorBoard), with ``--snapshot-every N``
+``snapshots/`` (the EMA generator's weights every N steps, the newest
+``--keep-snapshots`` kept) and, at the end, ``generator.weights.h5``,
+``generator_ema.weights.h5`` and ``discriminator.weights.h5``. Running the
+same command again resumes from the latest checkpoint (Ctrl-C saves one);
+``--override`` starts afresh. ``generate.py --generator runs/<name>`` samples
+a run before it ends, from its newest snapshot or checkpoint (``--step N``:
+that step's).
 
 ``--time-budget 30m`` trains for 30 minutes of training time in all (reruns
 add up; with ``--steps`` too, whichever ends first), then saves a checkpoint

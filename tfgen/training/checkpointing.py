@@ -162,12 +162,16 @@ def _tensorflow_logging_off():
         logger.setLevel(level)
 
 
-def _try_restore(make_checkpoint, prefix):
+def _try_restore(make_checkpoint, prefix, *, partial=False):
     """Restore ``prefix`` into a fresh checkpoint; None when it worked, else
-    why not (one line)."""
+    why not (one line). ``partial``: the checkpoint holds more than it
+    restores (no warning about the rest)."""
     with _tensorflow_logging_off():
         try:
-            make_checkpoint().restore(prefix).assert_existing_objects_matched()
+            status = make_checkpoint().restore(prefix)
+            if partial:
+                status.expect_partial()
+            status.assert_existing_objects_matched()
             return None
         # A damaged file fails in many ways (OpError, IndexError, ValueError,
         # AssertionError, ...); the architecture was checked before this.
@@ -177,6 +181,18 @@ def _try_restore(make_checkpoint, prefix):
         # did not restore when collected: collect it while logging is off.
         gc.collect()
         return reason
+
+
+def restore_networks(prefix, networks):
+    """Restore only ``networks`` (``{checkpoint name: Keras model}``, names as
+    in :meth:`tfgen.training.Trainer.checkpoint_objects`) from the checkpoint
+    at ``prefix``, leaving the rest of it (the other networks, optimizers,
+    step) unread: e.g. the generator of a run that is still training.
+    Returns None when it worked, else why not (one line); nothing is written."""
+    def make_checkpoint():
+        return tf.train.Checkpoint(**{name: network_state(model) for name, model in networks.items()})
+
+    return _try_restore(make_checkpoint, prefix, partial=True)
 
 
 def restore_newest_intact(make_checkpoint, directory, *, read_only=False):

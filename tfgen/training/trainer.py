@@ -14,7 +14,9 @@ per-replica train step (the networks come from its family in
 * the EMA generator, updated inside the compiled step;
 * the run folder ``runs/<name>/``: ``config.json``, ``checkpoints/``
   (resumed automatically), ``logs/`` (TensorBoard), ``samples/`` (grids
-  from fixed noise) and, at the end, the three ``.weights.h5`` files;
+  from fixed noise), ``snapshots/`` (the sampling generator's weights every
+  RunConfig.snapshot_every steps, the newest keep_snapshots of them) and, at
+  the end, the three ``.weights.h5`` files;
 * a progress bar, Ctrl-C handling (checkpoint, then exit) and fine-tuning
   from given weights;
 * a time budget (RunConfig.time_budget: stop after so much training time in
@@ -85,6 +87,7 @@ from tfgen.runs import (
     save_run_config,
     write_best,
     write_finished_record,
+    write_snapshot,
 )
 from tfgen.sampling import generate, make_grid, save_image
 from tfgen.training.checkpointing import network_state, restore_newest_intact
@@ -692,6 +695,8 @@ class Trainer:
                         self.write_samples(f"step_{step:07d}.png", step=step)
                     if self.metric_monitor is not None and step % self.metric_every == 0:
                         progress.write(self.measure_metric(step))
+                    if run.snapshot_every and step % run.snapshot_every == 0:
+                        self.write_snapshot(step)
                     # Read before a checkpoint records the time: what it records is no less.
                     out_of_time = budget is not None and clock.seconds() >= budget
                     if step % run.checkpoint_every == 0:
@@ -752,6 +757,18 @@ class Trainer:
         if step is not None and self.log_to_tensorboard:
             tf.summary.image("samples", grid[np.newaxis], step=step)
         return path
+
+    def write_snapshot(self, step):
+        """The sampling generator's weights as ``snapshots/<generator>_step_<step>.weights.h5``
+        (RunConfig.snapshot_every), keeping the newest RunConfig.keep_snapshots
+        (:func:`tfgen.runs.write_snapshot`); the chief writes, the others do
+        nothing. Reads the weights only: the training is the same without it."""
+        if not self.is_chief:
+            return None
+        return write_snapshot(
+            self.run_dir, self.sampling_generator, step,
+            ema=self.generator_ema is not None, keep=self.run_config.keep_snapshots,
+        )  # fmt: skip
 
     def measure_metric(self, step):
         """Measure the training metric with the sampling generator, log it,
