@@ -58,7 +58,7 @@ def _sections(text):
     return sections
 
 
-@pytest.mark.parametrize("verb", ["train", "generate", "evaluate", "benchmark"])
+@pytest.mark.parametrize("verb", ["train", "generate", "evaluate", "benchmark", "export"])
 def test_help_exits_0_without_importing_tensorflow(verb):
     result, text = _help(verb, "--help")
     assert result == {"code": 0, "tensorflow": False, "keras": False}
@@ -95,7 +95,7 @@ def test_train_help_shows_the_models_own_flags_grouped_with_its_defaults(model):
 def test_python_m_tfgen_lists_the_verbs_and_refuses_an_unknown_one():
     bare = _python_m()
     assert bare.returncode == 2 and "usage: tfgen VERB" in bare.stdout
-    for verb in ("train", "generate", "evaluate", "benchmark"):
+    for verb in ("train", "generate", "evaluate", "benchmark", "export"):
         assert f"  {verb}" in bare.stdout
     unknown = _python_m("trian")
     assert unknown.returncode == 2 and "unknown verb 'trian'" in unknown.stderr
@@ -105,29 +105,63 @@ def test_python_m_tfgen_lists_the_verbs_and_refuses_an_unknown_one():
     assert version.returncode == 0 and version.stdout.strip() == f"tfgen {__version__}"
 
 
-def test_python_m_tfgen_train_trains_as_the_root_script_does(tmp_path):
-    args = ["--dataset", "digits:3", "--ngf", "4", "--ndf", "4", "--batch-size", "2", "--steps", "2",
+TINY_RUN = ["--dataset", "digits:3", "--ngf", "4", "--ndf", "4", "--batch-size", "2", "--steps", "2",
             "--sample-every", "2", "--checkpoint-every", "2", "--name", "r", "--quiet"]  # fmt: skip
-    by_verb = _python_m("train", *args, "--runs-dir", str(tmp_path / "verb"), cwd=tmp_path)
-    assert by_verb.returncode == 0, by_verb.stderr[-2000:]
-    by_shim = subprocess.run(
-        [sys.executable, os.path.join(REPO, "train.py"), *args, "--runs-dir", str(tmp_path / "shim")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert by_shim.returncode == 0, by_shim.stderr[-2000:]
+
+
+def _arrays(path):
     import h5py
     import numpy as np
 
-    def arrays(path):
-        with h5py.File(path) as f:
-            found = {}
-            f.visititems(lambda name, item: found.setdefault(name, np.asarray(item)) if isinstance(item, h5py.Dataset) else None)
-            return found
+    found = {}
+    with h5py.File(path) as f:
+        f.visititems(lambda name, item: found.setdefault(name, np.asarray(item)) if isinstance(item, h5py.Dataset) else None)
+    return found
 
-    verb, shim = (arrays(tmp_path / d / "r" / "generator_ema.weights.h5") for d in ("verb", "shim"))
-    assert verb.keys() == shim.keys() and all(np.array_equal(verb[k], shim[k]) for k in verb)
+
+@pytest.fixture(scope="module")
+def verb_run(tmp_path_factory):
+    """A tiny FastGAN run trained by ``python -m tfgen train`` from another folder."""
+    folder = tmp_path_factory.mktemp("verb")
+    completed = _python_m("train", *TINY_RUN, "--runs-dir", str(folder / "runs"), cwd=folder)
+    assert completed.returncode == 0, completed.stderr[-2000:]
     # TensorFlow's start-up lines stay hidden, as with the script.
-    assert "oneDNN" not in by_verb.stderr and "absl::InitializeLog" not in by_verb.stderr
+    assert "oneDNN" not in completed.stderr and "absl::InitializeLog" not in completed.stderr
+    return folder / "runs" / "r"
+
+
+def test_python_m_tfgen_train_trains_as_the_root_script_does(verb_run, tmp_path):
+    import numpy as np
+
+    by_shim = subprocess.run(
+        [sys.executable, os.path.join(REPO, "train.py"), *TINY_RUN, "--runs-dir", str(tmp_path / "shim")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert by_shim.returncode == 0, by_shim.stderr[-2000:]
+    verb, shim = _arrays(verb_run / "generator_ema.weights.h5"), _arrays(tmp_path / "shim" / "r" / "generator_ema.weights.h5")
+    assert verb.keys() == shim.keys() and all(np.array_equal(verb[k], shim[k]) for k in verb)
+
+
+def test_tfgen_export_writes_a_saved_model_that_serves_generate_images_without_tfgen(verb_run, tmp_path):
+    import numpy as np
+
+    import tfgen
+    from tests.scripts import run_result_script
+    from tests.test_export import FRESH_PROCESS
+    from tfgen.export import NOISE_SIGNATURE, serving_inputs
+
+    exported = _python_m("export", str(verb_run), "--format", "saved_model", "--output", str(tmp_path / "saved_model"))
+    assert exported.returncode == 0 and "Exported" in exported.stdout, exported.stderr[-2000:]
+    tflite = _python_m("export", str(verb_run), "--format", "tflite")
+    assert tflite.returncode == 0 and os.path.getsize(verb_run / "export" / "tflite.tflite") > 0, tflite.stderr[-2000:]
+    generator = tfgen.load_generator(str(verb_run))
+    np.savez(tmp_path / "inputs.npz", **serving_inputs(generator, 5, seed=3))
+    result = run_result_script(FRESH_PROCESS, str(tmp_path))
+    assert result["tfgen_imported"] is False
+    np.testing.assert_array_equal(np.load(tmp_path / "images.npz")[NOISE_SIGNATURE],
+                                  tfgen.generate(generator, 5, batch_size=5, seed=3))  # fmt: skip
+    missing = _python_m("export")
+    assert missing.returncode == 2 and "Give one run folder" in missing.stderr
 
 
 def test_the_root_shims_do_not_pass_the_deferral_to_the_processes_they_start():

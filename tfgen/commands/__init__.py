@@ -5,6 +5,7 @@
     tfgen generate --generator runs/my_images --num-images 64 --grid
     tfgen evaluate --generator runs/my_images --real my_images
     tfgen benchmark --data digits --methods shotmorph
+    tfgen export runs/my_images --format saved_model --output exported/my_images
 
 Also ``python -m tfgen VERB ...``, and ``python VERB.py ...`` in a checkout
 of the repository. Each verb's module defines its absl flags when imported,
@@ -23,6 +24,7 @@ VERBS = {
     "generate": ("tfgen.commands.generate", "sample a run, or adapt a few-shot run to shots and sample it"),
     "evaluate": ("tfgen.commands.evaluate", "FID, KID, precision/recall, ... of generated images"),
     "benchmark": ("tfgen.commands.benchmark", "the few-shot benchmark: methods against the 4-shot floor"),
+    "export": ("tfgen.commands.export", "a run's generator as a SavedModel, TFLite file or .keras archive"),
 }
 
 

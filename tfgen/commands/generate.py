@@ -341,7 +341,7 @@ def main(argv):
 
 # --help's groups (the AdaIN adaptation settings come under "other options").
 HELP_GROUPS = (
-    ("input", ["generator", "adapt-from", "shots", "num-shots", "no-ema", "mixed-precision"]),
+    ("input", ["generator", "step", "adapt-from", "shots", "num-shots", "no-ema", "mixed-precision"]),
     ("output", ["num-images", "batch-size", "seed", "output-dir", "grid", "nrow", "pngs", "interpolate",
                 "steps-per-segment", "frame-duration-ms"]),
     ("few-shot adaptation", ["method", "adapt-steps", "finetune-images", "save-adapted"]),

@@ -184,6 +184,14 @@ def resolve_total_steps(run_config, *, steps_per_epoch):
 # ------------------------------------------------------------------ trainer
 
 
+# tfgen's callback events as a Keras callback hears them (tfgen.train's callbacks).
+KERAS_EVENTS = {
+    "on_train_begin": lambda callback, run_dir, step: callback.on_train_begin({}),
+    "on_step": lambda callback, step, logs: callback.on_train_batch_end(step, logs),
+    "on_train_end": lambda callback, run_dir, step: callback.on_train_end({}),
+}
+
+
 class Trainer:
     """Shared GAN training loop; subclass it for each method (see module doc).
 
@@ -284,6 +292,8 @@ class Trainer:
         # training, the run's TrainingClock.
         self.time_budget = parse_duration(run_config.time_budget) if run_config.time_budget else None
         self.clock = time.monotonic
+        # What tfgen.train's caller watches with (tfgen.training.api.TrainingCallback, or Keras callbacks).
+        self.callbacks = []
         self.training_clock = None
 
     def check_split_over_replicas(self, name, value, share):
@@ -678,6 +688,7 @@ class Trainer:
         )
         step = saved = start
         out_of_time = False
+        self._tell("on_train_begin", self.run_dir, start)
         clock.start()
         try:
             # A lost worker of a multi-worker run fails the collectives: one line says so.
@@ -686,13 +697,14 @@ class Trainer:
                     losses = self.train_function(next(batches))
                     step = int(self.step.numpy())
                     values = self.loss_values(losses)
+                    self._tell("on_step", step, dict(values))
                     if step % run.log_every == 0 or step == total_steps:
                         values["images_per_second"] = progress.update(step, values)
                         if self.log_to_tensorboard:
                             for name, value in values.items():
                                 tf.summary.scalar(name, value, step=step)
                     if step % run.sample_every == 0:
-                        self.write_samples(f"step_{step:07d}.png", step=step)
+                        self._tell("on_samples", step, self.write_samples(f"step_{step:07d}.png", step=step))
                     if self.metric_monitor is not None and step % self.metric_every == 0:
                         progress.write(self.measure_metric(step))
                     if run.snapshot_every and step % run.snapshot_every == 0:
@@ -700,7 +712,7 @@ class Trainer:
                     # Read before a checkpoint records the time: what it records is no less.
                     out_of_time = budget is not None and clock.seconds() >= budget
                     if step % run.checkpoint_every == 0:
-                        self.save_checkpoint()
+                        self._tell("on_checkpoint", step, self.save_checkpoint())
                         saved = step
                     if stop.requested is not None:
                         self._save_on_interrupt()
@@ -724,6 +736,21 @@ class Trainer:
                     f"{format_duration(clock.seconds())} of training in all)."
                 )
             self.write_final_outputs()
+        self._tell("on_train_end", self.run_dir, step)
+
+    def _tell(self, event, *args):
+        """Tell the chief's callbacks ``event``; a Keras callback hears it as
+        on_train_begin / on_train_batch_end(step, logs) / on_train_end."""
+        if not self.is_chief:
+            return
+        for callback in self.callbacks:
+            if not hasattr(callback, "on_step") and hasattr(callback, "on_train_batch_end"):  # a Keras callback
+                if event in KERAS_EVENTS:
+                    if getattr(callback, "model", None) is None and hasattr(callback, "set_model"):
+                        callback.set_model(self.generator)
+                    KERAS_EVENTS[event](callback, *args)
+            elif hasattr(callback, event):  # a tfgen.TrainingCallback, or any object with the method
+                getattr(callback, event)(*args)
 
     def _save_on_interrupt(self):
         path = self.save_checkpoint()
