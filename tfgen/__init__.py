@@ -43,7 +43,8 @@ def _load_everything():
     from tfgen.registry import import_networks
     from tfgen.startup import import_tensorflow
 
-    import_tensorflow()
+    if _tensorflow_backend():
+        import_tensorflow()
     for name, (module, attribute) in _PUBLIC.items():
         globals()[name] = getattr(importlib.import_module(module), attribute)
     import_networks()
@@ -63,6 +64,13 @@ def _started_as_command():
     )
 
 
+def _tensorflow_backend():
+    """Whether Keras runs on TensorFlow (its default). Under another backend
+    (KERAS_BACKEND=jax, as on machines without TensorFlow) nothing is loaded
+    before it is used: the networks and the offline metrics need no TensorFlow."""
+    return _os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow"
+
+
 def __getattr__(name):
     # Reached only while the imports are deferred (a command): load on first use.
     if name in _PUBLIC:
@@ -71,7 +79,7 @@ def __getattr__(name):
     raise AttributeError(f"module 'tfgen' has no attribute {name!r}")
 
 
-if not _started_as_command():
+if not _started_as_command() and _tensorflow_backend():
     _load_everything()
 
 
