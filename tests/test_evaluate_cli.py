@@ -29,7 +29,8 @@ def test_generated_folder_with_the_offline_extractor(tmp_path):
     for name in ("fid", "kid", "precision", "recall", "diversity", "mse", "ssim"):
         assert name in result.stdout
     saved = json.loads(output.read_text())
-    assert saved["features"] == "efficientnet_lite0"
+    assert saved["features"] == "efficientnet_lite0" and saved["feature_network"] == "EfficientNet-Lite0"
+    assert "fid (EfficientNet-Lite0)" in result.stdout  # every FID names its network
     assert saved["num_generated"] == 10 and saved["num_real"] == 12 and saved["resolution"] == 32
     assert saved["metrics"]["fid"] > 0 and 0 <= saved["metrics"]["precision"] <= 1
     assert os.listdir(tmp_path / "cache")  # real features cached for next time

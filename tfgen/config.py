@@ -221,15 +221,19 @@ class RunConfig:
         "fid",
         'The metric: fid, kid, pr, dc, diversity or memorisation.',
     )  # any tfgen.metrics registry name without pixels or a target class
-    fid_features: str = setting(
-        "inception",
-        'Feature extractor (efficientnet_lite0 works offline; inception needs its ImageNet weights).',
-        choices=('inception', 'efficientnet_lite0', 'classifier'),
-    )  # inception | efficientnet_lite0 | classifier
+    fid_features: str | None = setting(
+        None,
+        'Feature extractor: fid_inception (pytorch-fid\'s network: FIDs comparable with papers), inception '
+        '(Keras\' InceptionV3), efficientnet_lite0 (works offline) or classifier. Default: fid_inception when '
+        'its weights are in the Keras or torch hub cache or --fid-weights names a .pth, else inception.',
+        choices=('fid_inception', 'inception', 'efficientnet_lite0', 'classifier'),
+    )  # None: resolved by make_configs (tfgen.features.extractor.default_features), saved resolved
     fid_feature_weights: str | None = setting(
         None,
-        'InceptionV3 weights file (default: the Keras cache) or, for --fid-features classifier, the folder of a classifier trained by evaluate.py --train-classifier.',
-    )  # inception weights file or classifier folder
+        'Weights of --fid-features fid_inception (pytorch-fid\'s .pth) or inception (Keras\' .h5); default: the '
+        'Keras cache. For --fid-features classifier, the folder of a classifier trained by evaluate.py '
+        '--train-classifier.',
+    )  # extractor weights file or classifier folder
 
     def validate(self) -> None:
         check_settings(self)
@@ -293,6 +297,10 @@ def make_configs(family, data, model_settings, run_settings, *, steps_given, nam
         run["steps"] = 0  # its length is in its config (stages, a fit)
     elif not steps_given and (run.get("epochs") or run.get("time_budget") is not None):
         run["steps"] = 0  # epochs, or the budget alone, say how long instead of the family's steps
+    if run.get("fid_features") is None:  # the default extractor, chosen once and saved with the run
+        from tfgen.features.extractor import default_features
+
+        run["fid_features"] = default_features(run.get("fid_feature_weights"))
     model_config = family.config_class(**model)
     run_config = RunConfig(name=name or default_run_name(data, family.name), data=data, **run)
     model_config.validate()

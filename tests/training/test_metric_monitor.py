@@ -34,6 +34,7 @@ def test_metric_is_logged_and_the_best_weights_kept(tmp_path, monkeypatch):
     log = read_log(run_dir)
     assert [r["step"] for r in log] == [2, 4, 5]  # every 2 steps, and the final weights
     assert all(r["features"] == "tiny_pixels" and r["num_images"] == 8 for r in log)
+    assert all(r["feature_network"] == "tiny_pixels" for r in log)  # an extractor of its own: its name
     best = min(log, key=lambda r: r["fid"])
     with open(os.path.join(run_dir, "best", "metric.json")) as f:
         record = json.load(f)

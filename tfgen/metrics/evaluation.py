@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from tfgen.metrics import registry
-from tfgen.features.extractor import FeatureExtractor, extract_features, get_extractor
+from tfgen.features.extractor import FeatureExtractor, default_features, extract_features, get_extractor
 from tfgen.errors import InputError
 
 # Generated images drawn when a generator is evaluated and no count is given;
@@ -34,7 +34,7 @@ def evaluate(
     generator=None,
     generated=None,
     metrics="fid",
-    features: str | FeatureExtractor = "inception",
+    features: str | FeatureExtractor | None = None,
     extractor_options: dict | None = None,
     num_images: int | None = None,
     num_real: int | None = None,
@@ -53,8 +53,10 @@ def evaluate(
             archive; exclusive with ``generated``.
         generated: a folder of images or a uint8 array ``[N, R, R, C]``.
         metrics: names, comma-joined or a list (see ``registry.METRICS``).
-        features: an extractor name (``inception``, ``efficientnet_lite0``,
-            ``classifier``) or a built :class:`FeatureExtractor`. The
+        features: an extractor name (``fid_inception``, ``inception``,
+            ``efficientnet_lite0``, ``classifier``) or a built :class:`FeatureExtractor`;
+            None: ``fid_inception`` where its weights are at hand, else ``inception``
+            (:func:`tfgen.features.extractor.default_features`). The
             path-length metrics (``ppl_w``, ``ppl_z``: a style-based
             ``generator`` only) measure with the classifier's
             :class:`~tfgen.perceptual.FeatureDistance` for ``classifier``
@@ -67,13 +69,15 @@ def evaluate(
         target_class: class index or name, for the ``accuracy`` metric.
 
     Returns:
-        ``{"metrics": {name: value}, "features": ..., "num_generated": ...,
+        ``{"metrics": {name: value}, "features": ..., "feature_network": ..., "num_generated": ...,
         "num_real": ..., "resolution": ..., "seconds": ...}``, plus
         ``"ppl_distance"`` and ``"ppl_samples"`` with path-length metrics.
         Asked for path lengths only, no images are compared: no features
         (``"features"`` None) and 0 generated and real images.
     """
     started = time.perf_counter()
+    if features is None:
+        features = default_features((extractor_options or {}).get("weights_path"))
     chosen = registry.parse_metric_names(metrics)
     needs = set().union(*(metric.needs for metric in chosen))
     if (generator is None) == (generated is None):
@@ -160,6 +164,8 @@ def evaluate(
     result = {
         "metrics": values,
         "features": extractor.name if extractor is not None else None,
+        # Which network made the numbers, in words ("pytorch-fid Inception").
+        "feature_network": getattr(extractor, "label", extractor.name) if extractor is not None else None,
         "generated": source_name,
         "real": os.fspath(real),
         "num_generated": num_generated,

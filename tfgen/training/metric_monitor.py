@@ -18,7 +18,7 @@ import math
 from tfgen.metrics import registry
 from tfgen.metrics.cache import real_features
 from tfgen.metrics.evaluation import evaluate
-from tfgen.features.extractor import get_extractor
+from tfgen.features.extractor import default_features, extractor_label, get_extractor
 from tfgen.errors import InputError
 
 
@@ -49,10 +49,9 @@ class MetricMonitor:
                 "training does not provide; choose fid, kid, pr, dc, diversity or memorisation, "
                 "and run evaluate.py for the others."
             )
-        self.extractor = get_extractor(
-            run_config.fid_features,
-            **extractor_options(run_config.fid_features, run_config.fid_feature_weights),
-        )
+        # None (a RunConfig built directly): the default make_configs would choose.
+        features = run_config.fid_features or default_features(run_config.fid_feature_weights)
+        self.extractor = get_extractor(features, **extractor_options(features, run_config.fid_feature_weights))
         if registry.LOGITS in self.metric.needs and self.extractor.num_classes is None:
             raise InputError(
                 f"--fid-metric {self.metric.name} needs class logits; the "
@@ -65,6 +64,11 @@ class MetricMonitor:
         self.batch_size = batch_size
         # Fills the cache now; later measurements only read it.
         real_features(self.data, self.extractor, resolution=resolution, batch_size=batch_size, progress=not quiet)
+
+    @property
+    def label(self) -> str:
+        """Which network the metric reads, in words ("pytorch-fid Inception")."""
+        return getattr(self.extractor, "label", None) or extractor_label(self.extractor.name)
 
     @property
     def name(self) -> str:

@@ -807,6 +807,7 @@ class Trainer:
             values,
             step=step,
             features=monitor.extractor.name,
+            feature_network=monitor.label,
             num_images=monitor.num_images,
         )
         append_metrics_log(self.run_dir, record)
@@ -816,7 +817,7 @@ class Trainer:
         best = float(self.best_metric.numpy())
         message = (
             f"step {step}: {monitor.name} = {value:.4g} "
-            f"({monitor.extractor.name} features, {monitor.num_images} images)"
+            f"({monitor.label} features, {monitor.num_images} images)"
         )
         if monitor.is_better(value, best):
             self.best_metric.assign(value)
