@@ -84,6 +84,8 @@ def test_missing_inception_weights_say_where_to_put_them(tmp_path):
     assert result.returncode == 2
     assert "inception_v3_weights_tf_dim_ordering_tf_kernels.h5" in result.stderr
     assert "--inception-weights" in result.stderr and "efficientnet_lite0" in result.stderr
+    # The suite runs offline (tests/conftest.py): the error says downloads were off, and how.
+    assert "could not be downloaded (downloads are off (--offline or TFGEN_OFFLINE=1))" in result.stderr
 
 
 def test_list_metrics():

@@ -96,6 +96,11 @@ flags.DEFINE_boolean("no-ema", False, "Evaluate the raw generator weights instea
 flags.DEFINE_string("output", None, "JSON file for the results (see the module doc for the default).")
 flags.DEFINE_string("cache-dir", None, "Folder of cached real features (default: $TFGEN_CACHE_DIR or ~/.cache/tfgen).")
 flags.DEFINE_boolean("cache", True, "Read and write cached real features (--nocache: always recompute).")
+flags.DEFINE_boolean(
+    "offline", False,
+    "Never download weights (also TFGEN_OFFLINE=1): a feature network's missing weights are then an error "
+    "that says where to put them.",
+)  # fmt: skip
 flags.DEFINE_boolean("list-metrics", False, "List the metrics and exit.")
 flags.DEFINE_boolean("quiet", False, "No progress bars.")
 
@@ -178,6 +183,10 @@ def format_table(result):
 
 
 def main(argv):
+    if FLAGS.offline:
+        from tfgen.features.downloads import go_offline
+
+        go_offline()
     if len(argv) > 1:
         raise InputError(f"evaluate.py takes no positional arguments. Received: {argv[1:]}")
     if not FLAGS["verbosity"].present:
@@ -228,7 +237,7 @@ def main(argv):
 HELP_GROUPS = (
     ("input", ["generator", "generated-folder", "real", "num-images", "num-real", "no-ema", "seed"]),
     ("metrics", ["metrics", "list-metrics", "features", "inception-weights", "classifier", "train-classifier",
-                 "classifier-resolution", "classifier-epochs", "target-class", "batch-size"]),
+                 "classifier-resolution", "classifier-epochs", "target-class", "batch-size", "offline"]),
     ("output", ["output", "cache-dir", "cache", "quiet"]),
 )  # fmt: skip
 

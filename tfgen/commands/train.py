@@ -75,6 +75,11 @@ flags.DEFINE_string(
 )  # fmt: skip
 flags.DEFINE_string("data-folder", None, "Folder of training images (searched recursively): --data, by its older name.")
 flags.DEFINE_string("dataset", None, "Bundled dataset, e.g. digits:3: --data, by its older name.")
+flags.DEFINE_boolean(
+    "offline", False,
+    "Never download weights (also TFGEN_OFFLINE=1): a feature network's missing weights are then an error "
+    "that says where to put them.",
+)  # fmt: skip
 flags.DEFINE_string("name", None, "Run name: the run folder is <runs-dir>/<name> (default: <model>_<data>).")
 flags.DEFINE_boolean("override", False, "Delete the run folder of --name and start afresh.")
 flags.DEFINE_boolean("quiet", False, "No progress bar or messages.")
@@ -134,6 +139,10 @@ def configs_from_flags():
 
 
 def main(argv):
+    if FLAGS.offline:
+        from tfgen.features.downloads import go_offline
+
+        go_offline()
     if len(argv) > 1:
         raise InputError(f"train.py takes no positional arguments. Received: {argv[1:]}")
     model_config, run_config = configs_from_flags()
@@ -162,7 +171,8 @@ FEW_SHOT_FIELDS = ("train_classes", "test_classes", "shots", "num_shots", "held_
                    "conditioning_images")  # fmt: skip
 TRAINING_FIELDS = ("batch_size", "g_learning_rate", "d_learning_rate", "adam_beta1", "adam_beta2", "ema_decay",
                    "diff_augment")  # fmt: skip
-COMMAND_FLAGS = {"data": ("data", "data-folder", "dataset"), "run": ("name", "override", "quiet", "verbose")}
+COMMAND_FLAGS = {"data": ("data", "data-folder", "dataset"), "evaluation": ("offline",),
+                 "run": ("name", "override", "quiet", "verbose")}  # fmt: skip
 
 
 def _model_asked(argv):
@@ -199,8 +209,8 @@ def help_text(argv):
                 groups[group].append(flag_entry(FLAGS["diff-augment"]))
             groups[group].append(flag_entry(FLAGS[flag_name(field.name)], field.metadata["help"], default,
                                             has_default=True))  # fmt: skip
-    for name in COMMAND_FLAGS["run"]:
-        groups["run"].append(flag_entry(FLAGS[name]))
+    for group in ("evaluation", "run"):
+        groups[group] += [flag_entry(FLAGS[name]) for name in COMMAND_FLAGS[group]]
     others = [name for name in family_names() if name != family.name]
     return render(
         "usage: tfgen train [--model MODEL] [flags]      (or: python train.py [flags])",

@@ -67,6 +67,7 @@ from tfgen.features.extractor import (
     fid_inception_search_dirs,
     keras_cache_dirs,
 )
+from tfgen.features.downloads import download_failure, fetch
 from tfgen.features.inception import given_weights_file, offline_features_advice, weights_flag_advice
 from tfgen.features.torch_pickle import load_torch_state_dict
 
@@ -317,18 +318,6 @@ def _where_to_get_weights() -> str:
     )
 
 
-def _download(folder: str) -> str:
-    """Fetch pytorch-fid's weights into ``folder`` (the Keras cache's models
-    folder); returns the file's path (Keras falls back to /tmp/.keras when
-    ``folder`` is not writable)."""
-    return keras.utils.get_file(
-        fname=FID_INCEPTION_WEIGHTS_FILE,
-        origin=FID_WEIGHTS_URL,
-        cache_dir=os.path.dirname(folder),
-        cache_subdir=os.path.basename(folder),
-    )
-
-
 def _sha256(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -356,13 +345,11 @@ def find_weights(weights_path: str | os.PathLike | None = None, *, download: boo
             f"machine. {_where_to_get_weights()}"
         )
     try:
-        destination = _download(keras_cache_dirs()[0])
-    except Exception as error:  # offline, proxy, disk full: all end the same way (Keras
-        # deletes a half-written file itself)
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        destination = fetch(FID_WEIGHTS_URL, FID_INCEPTION_WEIGHTS_FILE, keras_cache_dirs()[0])
+    except Exception as error:  # offline, proxy, disk full: all end the same way
         raise FileNotFoundError(
-            f"pytorch-fid's FID Inception weights ({FID_INCEPTION_WEIGHTS_FILE}) are not on this "
-            f"machine and could not be downloaded ({first_line}). {_where_to_get_weights()}"
+            f"{download_failure(f'pytorch-fid FID Inception weights ({FID_INCEPTION_WEIGHTS_FILE})', error)} "
+            f"{_where_to_get_weights()}"
         ) from None
     if not _sha256(destination).startswith(FID_WEIGHTS_SHA256_PREFIX):
         os.remove(destination)

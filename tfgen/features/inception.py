@@ -6,14 +6,14 @@ and the Inception Score (Salimans et al., NeurIPS 2016) all read an ImageNet
 InceptionV3 (Szegedy et al., CVPR 2016): the 2048-d global-average-pool
 output for FID/KID, the 1000 class logits for IS.
 
-Weights. tfgen never downloads (no ``weights="imagenet"``): the Keras
-application weights are read from the Keras cache, where
-``keras.applications.InceptionV3(weights="imagenet")`` leaves them on a
-machine with network access,
+Weights. The Keras application weights are read from the Keras cache, where
+``keras.applications.InceptionV3(weights="imagenet")`` leaves them,
 
     $KERAS_HOME/models/inception_v3_weights_tf_dim_ordering_tf_kernels.h5
     ~/.keras/models/inception_v3_weights_tf_dim_ordering_tf_kernels.h5
 
+downloaded there as Keras does when missing and the network answers (not
+with ``--offline`` / ``TFGEN_OFFLINE=1``: :mod:`tfgen.features.downloads`),
 or from an explicit path (``weights_path=`` / ``evaluate.py --inception-weights
 PATH`` / ``train.py --fid --fid-weights PATH``).
 The ``..._notop.h5`` file works too but holds no classifier, so it gives
@@ -51,12 +51,19 @@ import keras
 import numpy as np
 from keras import ops
 
+from tfgen.features.downloads import download_failure, fetch
 from tfgen.features.extractor import FeatureExtractor, file_fingerprint, keras_cache_dirs
 from tfgen.weights import load_weights_checked
 from tfgen.errors import InputError
 
 INCEPTION_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
 INCEPTION_NOTOP_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
+# Where and what keras.applications.InceptionV3 downloads (keras/src/applications/inception_v3.py).
+INCEPTION_WEIGHTS_URL = (
+    "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/"
+    "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
+)
+INCEPTION_WEIGHTS_MD5 = "9a0d58056eeedaa3f26cb7ebd46da564"
 INCEPTION_RESOLUTION = 299
 INCEPTION_FEATURE_DIM = 2048
 IMAGENET_CLASSES = 1000
@@ -134,10 +141,13 @@ def find_inception_weights(weights_path: str | os.PathLike | None = None) -> str
             candidate = os.path.join(folder, name)
             if os.path.isfile(candidate):
                 return candidate
-    raise FileNotFoundError(
-        "InceptionV3 weights are not on this machine, and tfgen does not download "
-        f"them. {_where_to_get_weights()}"
-    )
+    try:  # as keras.applications.InceptionV3(weights="imagenet") does
+        return fetch(INCEPTION_WEIGHTS_URL, INCEPTION_WEIGHTS_FILE, keras_cache_dirs()[0],
+                     file_hash=INCEPTION_WEIGHTS_MD5)  # fmt: skip
+    except Exception as error:  # offline (--offline), no route, a timeout, HTTP errors
+        raise FileNotFoundError(
+            f"{download_failure('InceptionV3 weights', error)} {_where_to_get_weights()}"
+        ) from None
 
 
 def _where_to_get_weights() -> str:
