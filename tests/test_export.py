@@ -60,6 +60,15 @@ def reference(fastgan_run):
     return inputs, images, _zero_noise_images(generator, inputs)
 
 
+def assert_same_images(served, expected):
+    """The same uint8 images up to float rounding across processes: another
+    process may run other oneDNN kernels, so a value on a rounding boundary
+    can land one grey level off (seen: 1 pixel of 73728 on a loaded machine)."""
+    difference = np.abs(served.astype(int) - expected.astype(int))
+    assert served.shape == expected.shape and difference.max() <= 1
+    assert np.mean(difference > 0) < 1e-3, np.mean(difference > 0)
+
+
 FRESH_PROCESS = """
 import json, sys
 import numpy as np
@@ -90,10 +99,10 @@ def test_saved_model_in_a_process_without_tfgen_gives_generate_images(saved_mode
     assert len(result["signatures"][NOISE_SIGNATURE]) == 1 + 4  # latents + 2 noise maps at 8 and at 32 px
     out = np.load(tmp_path / "images.npz")
     assert result["dtypes"] == {DEFAULT_SIGNATURE: "uint8", NOISE_SIGNATURE: "uint8"}
-    # with_noise, fed the noise tfgen.generate draws, is tfgen.generate bit for bit.
-    np.testing.assert_array_equal(out[NOISE_SIGNATURE], images)
-    # serving_default: the same generator with zero noise, bit for bit.
-    np.testing.assert_array_equal(out[DEFAULT_SIGNATURE], zero_noise)
+    # with_noise, fed the noise tfgen.generate draws, is tfgen.generate (bit for bit but for float rounding).
+    assert_same_images(out[NOISE_SIGNATURE], images)
+    # serving_default: the same generator with zero noise.
+    assert_same_images(out[DEFAULT_SIGNATURE], zero_noise)
     assert images.std() > 10 and np.abs(zero_noise.astype(int) - images).max() > 0  # not vacuous
 
 

@@ -34,7 +34,8 @@ Either way the graph has no random op (checked on export, see
 :func:`random_ops`). Images are ``tfgen.sampling.postprocess_images``' uint8
 (``round-half-to-even((x + 1) * 127.5)`` clipped to [0, 255], in float32),
 computed in the graph. Measured on CPU (tests/test_export.py): the SavedModel
-gives ``tfgen.generate``'s images bit for bit; TFLite agrees within
+gives ``tfgen.generate``'s images (bit for bit in one process; in another,
+float rounding may move a rare pixel one grey level); TFLite agrees within
 :data:`TFLITE_TOLERANCE` grey levels (its kernels round differently).
 
 Exportable: generators that map latents (and a class index) to images:

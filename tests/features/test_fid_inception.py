@@ -243,10 +243,10 @@ def test_missing_weights_name_the_flags_of_the_command_in_use(empty_caches, flag
     flags.DEFINE_string("fid-weights", None, "", flag_values=flag_registry)
     flags.DEFINE_string("fid-features", None, "", flag_values=flag_registry)
 
-    def offline(folder):
+    def offline(url, filename, folder, **options):
         raise OSError("URL fetch failure: [Errno -2] Name or service not known")
 
-    monkeypatch.setattr(fid_inception, "_download", offline)
+    monkeypatch.setattr(fid_inception, "fetch", offline)
     with pytest.raises(FileNotFoundError) as info:
         get_extractor("fid_inception")
     message = str(info.value)
