@@ -29,7 +29,7 @@ def error_message(completed):
         (["--data-folder", "/nonexistent/images"], "/nonexistent/images"),
         (["--resolution", "100"], "resolution=100"),
         (["--mixed-precision", "bogus"], "--mixed-precision=bogus"),
-        (["--dataset", "digits", "--data-folder", "images"], "either --data-folder or --dataset"),
+        (["--dataset", "digits", "--data-folder", "images"], "Give the training images once, with --data"),
         (["--mixed-precision", "float16"], "float16 needs a GPU"),  # CI has none
         # Numbers outside their declared range (tfgen.config.check_settings) and names
         # that do not start with a letter or digit, refused before the run folder is

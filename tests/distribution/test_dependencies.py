@@ -28,6 +28,10 @@ NOT_INSTALLED_HERE = {
     "skimage": "scikit-image",
     "matplotlib": "matplotlib",
     "jax": "jax",
+    # Dev-only comparisons in their own venv (tests/features/test_fid_inception_vs_pytorch_fid.py).
+    "torch": "torch",
+    "pytorch_fid": "pytorch-fid",
+    "torchvision": "torchvision",
 }
 # Declared but never imported by name: used through another package.
 USED_INDIRECTLY = {"tensorboard": "tf.summary writes the runs' logs/ when it is installed (trainer.py)"}
@@ -129,4 +133,7 @@ def test_cpu_and_dev_extras_install_what_the_tests_import():
     tests = glob.glob(os.path.join(REPO, "tests", "**", "*.py"), recursive=True)
     for name, places in sorted(_imports(tests).items()):
         distribution = _distribution(name)
+        if name in ("torch", "torchvision", "pytorch_fid"):  # the dev-only comparison, run in a venv of its own
+            assert {path for path, _ in places} == {os.path.join("tests", "features", "fid_inception_torch_reference.py")}
+            continue
         assert distribution in installed_by_cpu_dev, f"tests import {name} ({distribution}): not in .[cpu,dev]: {sorted(places)[:3]}"

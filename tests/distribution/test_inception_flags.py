@@ -105,14 +105,15 @@ def test_the_advice_follows_the_defined_flags(flag_registry, tmp_path, monkeypat
         inception.find_inception_weights()
     message = str(info.value)
     assert "weights_path=" in message and 'features="efficientnet_lite0"' in message
-    assert {"inception-weights", "features", "fid", "fid-weights", "fid-features"} == _named_flags(message)
+    # (--offline: the suite runs offline, and the error says how downloads were turned off.)
+    assert {"inception-weights", "features", "fid", "fid-weights", "fid-features", "offline"} == _named_flags(message)
     assert "evaluate.py: --inception-weights PATH" in message and "train.py --fid: --fid-weights PATH" in message
 
     flags.DEFINE_string("fid-weights", None, "", flag_values=flag_registry)
     flags.DEFINE_string("fid-features", "inception", "", flag_values=flag_registry)
     with pytest.raises(FileNotFoundError) as info:
         inception.find_inception_weights()
-    assert _named_flags(str(info.value)) == {"fid-weights", "fid-features"}
+    assert _named_flags(str(info.value)) == {"fid-weights", "fid-features", "offline"}
     assert inception.weights_flag_advice() == "--fid-weights PATH"
     assert inception.offline_features_advice() == "--fid-features efficientnet_lite0"
 
