@@ -75,6 +75,39 @@ def parse_flags(argv):
         sys.exit(2)
 
 
+def command_runner(verb, main, docstring, module_name, help_groups, *, usage=None):
+    """``run(argv=None)`` of a command whose flags are defined in its own
+    module (all but train, whose help follows --model): :func:`run_command`
+    with :func:`tfgen.command_help.module_flags_help` as its help."""
+
+    def help_text(argv):
+        from absl import flags
+
+        from tfgen.command_help import module_flags_help
+
+        # A module run as a script registers its flags under its file's name.
+        module = module_name if module_name != "__main__" else sys.argv[0]
+        return module_flags_help(usage or f"usage: tfgen {verb} [flags]      (or: python {verb}.py [flags])",
+                                 docstring, flags.FLAGS, module, groups=help_groups)  # fmt: skip
+
+    def run(argv=None):
+        """Parse ``argv`` (default: sys.argv), then run the command's ``main``."""
+        run_command(main, argv, help_text=help_text)
+
+    return run
+
+
+def define_offline_flag():
+    """``--offline`` (the commands that may download weights: train, evaluate)."""
+    from absl import flags
+
+    flags.DEFINE_boolean(
+        "offline", False,
+        "Never download weights (also TFGEN_OFFLINE=1): a feature network's missing weights are then an error "
+        "that says where to put them.",
+    )  # fmt: skip
+
+
 def run_command(main, argv=None, *, help_text):
     """Run a command's absl ``main`` on ``argv`` (default ``sys.argv``).
 

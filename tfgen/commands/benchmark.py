@@ -41,11 +41,10 @@ benchmark resumes, a finished one rewrites its report at once. The report is
 from __future__ import annotations
 
 import os
-import sys
 
 from absl import flags
 
-from tfgen.cli import run_command
+from tfgen.cli import command_runner
 from tfgen.errors import InputError
 
 FLAGS = flags.FLAGS
@@ -127,22 +126,7 @@ HELP_GROUPS = (
 )  # fmt: skip
 
 
-def help_text(argv):
-    """``--help``: this command's flags with their defaults (no TensorFlow)."""
-    from tfgen.command_help import module_flags_help
-
-    return module_flags_help(
-        "usage: tfgen benchmark [flags]      (or: python benchmark.py [flags])",
-        __doc__,
-        FLAGS,
-        __name__ if __name__ != "__main__" else sys.argv[0],
-        groups=HELP_GROUPS,
-    )
-
-
-def run(argv=None):
-    """``tfgen benchmark``: parse ``argv`` (default: sys.argv), then :func:`main`."""
-    run_command(main, argv, help_text=help_text)
+run = command_runner("benchmark", main, __doc__, __name__, HELP_GROUPS)
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ import sys
 
 from absl import flags, logging
 
-from tfgen.cli import run_command
+from tfgen.cli import command_runner, define_offline_flag
 from tfgen.errors import InputError
 
 FLAGS = flags.FLAGS
@@ -96,11 +96,7 @@ flags.DEFINE_boolean("no-ema", False, "Evaluate the raw generator weights instea
 flags.DEFINE_string("output", None, "JSON file for the results (see the module doc for the default).")
 flags.DEFINE_string("cache-dir", None, "Folder of cached real features (default: $TFGEN_CACHE_DIR or ~/.cache/tfgen).")
 flags.DEFINE_boolean("cache", True, "Read and write cached real features (--nocache: always recompute).")
-flags.DEFINE_boolean(
-    "offline", False,
-    "Never download weights (also TFGEN_OFFLINE=1): a feature network's missing weights are then an error "
-    "that says where to put them.",
-)  # fmt: skip
+define_offline_flag()
 flags.DEFINE_boolean("list-metrics", False, "List the metrics and exit.")
 flags.DEFINE_boolean("quiet", False, "No progress bars.")
 
@@ -242,22 +238,7 @@ HELP_GROUPS = (
 )  # fmt: skip
 
 
-def help_text(argv):
-    """``--help``: this command's flags with their defaults (no TensorFlow)."""
-    from tfgen.command_help import module_flags_help
-
-    return module_flags_help(
-        "usage: tfgen evaluate [flags]      (or: python evaluate.py [flags])",
-        __doc__,
-        FLAGS,
-        __name__ if __name__ != "__main__" else sys.argv[0],
-        groups=HELP_GROUPS,
-    )
-
-
-def run(argv=None):
-    """``tfgen evaluate``: parse ``argv`` (default: sys.argv), then :func:`main`."""
-    run_command(main, argv, help_text=help_text)
+run = command_runner("evaluate", main, __doc__, __name__, HELP_GROUPS)
 
 
 if __name__ == "__main__":

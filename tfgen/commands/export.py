@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from absl import flags
 
-from tfgen.cli import run_command
+from tfgen.cli import command_runner
 from tfgen.errors import InputError
 
 FLAGS = flags.FLAGS
@@ -42,22 +42,7 @@ def main(argv):
     print(f"Exported {run_dir} as {FLAGS.format}: {path or output}")
 
 
-def help_text(argv):
-    """``--help``: this command's flags with their defaults (no TensorFlow)."""
-    from tfgen.command_help import module_flags_help
-
-    return module_flags_help(
-        "usage: tfgen export RUN [flags]",
-        __doc__,
-        FLAGS,
-        __name__,
-        groups=HELP_GROUPS,
-    )
-
-
-def run(argv=None):
-    """``tfgen export``: parse ``argv`` (default: sys.argv), then :func:`main`."""
-    run_command(main, argv, help_text=help_text)
+run = command_runner("export", main, __doc__, __name__, HELP_GROUPS, usage="usage: tfgen export RUN [flags]")
 
 
 if __name__ == "__main__":

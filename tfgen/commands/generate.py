@@ -57,12 +57,11 @@ seeds, fine ones from the column seeds, from layer ``--crossover`` on).
 from __future__ import annotations
 
 import os
-import sys
 
 from absl import flags
 
 from tfgen.cli import (
-    run_command,
+    command_runner,
     define_setting_flags,
     flag_name,
     flag_or,
@@ -350,22 +349,7 @@ HELP_GROUPS = (
 )  # fmt: skip
 
 
-def help_text(argv):
-    """``--help``: this command's flags with their defaults (no TensorFlow)."""
-    from tfgen.command_help import module_flags_help
-
-    return module_flags_help(
-        "usage: tfgen generate [flags]      (or: python generate.py [flags])",
-        __doc__,
-        FLAGS,
-        __name__ if __name__ != "__main__" else sys.argv[0],
-        groups=HELP_GROUPS,
-    )
-
-
-def run(argv=None):
-    """``tfgen generate``: parse ``argv`` (default: sys.argv), then :func:`main`."""
-    run_command(main, argv, help_text=help_text)
+run = command_runner("generate", main, __doc__, __name__, HELP_GROUPS)
 
 
 if __name__ == "__main__":

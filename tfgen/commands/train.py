@@ -45,6 +45,7 @@ from absl import flags, logging
 from tfgen.cli import (
     DEFAULT_DIFF_AUGMENT,
     define_config_flags,
+    define_offline_flag,
     flag_name,
     run_command,
     setting_fields,
@@ -75,11 +76,7 @@ flags.DEFINE_string(
 )  # fmt: skip
 flags.DEFINE_string("data-folder", None, "Folder of training images (searched recursively): --data, by its older name.")
 flags.DEFINE_string("dataset", None, "Bundled dataset, e.g. digits:3: --data, by its older name.")
-flags.DEFINE_boolean(
-    "offline", False,
-    "Never download weights (also TFGEN_OFFLINE=1): a feature network's missing weights are then an error "
-    "that says where to put them.",
-)  # fmt: skip
+define_offline_flag()
 flags.DEFINE_string("name", None, "Run name: the run folder is <runs-dir>/<name> (default: <model>_<data>).")
 flags.DEFINE_boolean("override", False, "Delete the run folder of --name and start afresh.")
 flags.DEFINE_boolean("quiet", False, "No progress bar or messages.")
