@@ -274,6 +274,14 @@ def default_run_name(data, model="fastgan"):
     return f"{model}_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", last).strip("_")
 
 
+def setting_names(family):
+    """``(the model config's field names, RunConfig's)``: what a run of
+    ``family`` takes as settings (RunConfig's name and data come apart)."""
+    model_fields = {field.name for field in dataclasses.fields(family.config_class)}
+    run_fields = {field.name for field in dataclasses.fields(RunConfig)} - {"name", "data"}
+    return model_fields, run_fields
+
+
 def make_configs(family, data, model_settings, run_settings, *, steps_given, name=None):
     """``(model config, RunConfig)`` of a run of ``family`` on ``data``, validated:
     ``model_settings`` and ``run_settings`` (field name -> value) over the
@@ -283,8 +291,7 @@ def make_configs(family, data, model_settings, run_settings, *, steps_given, nam
     steps (and refuses a time budget); without ``steps_given``, epochs or a
     time budget alone say how long instead of the family's steps. What
     ``tfgen train`` and :func:`tfgen.train` both build."""
-    model_fields = {field.name for field in dataclasses.fields(family.config_class)}
-    run_fields = {field.name for field in dataclasses.fields(RunConfig)} - {"name", "data"}
+    model_fields, run_fields = setting_names(family)
     model = {k: v for k, v in family.presets.items() if k in model_fields} | dict(model_settings)
     presets = {**RUN_PRESETS, **family.presets}
     run = {k: v for k, v in presets.items() if k in run_fields} | dict(run_settings)

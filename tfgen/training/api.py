@@ -22,9 +22,7 @@ and ``override`` behave as ``tfgen train``'s.
 
 from __future__ import annotations
 
-import dataclasses
-
-from tfgen.config import RunConfig, make_configs
+from tfgen.config import make_configs, setting_names
 from tfgen.errors import InputError
 
 
@@ -51,8 +49,7 @@ class TrainingCallback:
 
 
 def _split_settings(family, settings):
-    model_fields = {field.name for field in dataclasses.fields(family.config_class)}
-    run_fields = {field.name for field in dataclasses.fields(RunConfig)} - {"name", "data"}
+    model_fields, run_fields = setting_names(family)
     unknown = sorted(set(settings) - model_fields - run_fields)
     if unknown:
         raise InputError(
