@@ -35,7 +35,7 @@ def main(argv):
     from experiments.common import benchmark_context, benchmark_episodes, print_benchmark_means
     from tfgen.benchmark.methods import reference_images
     from tfgen.benchmark.scores import score_images
-    from tfgen.families.shotmorph.morph import ShotMorpher
+    from tfgen.morph import ShotMorpher
     from tfgen.families.shotmorph.restyle import StylePrior, moments_of_uint8
     from tfgen.sampling import generate
     from tfgen.families.shotmorph.policy import CANDIDATES, flow_bank, policy_generator

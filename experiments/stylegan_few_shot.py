@@ -113,7 +113,7 @@ def methods(runs, shots, seed, k, grids_dir):
     import tfgen
     from tfgen.runs import load_generator
     from tfgen.sampling import make_grid, save_image
-    from tfgen.families.stylegan.sampling import fitted_interpolation_grid
+    from tfgen.style_sampling import fitted_interpolation_grid
     from tfgen import adapt
 
     count = FLAGS["num-images"].value

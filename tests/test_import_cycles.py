@@ -1,5 +1,6 @@
-"""No import cycles inside tfgen, counting every import statement (at module
-level or inside a function): the package's modules form a layered graph."""
+"""No import cycles inside tfgen, and no import running back up its layers,
+counting every import statement (at module level or inside a function): the
+package's modules form a layered graph (docs/design.md, "Dependencies")."""
 
 import ast
 import os
@@ -98,3 +99,49 @@ def test_families_never_import_each_other():
             family = module.split(".")[2]
             others = {t for t in targets if t.startswith("tfgen.families.") and t.split(".")[2] != family}
             assert not others, f"{module} imports another family: {sorted(others)}"
+
+
+# The layers, bottom first; a module imports only from its own layer or below.
+# Modules not named here are in "shared" (training/, metrics/, sampling, runs, ...).
+BASE = ("tfgen._version", "tfgen.errors", "tfgen.files", "tfgen.checks", "tfgen.config", "tfgen.registry",
+        "tfgen.startup")  # fmt: skip
+BUILDING_BLOCKS = ("tfgen.layers", "tfgen.losses", "tfgen.augment", "tfgen.data", "tfgen.features", "tfgen.morph",
+                   "tfgen.style_interface", "tfgen.weights", "tfgen.perceptual", "tfgen.profiling")  # fmt: skip
+APPLICATIONS = ("tfgen.commands", "tfgen.benchmark", "tfgen.__main__", "tfgen.cli", "tfgen.command_help")
+LAYERS = ("base", "building blocks", "shared", "families", "applications")
+
+
+def layer_of(module):
+    """The index in LAYERS of ``module``'s layer."""
+
+    def under(prefixes):
+        return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+    if module == "tfgen" or under(APPLICATIONS):
+        return 4  # the package's own namespace re-exports everything
+    if under(("tfgen.families",)):
+        return 3
+    if under(BASE):
+        return 0
+    if under(BUILDING_BLOCKS):
+        return 1
+    return 2
+
+
+def upward_imports(graph):
+    """``[(module, its layer, imported module, that layer)]`` for every import that runs back up."""
+    return [(m, LAYERS[layer_of(m)], t, LAYERS[layer_of(t)])
+            for m, targets in sorted(graph.items()) for t in sorted(targets) if layer_of(t) > layer_of(m)]  # fmt: skip
+
+
+def test_the_layer_check_finds_an_upward_import():
+    graph = {"tfgen.metrics.fid": {"tfgen.families.stylegan.networks", "tfgen.errors"}, "tfgen.errors": set()}
+    assert upward_imports(graph) == [("tfgen.metrics.fid", "shared", "tfgen.families.stylegan.networks", "families")]
+    assert upward_imports({"tfgen.commands.train": {"tfgen.families.fastgan"}}) == []
+    assert [layer_of(m) for m in ("tfgen", "tfgen.config", "tfgen.data.episodes", "tfgen.runs")] == [4, 0, 1, 2]
+
+
+def test_no_import_runs_back_up_the_layers():
+    """Shared code never names a family (it asks the registry), the building
+    blocks never reach for training or sampling, the base imports nothing above."""
+    assert upward_imports(import_graph(tfgen_modules())) == []

@@ -88,7 +88,7 @@ assert fake.shape == (2, 32, 32, 1) and bool(np.isfinite(np.asarray(fake)).all()
 
 # Shot morphing: the shots, their morphs, bank flows, styles and augmentation, all in keras.ops.
 from tfgen.families.shotmorph.networks import LATENT_DIM, ShotMorphGenerator, warp as ops_warp
-from tfgen.families.shotmorph.morph import ShotMorpher, warp as numpy_warp
+from tfgen.morph import ShotMorpher, warp as numpy_warp
 shots = np.random.default_rng(3).integers(0, 256, (3, 32, 32, 1), dtype=np.uint8)
 SM = ShotMorphGenerator(resolution=32, num_shots=3, morph_share=0.5, strength=1.0, bank_size=2, bank_scale=0.5,
                         style_size=2, pose_spread=0.5, ink_spread=1.0)

@@ -68,7 +68,7 @@ def test_an_unknown_setting_is_refused_with_the_models_settings():
 
 
 def test_tfgen_train_and_the_command_make_the_same_configs():
-    from tfgen.config import make_configs
+    from tfgen.run_settings import make_configs
     from tfgen.registry import get_family
     from tfgen.training.api import _split_settings
 

@@ -319,7 +319,7 @@ def classic_augment(
 
 
 def flow_warp(images, flow):
-    """Keras-ops twin of :func:`tfgen.families.shotmorph.morph.warp`: ``images`` [B, H, W, C]
+    """Keras-ops twin of :func:`tfgen.morph.warp`: ``images`` [B, H, W, C]
     sampled at p + ``flow(p)`` [B, H, W, 2] (bilinear, border repeated)."""
     height, width, channels = images.shape[1], images.shape[2], images.shape[3]
     rows = ops.arange(height, dtype="float32")[None, :, None]

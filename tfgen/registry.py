@@ -54,6 +54,11 @@ class ModelFamily:
     adapt_methods: tuple[str, ...] = ()
     adapter: Callable | None = None
     adapter_options: tuple[str, ...] = ()  # keyword options its adapter takes beyond the shared ones
+    # Those options that are a settings dataclass (option -> class): generate.py
+    # offers each field as a flag and passes the option when one is given.
+    adapter_settings: Mapping = dataclasses.field(default_factory=dict)
+    # generate --help's words on each adaptation method it offers (method -> text).
+    method_help: Mapping = dataclasses.field(default_factory=dict)
     presets: Mapping = dataclasses.field(default_factory=dict)
     check_flags: Callable | None = None
     # False for families whose length is in their config (stages, a fit), not in --steps.
@@ -127,6 +132,13 @@ def get_family(name):
 def adaptable_families():
     """Names of the families that have an adaptation method."""
     return [name for name in family_names() if get_family(name).adapter is not None]
+
+
+def adapter_settings():
+    """``[(family name, option, settings class)]`` of every adaptable family's
+    :attr:`ModelFamily.adapter_settings`, in family order."""
+    return [(name, option, cls) for name in adaptable_families()
+            for option, cls in get_family(name).adapter_settings.items()]  # fmt: skip
 
 
 def import_networks():

@@ -534,8 +534,6 @@ def load_generator(path, *, ema=True, resolution=None, mixed_precision="off", st
 
 
 def _load_generator(path, *, ema, resolution, step=None):
-    from tfgen.families.fastgan.config import FastGANConfig
-
     path = os.fspath(path)
     if os.path.basename(path) == CONFIG_FILE and os.path.isfile(path):
         path = os.path.dirname(path) or "."
@@ -592,7 +590,8 @@ def _load_generator(path, *, ema, resolution, step=None):
             _check_resolution_agrees(resolution, model_config, config_path)
             origin = f"from {config_path}"
         elif resolution is not None:
-            family, model_config = "fastgan", FastGANConfig(resolution=int(resolution))
+            # A bare .weights.h5 is the flagship's (the reference's files have no config).
+            family, model_config = "fastgan", get_family("fastgan").config_class(resolution=int(resolution))
             origin = f"default widths at resolution {int(resolution)}"
         else:
             raise FileNotFoundError(

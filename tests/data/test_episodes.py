@@ -12,7 +12,6 @@ from tfgen.data.episodes import (
     ClassSplit,
     augment_shots,
     labelled_batches,
-    shots_and_morphs,
     load_few_shot_data,
     load_shots,
     resolve_class_split,
@@ -306,32 +305,6 @@ def test_augment_shots():
         augment_shots(shots, count=3)
 
 
-def _ink_column(images):
-    """Mean column of the ink of each image [n, H, W, 1] in [-1, 1]."""
-    ink = (images[..., 0] + 1.0) / 2.0
-    return (ink.sum(axis=1) * np.arange(images.shape[2])).sum(axis=1) / ink.sum(axis=(1, 2))
-
-
-def test_shots_and_morphs_adds_in_betweens_of_the_shots():
-    shots = np.zeros((2, 32, 32, 1), np.uint8)
-    shots[0, 8:24, 6:12] = 255  # a bar at columns 6-11 (centre 8.5) ...
-    shots[1, 8:24, 16:22] = 255  # ... and the same bar 10 px to the right (centre 18.5)
-    images = shots_and_morphs(shots, count=32, seed=0)
-    assert images.shape == (32, 32, 32, 1) and images.dtype == np.float32
-    np.testing.assert_array_equal(images[:2], shots.astype(np.float32) / 127.5 - 1.0)
-    morphs = images[2 : 2 + 10]  # (32 - 2) // 3 morphs, unaugmented, follow the shots
-    columns = _ink_column(morphs)
-    # Each slides the bar between its two positions (a cross-fade would leave two half-bright bars):
-    # the ink's centre in between, and no column of the two bars at full brightness in one image.
-    assert (columns > 8.0).all() and (columns < 19.0).all() and np.ptp(columns) > 3.0
-    both = (morphs[:, 16, 8] > 0.9) & (morphs[:, 16, 19] > 0.9)
-    assert not both.any()
-    ink = ((morphs + 1) / 2).sum(axis=(1, 2, 3))
-    np.testing.assert_allclose(ink, 96.0, rtol=0.2)  # the bar's 16 x 6 pixels, moved not smeared
-    np.testing.assert_array_equal(shots_and_morphs(shots, count=32, seed=0), images)
-    np.testing.assert_array_equal(shots_and_morphs(shots[:1], count=4, seed=0)[:1], images[:1])  # one shot: no pair
-    with pytest.raises(ValueError, match="count >= n"):
-        shots_and_morphs(shots, count=1)
 
 
 def test_augment_shots_colour_jitter_is_small_and_no_mirroring():

@@ -286,7 +286,7 @@ def test_the_default_extractor_is_fid_inception_only_where_its_weights_are(empty
 
 
 def test_a_run_saves_the_default_extractor_it_chose(empty_caches, tmp_path):
-    from tfgen.config import make_configs
+    from tfgen.run_settings import make_configs
     from tfgen.registry import get_family
 
     family = get_family("fastgan")

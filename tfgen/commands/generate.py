@@ -58,6 +58,8 @@ from __future__ import annotations
 
 import os
 
+import dataclasses
+
 from absl import flags
 
 from tfgen.cli import (
@@ -69,9 +71,8 @@ from tfgen.cli import (
     settings_from_flags,
 )
 from tfgen.errors import InputError
-from tfgen.families.stylegan.config import AdaINAdaptConfig
 from tfgen.adaptation import adapt_methods
-from tfgen.registry import adaptable_families, get_family
+from tfgen.registry import adaptable_families, adapter_settings, get_family
 
 FLAGS = flags.FLAGS
 
@@ -111,22 +112,33 @@ flags.DEFINE_enum(
 # Few-shot adaptation.
 flags.DEFINE_string(
     "adapt-from", None,
-    "A few-shot run folder (shotmorph, FIGR, DCGAN, cDCGAN, InfoGAN, StyleGAN, L2L-GAN, LoFGAN) to adapt to --shots "
-    "(instead of --generator).",
+    f"A few-shot run folder ({', '.join(adaptable_families())}) to adapt to --shots (instead of --generator).",
 )
 flags.DEFINE_string("shots", None, "The new class: a folder of images, or a class such as digits:9 or animals:giraffe.")
 flags.DEFINE_integer("num-shots", None, "How many shots to take (default: the run's --shots, 4).")
 flags.DEFINE_integer("adapt-steps", None, "Adaptation steps K (default: the run's, FIGR 10, DCGANs 300; --method bsa 500).")
 flags.DEFINE_string("save-adapted", None, "Also save the adapted generator as a run folder here.")
+
+
+def method_help():
+    """--method's help, in the families' words: each method with the families
+    that offer it, then each family's default."""
+    offered, defaults = {}, {}
+    for name in adaptable_families():
+        family = get_family(name)
+        methods = adapt_methods(family)
+        defaults.setdefault(methods[0], []).append(name)
+        for method in methods:
+            offered.setdefault((method, family.method_help.get(method, "")), []).append(name)
+    described = [f"{method} ({', '.join(names)}){': ' + text if text else ''}"
+                 for (method, text), names in sorted(offered.items())]  # fmt: skip
+    default = ", ".join(f"{method} for {', '.join(names)}" for method, names in defaults.items())
+    return f"Adaptation method: {'; '.join(described)}. Default: {default}."
+
+
 flags.DEFINE_enum(
-    "method", None, sorted({m for name in adaptable_families() for m in adapt_methods(get_family(name))}),
-    "Adaptation method (default: the run's: FIGR reptile, DCGANs finetune, StyleGAN adain, "
-    "DCGANs also bsa: batch statistics adaptation, G frozen, new scales and shifts after its norms and "
-    "per-shot latents fitted, and cdc: fine-tuning with the cross-domain distance consistency loss; "
-    "L2L-GAN condition: its generator conditioned on the shots, fine-tuned for --adapt-steps if > 0; "
-    "shotmorph morph: the shots registered, morphed and varied by the fitted policy; "
-    "LoFGAN fuse: new images fused from the shots' local features, no training).",
-)  # fmt: skip
+    "method", None, sorted({m for name in adaptable_families() for m in adapt_methods(get_family(name))}), method_help()
+)
 
 flags.DEFINE_enum(
     "finetune-images", None, ["augmented", "morphs"],
@@ -135,8 +147,11 @@ flags.DEFINE_enum(
     "each other as shot morphing does).",
 )
 
-# AdaIN adaptation of a StyleGAN run: the settings of AdaINAdaptConfig, defined there.
-define_setting_flags(AdaINAdaptConfig)
+# The adaptation settings some families take (StyleGAN's AdaIN settings), one flag
+# per field, defined by the family's settings class.
+ADAPTER_SETTINGS = adapter_settings()
+for _, _, settings_class in ADAPTER_SETTINGS:
+    define_setting_flags(settings_class)
 
 # Style-based generators.
 flags.DEFINE_float("truncation-psi", None, "StyleGAN: truncation psi (1: none, 0: the average image); DCGAN / cDCGAN: z scaled by it.")
@@ -176,13 +191,19 @@ def save_pngs(images, output_dir, *, start, total):
         sampling.save_image(os.path.join(output_dir, f"{start + offset:0{digits}d}.png"), image)
 
 
-def adain_config():
-    """The AdaIN adaptation settings of the flags (used only for StyleGAN runs)."""
-    config = AdaINAdaptConfig(
-        steps=flag_or("adapt-steps", AdaINAdaptConfig.steps), **settings_from_flags(AdaINAdaptConfig, {}, FLAGS)
-    )
-    config.validate()
-    return config
+def adapter_setting_options():
+    """``{option: settings}`` for each family settings class whose flags were
+    given (--adapt-steps gives its ``steps``). Given for a run of another
+    family, its adaptation refuses the option by name."""
+    options = {}
+    for _, option, settings_class in ADAPTER_SETTINGS:
+        if any(FLAGS[flag_name(field.name)].present for field in setting_fields(settings_class)):
+            values = settings_from_flags(settings_class, {}, FLAGS)
+            if "steps" in {field.name for field in dataclasses.fields(settings_class)}:
+                values["steps"] = flag_or("adapt-steps", settings_class.steps)
+            options[option] = settings_class(**values)
+            options[option].validate()
+    return options
 
 
 def parse_grid_shape(text):
@@ -211,19 +232,13 @@ def apply_truncation(generator):
         generator.truncation_cutoff = int(cutoff)
 
 
-# The flags of the AdaIN settings, which only StyleGAN runs take.
-ADAIN_FLAGS = [flag_name(field.name) for field in setting_fields(AdaINAdaptConfig)]
-
-
 def adapted_generator(seed):
     """(generator adapted to --shots from --adapt-from, the shots as uint8)."""
     from tfgen import adaptation
 
     run = adaptation.read_meta_run(FLAGS["adapt-from"].value)
     shots = adaptation.load_shots_for_run(FLAGS.shots, run.model_config, num_shots=FLAGS["num-shots"].value, seed=seed)
-    # The AdaIN settings go only to the runs that take them (StyleGAN); given
-    # for another family, its adaptation refuses them by name.
-    options = {"adain": adain_config()} if any(FLAGS[name].present for name in ADAIN_FLAGS) else {}
+    options = adapter_setting_options()
     if FLAGS["finetune-images"].value:
         options["training_images"] = FLAGS["finetune-images"].value
     print(f"Adapting {run.folder} to {len(shots)} shots of {FLAGS.shots} ...", flush=True)
@@ -242,7 +257,7 @@ def interpolation_gif_frames(generator, count, steps, seed):
     from tfgen import sampling
 
     if getattr(generator, "sampling", None) == "interpolate":
-        from tfgen.families.stylegan.sampling import fitted_interpolation_frames
+        from tfgen.style_sampling import fitted_interpolation_frames
 
         return fitted_interpolation_frames(generator, steps, noise_seed=seed)
     return sampling.interpolation_frames(generator, range(seed, seed + count), steps, seed=seed, progress=True)
@@ -297,7 +312,7 @@ def main(argv):
     apply_truncation(generator)
     os.makedirs(output_dir, exist_ok=True)
     if FLAGS["style-mixing"].value:
-        from tfgen.families.stylegan.sampling import style_mixing_grid
+        from tfgen.style_sampling import style_mixing_grid
 
         rows, cols = parse_grid_shape(FLAGS["style-mixing"].value)
         grid = style_mixing_grid(
@@ -338,14 +353,16 @@ def main(argv):
         print(f"Wrote {path} ({len(frames)} frames)")
 
 
-# --help's groups (the AdaIN adaptation settings come under "other options").
+# --help's groups; each family's adaptation settings get a group of their own.
 HELP_GROUPS = (
     ("input", ["generator", "step", "adapt-from", "shots", "num-shots", "no-ema", "mixed-precision"]),
     ("output", ["num-images", "batch-size", "seed", "output-dir", "grid", "nrow", "pngs", "interpolate",
                 "steps-per-segment", "frame-duration-ms"]),
     ("few-shot adaptation", ["method", "adapt-steps", "finetune-images", "save-adapted"]),
     ("StyleGAN sampling", ["truncation-psi", "truncation-cutoff", "style-mixing", "crossover"]),
-    ("StyleGAN AdaIN adaptation", [flag_name(field.name) for field in setting_fields(AdaINAdaptConfig)]),
+    *((f"{family} adaptation: --method {get_family(family).adapt_method} settings",
+       [flag_name(field.name) for field in setting_fields(settings_class)])
+      for family, _, settings_class in ADAPTER_SETTINGS),
 )  # fmt: skip
 
 

@@ -51,7 +51,8 @@ from tfgen.cli import (
     setting_fields,
     settings_from_flags,
 )
-from tfgen.config import RUN_PRESETS, RunConfig, default_run_name, make_configs  # noqa: F401 (default_run_name: for tests)
+from tfgen.config import RUN_PRESETS, RunConfig
+from tfgen.run_settings import default_run_name, make_configs  # noqa: F401 (default_run_name: for tests)
 from tfgen.errors import InputError
 from tfgen.registry import family_names, get_family
 

@@ -392,29 +392,6 @@ def augment_shots(
     return np.concatenate([images, np.clip(jittered, -1.0, 1.0).astype(np.float32)])
 
 
-def shots_and_morphs(shots: np.ndarray, *, count: int = 300, seed: int = 0) -> np.ndarray:
-    """The shots, their in-betweens and augmentations of both: float32 [count, R, R, C] in [-1, 1].
-
-    A third of the rows past the shots are morphs (``ShotMorpher``: each
-    ordered pair of shots registered, a random point on the warp between them;
-    copies with one shot); the rest augment the shots and morphs alike
-    (:func:`augment_shots`). Training data for a GAN fine-tuned on a class
-    that should see more than shifted shots. Same seed, same rows.
-    """
-    from tfgen.families.shotmorph.morph import ShotMorpher
-
-    shots = np.asarray(shots)
-    if shots.ndim != 4 or shots.dtype != np.uint8 or len(shots) == 0 or count < len(shots):
-        raise InputError(
-            "shots_and_morphs expects uint8 images [n >= 1, R, R, C] and count >= n. "
-            f"Received: shape={shots.shape}, dtype={shots.dtype}, count={count}"
-        )
-    extra = count - len(shots)
-    morphs = ShotMorpher.from_shots(shots).morphs(extra // 3, np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x3097]))
-    morphs = np.clip(np.rint((morphs + 1.0) * 127.5), 0, 255).astype(np.uint8)
-    return augment_shots(np.concatenate([shots, morphs]), count=count, seed=seed)
-
-
 # --- pipelines ----------------------------------------------------------------
 
 

@@ -33,6 +33,7 @@ import warnings
 import numpy as np
 
 from tfgen.errors import InputError
+from tfgen.style_interface import require_style_generator
 
 SPACES = ("w", "z")
 SAMPLINGS = ("full", "end")  # t ~ U(0, 1), or t = 0 (StyleGAN's "end" variant)
@@ -81,10 +82,8 @@ def sample_path_latents(num_samples, latent_dim, *, seed=0, sampling="full"):
 
 def check_style_generator(generator, space="w"):
     """ValueError unless ``generator`` has the style-based interface PPL walks
-    (``tfgen.families.stylegan.networks.STYLE_GENERATOR_INTERFACE``) in float32, and
+    (``tfgen.style_interface.STYLE_GENERATOR_INTERFACE``) in float32, and
     ``space`` is ``"w"`` or ``"z"``."""
-    from tfgen.families.stylegan.networks import require_style_generator
-
     _check_choice("space", space, SPACES)
     require_style_generator(generator, "The perceptual path length")
     compute_dtype = str(getattr(generator, "compute_dtype", "float32"))

@@ -55,6 +55,7 @@ import numpy as np
 
 from tfgen.metrics.ppl import SPACES, _check_choice
 from tfgen.errors import InputError
+from tfgen.style_interface import is_style_generator, require_style_generator
 
 KEEP_FRACTION = 0.5  # StyleGAN: the most confident 100,000 of 200,000 samples
 DEFAULT_NUM_SAMPLES = 10000  # StyleGAN: 200,000
@@ -218,8 +219,6 @@ def check_separability_arguments(generator, space, num_samples, batch_size):
     """Validate the arguments of :func:`linear_separability` before any work."""
     _check_choice("space", space, SPACES)
     if space == "w":
-        from tfgen.families.stylegan.networks import require_style_generator
-
         require_style_generator(generator, "Linear separability in W (separability_w)")
     if getattr(generator, "latent_dim", None) is None:
         raise InputError(
@@ -229,12 +228,6 @@ def check_separability_arguments(generator, space, num_samples, batch_size):
     for key, value, minimum in (("num_samples", num_samples, 4), ("batch_size", batch_size, 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
             raise InputError(f"{key} must be an integer >= {minimum}. Received: {key}={value!r}")
-
-
-def _is_style_generator(generator):
-    from tfgen.families.stylegan.networks import STYLE_GENERATOR_INTERFACE
-
-    return all(getattr(generator, name, None) is not None for name in STYLE_GENERATOR_INTERFACE)
 
 
 class _UntruncatedStyleSampler:
@@ -284,7 +277,7 @@ def generated_latents_and_probabilities(
 
     num_samples, batch_size = int(num_samples), int(batch_size)
     seed = int(np.random.default_rng().integers(2**31)) if seed is None else int(seed)
-    style = _is_style_generator(generator)
+    style = is_style_generator(generator)
     z = create_input_noise(num_samples, int(generator.latent_dim), seed)  # the rows iter_generate feeds
     with contextlib.ExitStack() as stack:
         source = _UntruncatedStyleSampler(generator) if style else stack.enter_context(_untruncated(generator))

@@ -22,7 +22,7 @@ and ``override`` behave as ``tfgen train``'s.
 
 from __future__ import annotations
 
-from tfgen.config import make_configs, setting_names
+from tfgen.run_settings import make_configs, setting_names
 from tfgen.errors import InputError
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from tfgen.families.shotmorph.morph import ShotMorpher
+from tfgen.morph import ShotMorpher
 from tfgen.families.shotmorph.restyle import CX, CY, LOG_LEVEL, LOG_SX, LOG_SY, StylePrior, moments, moments_of_uint8, move_moments
 from tfgen.families.shotmorph.policy import ShotPolicy, policy_generator
 

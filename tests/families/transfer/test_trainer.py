@@ -280,7 +280,7 @@ def distance(weights_a, weights_b):
 
 
 def test_finetune_on_morphs_trains_on_the_shots_in_betweens(meta_runs, digit_shots, monkeypatch):
-    import tfgen.data.episodes as episodes
+    import tfgen.morph as episodes
 
     seen = []
     original = episodes.shots_and_morphs

@@ -61,6 +61,7 @@ FAMILIES = {
         trainer_path="tfgen.families.dagan.trainer:DAGANTrainer",
         networks="tfgen.families.dagan.networks",
         adapt_method="condition",
+        method_help={"condition": "its generator conditioned on one shot per image, no training"},
         adapter=adapt,
         presets=DAGAN_PRESETS,
         check_flags=check_flags,

@@ -50,6 +50,7 @@ FAMILIES = {
         trainer_path="tfgen.families.figr.trainer:ReptileTrainer",
         networks="tfgen.families.figr.networks",
         adapt_method="reptile",
+        method_help={"reptile": "Reptile steps of the meta-trained networks on the shots"},
         adapter=adapt,
         presets=FIGR_PRESETS,
         check_flags=check_flags,

@@ -61,6 +61,7 @@ FAMILIES = {
         trainer_path="tfgen.families.l2l.trainer:L2LTrainer",
         networks="tfgen.families.l2l.networks",
         adapt_method="condition",
+        method_help={"condition": "its generator conditioned on the shots, fine-tuned for --adapt-steps if > 0"},
         adapter=adapt,
         presets=L2L_PRESETS,
         check_flags=check_flags,

@@ -63,6 +63,7 @@ FAMILIES = {
         trainer_path="tfgen.families.lofgan.trainer:LoFGANTrainer",
         networks="tfgen.families.lofgan.networks",
         adapt_method="fuse",
+        method_help={"fuse": "new images fused from the shots' local features, no training"},
         adapter=adapt,
         presets=LOFGAN_PRESETS,
         check_flags=check_flags,

@@ -43,6 +43,7 @@ FAMILIES = {
         networks="tfgen.families.shotmorph.networks",
         finished_file="shot_policy.json",
         adapt_method="morph",
+        method_help={"morph": "the shots registered, morphed and varied by the fitted policy"},
         adapter=adapt,
         presets=SHOT_MORPH_PRESETS,
         trains_in_steps=False,

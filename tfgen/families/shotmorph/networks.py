@@ -1,7 +1,7 @@
 """The shot-morphing generator: images of a new class made from its shots.
 
 Each image is either one of the k shots or a morph between two of them
-(:mod:`tfgen.families.shotmorph.morph`: shot i moved t of the way to shot j along their
+(:mod:`tfgen.morph`: shot i moved t of the way to shot j along their
 registered flow, cross-faded); then deformed by a flow of the *bank*, the
 registrations of pairs of images of one training class (how a class's
 images differ from each other, learnt on other classes), scaled; then
@@ -28,7 +28,7 @@ from keras import ops
 from tfgen.augment import flow_warp as warp
 from tfgen.checks import check_channels, check_int
 from tfgen.families.shotmorph.config import LATENT_DIM, check_shot_policy
-from tfgen.families.shotmorph.morph import ordered_pairs
+from tfgen.morph import ordered_pairs
 from tfgen.families.shotmorph.restyle import NUM_MOMENTS, POSE, moments, move_moments
 from tfgen.weights import CheckedWeightsMixin
 from tfgen.errors import InputError
@@ -123,7 +123,7 @@ class ShotMorphGenerator(CheckedWeightsMixin, keras.Model):
             self.bank.assign(flows)
 
     def set_shots(self, morpher) -> None:
-        """Hold the shots and flows of a :class:`tfgen.families.shotmorph.morph.ShotMorpher`."""
+        """Hold the shots and flows of a :class:`tfgen.morph.ShotMorpher`."""
         if morpher.shots.shape != tuple(self.shots.shape):
             raise InputError(
                 f"This generator holds {self.num_shots} shots of {self.resolution}x{self.resolution}x{self.channels}. "

@@ -2,7 +2,7 @@
 
 Images of a new class are drawn from its shots
 (:class:`tfgen.families.shotmorph.networks.ShotMorphGenerator`): a share of morphs
-between two shots (:mod:`tfgen.families.shotmorph.morph`), the rest the shots themselves; all
+between two shots (:mod:`tfgen.morph`), the rest the shots themselves; all
 then deformed by a scaled flow of the *bank* (:func:`flow_bank`: how two
 images of one training class differ, so the variation comes from the classes
 the base knows), given a position, size, slant and ink level drawn from the
@@ -22,7 +22,7 @@ import itertools
 
 import numpy as np
 
-from tfgen.families.shotmorph.morph import ShotMorpher
+from tfgen.morph import ShotMorpher
 from tfgen.errors import InputError
 
 
@@ -75,9 +75,9 @@ def spread_labels(labels, count):
 def flow_bank(images, labels, *, pairs_per_class=BANK_PAIRS_PER_CLASS, max_classes=BANK_CLASSES, seed=0):
     """``(flows [M, R, R, 2], their class labels [M])``: for each of up to
     ``max_classes`` classes, ``pairs_per_class`` random pairs of its images
-    registered (:func:`tfgen.families.shotmorph.morph.register`), i.e. how one image of the
+    registered (:func:`tfgen.morph.register`), i.e. how one image of the
     class is deformed into another."""
-    from tfgen.families.shotmorph.morph import register
+    from tfgen.morph import register
 
     images, labels = np.asarray(images), np.asarray(labels)
     rng = np.random.default_rng([int(seed), 0xBA4C])

@@ -9,7 +9,7 @@ into ``RUN/style_prior.npz``, then the policy is fitted
 (:func:`tfgen.families.shotmorph.policy.fit_policy`); it and every candidate's score are
 written to ``RUN/shot_policy.json`` and the policy into ``config.json``.
 Adapting registers the shots of a new class
-(:class:`tfgen.families.shotmorph.morph.ShotMorpher`) and returns the generator holding them
+(:class:`tfgen.morph.ShotMorpher`) and returns the generator holding them
 and, when the policy uses them, the bank and the style.
 
 An interrupted training resumes: a finished classifier and bank are
@@ -123,7 +123,7 @@ def morph_shots(meta_run, shots):
     :class:`tfgen.adaptation.Adaptation` whose config is the run's with
     ``num_shots = k`` and the sizes of the bank and style the generator holds."""
     from tfgen.adaptation import Adaptation, check_shots, read_meta_run
-    from tfgen.families.shotmorph.morph import ShotMorpher
+    from tfgen.morph import ShotMorpher
     from tfgen.families.shotmorph.restyle import StylePrior
     from tfgen.families.shotmorph.policy import ShotPolicy, policy_generator
 

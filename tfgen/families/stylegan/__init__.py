@@ -5,7 +5,7 @@ and fitted latents."""
 from __future__ import annotations
 
 from tfgen.errors import InputError
-from tfgen.families.stylegan.config import STYLEGAN_PRESETS, StyleGANConfig
+from tfgen.families.stylegan.config import STYLEGAN_PRESETS, AdaINAdaptConfig, StyleGANConfig
 from tfgen.registry import ModelFamily, describe_model
 
 DESCRIBED = ("resolution", "channels", "latent_dim", "w_dim", "mapping_layers", "channel_base", "channel_max",
@@ -57,7 +57,6 @@ def adapt(run, shots, *, steps=None, seed=0, quiet=True, adain=None):
 
     from tfgen.adaptation import Adaptation
     from tfgen.families.stylegan.adapt import adapt_adain
-    from tfgen.families.stylegan.config import AdaINAdaptConfig
 
     if isinstance(adain, dict):
         known = {field.name for field in dataclasses.fields(AdaINAdaptConfig)}
@@ -86,6 +85,8 @@ FAMILIES = {
         adapt_method="adain",
         adapter=adapt,
         adapter_options=("adain",),
+        adapter_settings={"adain": AdaINAdaptConfig},
+        method_help={"adain": "per-shot latents and the AdaIN maps fitted to the shots (the AdaIN settings below)"},
         presets=STYLEGAN_PRESETS,
     )
 }

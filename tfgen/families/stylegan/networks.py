@@ -352,22 +352,6 @@ def _normal_cdf(x):
 
 
 # What code that walks a style-based generator's latent spaces calls on it.
-STYLE_GENERATOR_INTERFACE = ("mapping", "map", "broadcast_w", "synthesize", "latent_dim", "num_ws")
-
-
-def require_style_generator(generator, what):
-    """A ValueError, naming ``what`` needs it, unless ``generator`` has the
-    StyleGenerator interface (STYLE_GENERATOR_INTERFACE)."""
-    missing = [name for name in STYLE_GENERATOR_INTERFACE if getattr(generator, name, None) is None]
-    if missing:
-        raise InputError(
-            f"{what} needs a style-based generator (a mapping network z -> w and a synthesis "
-            "network ws -> images, such as tfgen.families.stylegan.networks.StyleGenerator, `train.py --model "
-            f"stylegan`); {getattr(generator, 'name', type(generator).__name__)!r} has no "
-            f"{', '.join(missing)}. Received: generator={type(generator).__name__}"
-        )
-
-
 @keras.saving.register_keras_serializable("tfgen")
 class StyleGenerator(CheckedWeightsMixin, keras.Model):
     """Style-based generator: z [B, latent_dim] -> images [B, R, R, channels].

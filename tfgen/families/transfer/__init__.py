@@ -26,6 +26,11 @@ FINETUNE_OPTIONS = ("base_mix", "freeze_d", "generator_part", "ema_decay", "diff
                     "from_scratch", "training_images")  # fmt: skip
 # The adaptation methods, the default first, and the options each takes.
 ADAPT_METHODS = ("finetune", "bsa", "cdc")
+METHOD_HELP = {
+    "finetune": "G and D fine-tuned on the shots (--finetune-images: augmented or morphs)",
+    "bsa": "batch statistics adaptation: G frozen, new scales and shifts after its norms and per-shot latents fitted",
+    "cdc": "fine-tuning with the cross-domain distance consistency loss",
+}
 METHOD_OPTIONS = {
     "finetune": FINETUNE_OPTIONS,
     "bsa": ("bsa",),  # a BSAConfig
@@ -147,6 +152,7 @@ def _family(name, config_class, trainer, generator_class, build_generator, build
         adapt_methods=ADAPT_METHODS,
         adapter=adapt,
         adapter_options=ADAPTER_OPTIONS,
+        method_help=METHOD_HELP,
         presets=TRANSFER_PRESETS,
     )
 

@@ -380,7 +380,7 @@ def finetune_on_shots(
         training_images: what G and D train on: ``augmented``, the shots
             shifted, rotated and zoomed (:func:`tfgen.data.episodes.augment_shots`),
             or ``morphs``, those plus in-betweens of pairs of shots, warped
-            one onto the other (:func:`tfgen.data.episodes.shots_and_morphs`).
+            one onto the other (:func:`tfgen.morph.shots_and_morphs`).
 
     A base trained with an EMA is fine-tuned from its EMA generator.
 
@@ -390,7 +390,8 @@ def finetune_on_shots(
         ``sample_class`` is the new class's slot, so
         ``tfgen.generate(adaptation.generator, n)`` draws the new class).
     """
-    from tfgen.data.episodes import augment_shots, shots_and_morphs
+    from tfgen.data.episodes import augment_shots
+    from tfgen.morph import shots_and_morphs
     from tfgen.registry import get_family
 
     if training_images not in ("augmented", "morphs"):

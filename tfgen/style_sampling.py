@@ -1,5 +1,7 @@
 """Pictures only a style-based generator can make: style mixing grids and walks
-between the latents that AdaIN adaptation fitted to the shots.
+between the latents that AdaIN adaptation fitted to the shots. Any generator
+with :data:`tfgen.style_interface.STYLE_GENERATOR_INTERFACE` works (the walks
+also need fitted latents).
 
 Every image here is rendered with the same injected noise (seeded by
 ``noise_seed``), so that what changes between two images is the styles
@@ -11,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
-from tfgen.families.stylegan.networks import require_style_generator
-from tfgen.sampling import _restored_seed_states, create_input_noise, make_grid, postprocess_images, set_noise_seed
 from tfgen.errors import InputError
+from tfgen.sampling import _restored_seed_states, create_input_noise, make_grid, postprocess_images, set_noise_seed
+from tfgen.style_interface import require_style_generator
 
 
 def render_ws(generator, ws, *, noise_seed=0):

@@ -1,4 +1,4 @@
-"""Style mixing grids and walks between fitted latents (tfgen.families.stylegan.sampling)."""
+"""Style mixing grids and walks between fitted latents (tfgen.style_sampling)."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import pytest
 from tfgen.families.stylegan.config import StyleGANConfig
 from tfgen.registry import get_family
 from tfgen.sampling import create_input_noise
-from tfgen.families.stylegan.sampling import (
+from tfgen.style_sampling import (
     fitted_interpolation_frames,
     fitted_interpolation_grid,
     render_ws,
