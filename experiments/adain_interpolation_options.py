@@ -11,7 +11,7 @@ episodes with
 * ``adain_no_interpolation``: ``interpolation_weight=0`` (no interpolation loss);
 
 beside the benchmark's references, every other setting at tfgen's defaults
-and scored by the benchmark (``tfgen.benchmark``: judge, FD ×real, judge
+and scored by the benchmark (``tfgen.few_shot_benchmark``: judge, FD ×real, judge
 accuracy, novelty, diversity).
 
     python benchmark.py --data digits --methods stylegan --classes 3,9 --per-base 2 \\
@@ -58,7 +58,7 @@ OPTIONS = {
 
 
 def rows():
-    from tfgen.benchmark import Method
+    from tfgen.few_shot_benchmark import Method
 
     methods = [Method(name, "stylegan", (), (("options", {"adain": dict(fields)}),)) for name, fields in OPTIONS.items()]
     every = ["real", "augmented_shots", "copies", *methods]
@@ -71,12 +71,12 @@ def time_adaptations(path):
     the process (CPU) and wall time of every adaptation it runs, by row,
     class and seed, in ``path``. Rows read from the benchmark's cache are
     not run again, so they keep the times recorded when they ran."""
-    from tfgen.benchmark import runner
+    from tfgen.few_shot_benchmark import runner
     from tfgen.files import read_json, write_json_atomic
 
     adapted_images = getattr(runner, "adapted_images", None)
     if adapted_images is None:
-        print("tfgen.benchmark.runner no longer calls adapted_images by that name: CPU times are not recorded.")
+        print("tfgen.few_shot_benchmark.runner no longer calls adapted_images by that name: CPU times are not recorded.")
         return
 
     def timed(method, base_dir, episode):
@@ -95,8 +95,8 @@ def time_adaptations(path):
 
 def main(argv):
     del argv
-    from tfgen.benchmark import BenchmarkSettings, run_benchmark
-    from tfgen.benchmark.report import markdown
+    from tfgen.few_shot_benchmark import BenchmarkSettings, run_benchmark
+    from tfgen.few_shot_benchmark.report import markdown
     from tfgen.files import read_json
 
     settings = BenchmarkSettings(

@@ -27,8 +27,8 @@ sys.path.insert(0, ROOT)
 
 import numpy as np  # noqa: E402
 
-from tfgen.benchmark import report  # noqa: E402
-from tfgen.benchmark.methods import REFERENCES  # noqa: E402
+from tfgen.few_shot_benchmark import report  # noqa: E402
+from tfgen.few_shot_benchmark.methods import REFERENCES  # noqa: E402
 from tfgen.files import write_text_atomic  # noqa: E402
 
 FLOOR_ROW = "4-shot floor"

@@ -128,15 +128,15 @@ def metric_table(summary, num_seeds):
     return lines
 
 
-# --- probes scored as the few-shot benchmark scores (tfgen.benchmark) ----------
+# --- probes scored as the few-shot benchmark scores (tfgen.few_shot_benchmark) ----------
 
 
 def benchmark_context(data, out_dir, folds=0):
     """``(settings, labelled images, judge, held-out groups)`` of the benchmark
     on ``data`` whose judge lives in ``out_dir`` (trained there when missing);
     the first ``folds`` groups (0: all)."""
-    from tfgen.benchmark import protocol
-    from tfgen.benchmark.runner import BenchmarkSettings, held_out_classes, load_data, train_judge
+    from tfgen.few_shot_benchmark import protocol
+    from tfgen.few_shot_benchmark.runner import BenchmarkSettings, held_out_classes, load_data, train_judge
 
     settings = BenchmarkSettings(data=data, out_dir=out_dir, quiet=True)
     labelled = load_data(settings)
@@ -148,8 +148,8 @@ def benchmark_context(data, out_dir, folds=0):
 def benchmark_episodes(settings, labelled, judge, group, seeds):
     """``(episode, baseline)`` for each class of ``group`` and shot seed, drawn
     and measured as ``benchmark.py`` does."""
-    from tfgen.benchmark import protocol
-    from tfgen.benchmark.scores import episode_baseline
+    from tfgen.few_shot_benchmark import protocol
+    from tfgen.few_shot_benchmark.scores import episode_baseline
 
     for class_name in group:
         class_images = labelled.images[labelled.labels == labelled.class_names.index(class_name)]

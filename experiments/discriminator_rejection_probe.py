@@ -55,8 +55,8 @@ def main(argv):
 
     import tfgen
     from experiments.common import benchmark_context, benchmark_episodes, print_benchmark_means
-    from tfgen.benchmark.methods import METHODS, base_name, reference_images
-    from tfgen.benchmark.scores import score_images
+    from tfgen.few_shot_benchmark.methods import METHODS, base_name, reference_images
+    from tfgen.few_shot_benchmark.scores import score_images
 
     settings, data, judge, groups = benchmark_context(FLAGS.data, FLAGS["out-dir"].value)
     keeps = [int(m) for m in FLAGS.keep]

@@ -53,8 +53,8 @@ def main(argv):
     import numpy as np
 
     from experiments.common import benchmark_context, benchmark_episodes
-    from tfgen.benchmark.methods import METHODS, adapted_images, base_name, reference_images
-    from tfgen.benchmark.scores import judge_outputs
+    from tfgen.few_shot_benchmark.methods import METHODS, adapted_images, base_name, reference_images
+    from tfgen.few_shot_benchmark.scores import judge_outputs
     from tfgen.metrics.fid import fid_from_features
 
     out_dir = FLAGS["out-dir"].value

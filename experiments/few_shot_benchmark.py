@@ -28,7 +28,7 @@ flags.DEFINE_string("out-dir", "/work/bench_runs/experiment", "Where judges, bas
 
 
 def rows():
-    from tfgen.benchmark import Method
+    from tfgen.few_shot_benchmark import Method
 
     no_truncation = (("options", {"truncation_psi": 1.0}),)
     return [
@@ -41,8 +41,8 @@ def rows():
 
 def main(argv):
     del argv
-    from tfgen.benchmark import BenchmarkSettings, run_benchmark
-    from tfgen.benchmark.report import markdown
+    from tfgen.few_shot_benchmark import BenchmarkSettings, run_benchmark
+    from tfgen.few_shot_benchmark.report import markdown
 
     for data in FLAGS.datasets:
         tag = data.replace(":", "_").replace("/", "_")

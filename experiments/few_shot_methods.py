@@ -34,14 +34,14 @@ flags.DEFINE_list("only", [], "Run only these rows (names as in the table: real,
 
 def figr_row(steps):
     """FIGR at width 16, one task per meta-iteration, ``steps`` meta-iterations."""
-    from tfgen.benchmark import Method
+    from tfgen.few_shot_benchmark import Method
 
     name = "figr" if steps == 300 else f"figr_{steps}"  # 300 keeps the name of the cached scores
     return Method(name, "figr", ("--steps", str(steps), "--width", "16"))
 
 
 def rows():
-    from tfgen.benchmark import METHODS
+    from tfgen.few_shot_benchmark import METHODS
 
     figr = [figr_row(int(steps)) for steps in FLAGS["figr-steps"].value]
     # The cheapest bases first, so that an interrupted run has the most rows.
@@ -56,8 +56,8 @@ def rows():
 
 def main(argv):
     del argv
-    from tfgen.benchmark import BenchmarkSettings, run_benchmark
-    from tfgen.benchmark.report import markdown
+    from tfgen.few_shot_benchmark import BenchmarkSettings, run_benchmark
+    from tfgen.few_shot_benchmark.report import markdown
 
     settings = BenchmarkSettings(data=FLAGS.data, out_dir=FLAGS["out-dir"].value,
                                  seeds=tuple(int(s) for s in FLAGS.seeds))  # fmt: skip

@@ -11,7 +11,7 @@ ignoring z. No fine-tuning: the shots are only the input.
     python experiments/pair_gan_probe.py --data digits --steps 1000 --width 32 --skip16
     python experiments/pair_gan_probe.py --data digits --steps 3000 --width 64
 
-Scores come from the benchmark's judge and episodes (tfgen.benchmark), on
+Scores come from the benchmark's judge and episodes (tfgen.few_shot_benchmark), on
 the benchmark's held-out classes and folds; --out-dir is a benchmark folder
 (its judge is trained there when missing). Finding (docs/few_shot_benchmark.md):
 the generator maps an unseen class onto the nearest base class (0 -> 8, 9),
@@ -141,8 +141,8 @@ def main(argv):
     import numpy as np
 
     from experiments.common import benchmark_context, benchmark_episodes, print_benchmark_means
-    from tfgen.benchmark.methods import reference_images
-    from tfgen.benchmark.scores import score_images
+    from tfgen.few_shot_benchmark.methods import reference_images
+    from tfgen.few_shot_benchmark.scores import score_images
 
     settings, data, judge, groups = benchmark_context(FLAGS.data, FLAGS["out-dir"].value, FLAGS.folds)
     names = np.asarray(data.class_names)

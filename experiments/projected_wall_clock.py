@@ -131,7 +131,7 @@ class SetScorer:
     """FD ×real of images of one set's class in its judge's features."""
 
     def __init__(self, name, judges_from, num_images):
-        from tfgen.benchmark.runner import BenchmarkSettings, train_judge
+        from tfgen.few_shot_benchmark.runner import BenchmarkSettings, train_judge
         from tfgen.metrics import extract_features
 
         source, class_name, judge_source = SETS[name]

@@ -33,8 +33,8 @@ def main(argv):
     import numpy as np
 
     from experiments.common import benchmark_context, benchmark_episodes, print_benchmark_means
-    from tfgen.benchmark.methods import reference_images
-    from tfgen.benchmark.scores import score_images
+    from tfgen.few_shot_benchmark.methods import reference_images
+    from tfgen.few_shot_benchmark.scores import score_images
     from tfgen.morph import ShotMorpher
     from tfgen.families.shotmorph.restyle import StylePrior, moments_of_uint8
     from tfgen.sampling import generate

@@ -54,7 +54,7 @@ COLUMNS = (  # (episode key, title, decimals)
 
 
 def rows():
-    from tfgen.benchmark import Method
+    from tfgen.few_shot_benchmark import Method
 
     train_flags = tuple(shlex.split(FLAGS["train-flags"].value))
     methods = [Method(name, FLAGS.model, train_flags, adapt=(("method", name),)) for name in METHOD_ROWS]
@@ -99,7 +99,7 @@ def per_class_table(episodes) -> str:
 
 def main(argv):
     del argv
-    from tfgen.benchmark import BenchmarkSettings, run_benchmark
+    from tfgen.few_shot_benchmark import BenchmarkSettings, run_benchmark
 
     settings = BenchmarkSettings(
         data=FLAGS.data, out_dir=FLAGS["out-dir"].value, classes=tuple(FLAGS.classes),

@@ -107,7 +107,7 @@ BASE = ("tfgen._version", "tfgen.errors", "tfgen.files", "tfgen.checks", "tfgen.
         "tfgen.startup")  # fmt: skip
 BUILDING_BLOCKS = ("tfgen.layers", "tfgen.losses", "tfgen.augment", "tfgen.data", "tfgen.features", "tfgen.morph",
                    "tfgen.style_interface", "tfgen.weights", "tfgen.perceptual", "tfgen.profiling")  # fmt: skip
-APPLICATIONS = ("tfgen.commands", "tfgen.benchmark", "tfgen.__main__", "tfgen.cli", "tfgen.command_help")
+APPLICATIONS = ("tfgen.commands", "tfgen.few_shot_benchmark", "tfgen.__main__", "tfgen.cli", "tfgen.command_help")
 LAYERS = ("base", "building blocks", "shared", "families", "applications")
 
 

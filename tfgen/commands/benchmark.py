@@ -83,8 +83,8 @@ def main(argv):
     del argv
     import shlex
 
-    from tfgen.benchmark import BenchmarkSettings, parse_methods, run_benchmark
-    from tfgen.benchmark.report import markdown
+    from tfgen.few_shot_benchmark import BenchmarkSettings, parse_methods, run_benchmark
+    from tfgen.few_shot_benchmark.report import markdown
 
     seeds = integer_list(FLAGS.seeds, "--seeds", "a shot seed, e.g. --seeds 0")
     if not seeds:

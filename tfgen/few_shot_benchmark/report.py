@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfgen.benchmark.methods import REFERENCES
-from tfgen.benchmark.scores import MEAN_FD_FLOOR_TARGET, TARGETS, meets_targets
+from tfgen.few_shot_benchmark.methods import REFERENCES
+from tfgen.few_shot_benchmark.scores import MEAN_FD_FLOOR_TARGET, TARGETS, meets_targets
 
 SCORES = (  # (key, title, decimals, True where lower is better)
     ("fd_floor", "FD ×floor ↓", 2, True),

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy import linalg
 
-from tfgen.benchmark import methods, protocol, report, scores
-from tfgen.benchmark.methods import METHODS, REFERENCES, Method, base_name, parse_methods, reference_images
-from tfgen.benchmark.protocol import Episode
+from tfgen.few_shot_benchmark import methods, protocol, report, scores
+from tfgen.few_shot_benchmark.methods import METHODS, REFERENCES, Method, base_name, parse_methods, reference_images
+from tfgen.few_shot_benchmark.protocol import Episode
 from tfgen.features.extractor import FeatureExtractor
 from tfgen.checks import check_run_name
 
@@ -482,7 +482,7 @@ def test_parse_methods():
 
 
 def test_the_methods_that_see_held_out_images_are_named():
-    from tfgen.benchmark.runner import sees_held_out
+    from tfgen.few_shot_benchmark.runner import sees_held_out
 
     found = sees_held_out(parse_methods(["real", "l2l", "cdcgan", "lofgan", "shotmorph"]))
     assert list(found) == ["l2l"] and "p = --samples-per-class images" in found["l2l"]
@@ -536,7 +536,7 @@ def test_glyphs_samples_per_class_extends_the_default():
 
 
 def test_grid_names_of_non_ascii_classes_do_not_collide():
-    from tfgen.benchmark.runner import grid_slug
+    from tfgen.few_shot_benchmark.runner import grid_slug
 
     assert grid_slug("augmented_shots") == "augmented-shots" and grid_slug("9") == "9"
     names = {grid_slug(name) for name in ("greek/Α", "greek/α", "greek/Ω", "greek/ω")}
@@ -544,7 +544,7 @@ def test_grid_names_of_non_ascii_classes_do_not_collide():
 
 
 def test_the_score_cache_keeps_entries_another_process_wrote(tmp_path):
-    from tfgen.benchmark.runner import EpisodeScorer
+    from tfgen.few_shot_benchmark.runner import EpisodeScorer
     from tfgen.files import read_json, write_json_atomic
 
     path = str(tmp_path / "scores.json")

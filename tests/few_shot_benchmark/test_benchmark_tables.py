@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from experiments import benchmark_tables
-from tfgen.benchmark import report
+from tfgen.few_shot_benchmark import report
 
 
 def episode(method, name, seed, fd_floor, *, floor_over_real=4.0, shots=4):

@@ -18,9 +18,9 @@ import warnings
 
 import numpy as np
 
-from tfgen.benchmark import protocol, report
-from tfgen.benchmark.methods import Method, adapted_images, base_name, reference_images, train_base
-from tfgen.benchmark.scores import episode_baseline, score_images
+from tfgen.few_shot_benchmark import protocol, report
+from tfgen.few_shot_benchmark.methods import Method, adapted_images, base_name, reference_images, train_base
+from tfgen.few_shot_benchmark.scores import episode_baseline, score_images
 from tfgen.files import read_json, write_json_atomic, write_text_atomic
 from tfgen.training.health import HEALTH_FILE
 
