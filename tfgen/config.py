@@ -142,6 +142,29 @@ def check_settings(config) -> None:
 
 
 @dataclasses.dataclass
+class FewShotConfig:
+    """The fields every few-shot family's config shares (its base): the
+    images' size and colour and the class split its base trains on. A family
+    whose default or range differs redeclares the field (dataclasses keep
+    the base's place for it)."""
+
+    resolution: int = ranged(
+        32, minimum=SUPPORTED_FEW_SHOT_RESOLUTIONS[0], maximum=SUPPORTED_FEW_SHOT_RESOLUTIONS[-1]
+    )
+    channels: int = setting(1, "1: grey, 3: RGB.", minimum=1, maximum=3)
+    # Class split of the base's training data: names or indices, comma-joined;
+    # "" takes the dataset's default (tfgen.data.episodes.DEFAULT_SPLITS).
+    train_classes: str = setting(
+        "",
+        'Training classes, names or indices comma-joined (default: all but --test-classes).',
+    )
+    test_classes: str = setting(
+        "",
+        'Held-out classes, never seen in training (default per dataset: digits 9, fashion_mnist ankle_boot, glyphs a fixed set of characters; a folder of class folders needs it).',
+    )
+
+
+@dataclasses.dataclass
 class RunConfig:
     """Settings of one training run that are not part of the model."""
 

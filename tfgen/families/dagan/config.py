@@ -5,13 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from tfgen.checks import check_channels
-from tfgen.config import (
-    SUPPORTED_FEW_SHOT_RESOLUTIONS,
-    check_few_shot_resolution,
-    check_settings,
-    ranged,
-    setting,
-)
+from tfgen.config import FewShotConfig, check_few_shot_resolution, check_settings, ranged, setting
 from tfgen.errors import InputError
 
 # A trained run's own generator holds this many training images (one per
@@ -21,7 +15,7 @@ TRAINING_HELD = 8
 
 
 @dataclasses.dataclass
-class DAGANConfig:
+class DAGANConfig(FewShotConfig):
     """DAGAN (Antoniou, Storkey, Edwards, "Data Augmentation Generative
     Adversarial Networks", 2017): a UNet-like generator G(x, z) that turns an
     image x of a class and noise z into another image of that class, and a
@@ -37,10 +31,6 @@ class DAGANConfig:
     are scaled for 32 px images on a CPU.
     """
 
-    resolution: int = ranged(
-        32, minimum=SUPPORTED_FEW_SHOT_RESOLUTIONS[0], maximum=SUPPORTED_FEW_SHOT_RESOLUTIONS[-1]
-    )
-    channels: int = ranged(1, minimum=1, maximum=3)
     # Channels of the generator's and critic's finest layer, doubled at each halving (up to 4 x width).
     width: int = ranged(32, minimum=1)
     latent_dim: int = ranged(100, minimum=1)  # z's size (official 100)
@@ -89,8 +79,6 @@ class DAGANConfig:
     )
     # The shots generate.py --adapt-from draws from a class or folder without --num-shots (training uses none).
     shots: int = ranged(4, minimum=1)
-    train_classes: str = ""
-    test_classes: str = ""
     # Set by adaptation: the images the generator holds (0: TRAINING_HELD training images).
     held_shots: int = ranged(0, minimum=0)
 

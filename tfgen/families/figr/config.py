@@ -5,18 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 from tfgen.checks import check_channels
-from tfgen.config import (
-    SUPPORTED_FEW_SHOT_RESOLUTIONS,
-    check_few_shot_resolution,
-    check_settings,
-    ranged,
-    setting,
-)
+from tfgen.config import FewShotConfig, check_few_shot_resolution, check_settings, ranged, setting
 from tfgen.errors import InputError
 
 
 @dataclasses.dataclass
-class FIGRConfig:
+class FIGRConfig(FewShotConfig):
     """FIGR (Clouâtre & Demers, "FIGR: Few-shot Image Generation with
     Reptile", 2019): a ResNet WGAN-GP meta-trained with Reptile.
 
@@ -26,10 +20,6 @@ class FIGRConfig:
     step), outer Adam at 1e-4 on the gradient Phi - W.
     """
 
-    resolution: int = ranged(
-        32, minimum=SUPPORTED_FEW_SHOT_RESOLUTIONS[0], maximum=SUPPORTED_FEW_SHOT_RESOLUTIONS[-1]
-    )
-    channels: int = setting(1, "1: grey (FIGR's setting), 3: RGB.", minimum=1, maximum=3)  # 1: grey, 3: RGB
     latent_dim: int = ranged(100, minimum=1)
     width: int = setting(
         64,
@@ -58,16 +48,6 @@ class FIGRConfig:
     )
     meta_learning_rate: float = setting(1e-4, 'FIGR: outer learning rate.', exclusive_minimum=0.0)
     gp_weight: float = setting(10.0, 'FIGR, L2L-GAN: gradient penalty weight lambda.', minimum=0.0)
-    # Class split of the meta-training data: names or indices, comma-joined;
-    # "" takes the dataset's default (tfgen.data.episodes.DEFAULT_SPLITS).
-    train_classes: str = setting(
-        "",
-        'Training classes, names or indices comma-joined (default: all but --test-classes).',
-    )
-    test_classes: str = setting(
-        "",
-        'Held-out classes, never seen in training (default per dataset: digits 9, fashion_mnist ankle_boot, glyphs a fixed set of characters; a folder of class folders needs it).',
-    )
     adapt_steps: int = setting(
         10,
         'Default adaptation steps K stored with the run.',

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from tfgen.checks import check_channels
-from tfgen.config import check_settings, ranged, setting
+from tfgen.config import FewShotConfig, check_settings, ranged, setting
 from tfgen.errors import InputError
 
 L2L_GEM_TYPES = (1, 2, 3)
@@ -50,7 +50,7 @@ def parse_gem_layers(gem_layers) -> tuple[int, ...]:
 
 
 @dataclasses.dataclass
-class L2LConfig:
+class L2LConfig(FewShotConfig):
     """L2L-GAN (Wang & Lu, "L2L-GAN: Layer to Layer Generative Adversarial
     Network for Few-shot Generation"): a DAGAN-style UNet-ResNet generator
     G(x, z) that turns an image of a class into other images of that class,
@@ -125,8 +125,6 @@ class L2LConfig:
         "L2L: phi_s^2 and phi_t^plain start from phi_s^1's initial weights (scratch) or from phi_s^1.",
         choices=('scratch', 'source'),
     )
-    train_classes: str = ""
-    test_classes: str = ""
     # Images stored inside the generator that G(z) conditions on (set by
     # training to the novel images X_n; 0: the generator needs images given).
     conditioning_images: int = ranged(0, minimum=0)

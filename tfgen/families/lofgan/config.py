@@ -5,16 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 from tfgen.checks import check_channels
-from tfgen.config import (
-    SUPPORTED_FEW_SHOT_RESOLUTIONS,
-    check_few_shot_resolution,
-    check_settings,
-    ranged,
-    setting,
-)
+from tfgen.config import FewShotConfig, check_few_shot_resolution, check_settings, ranged, setting
 
 @dataclasses.dataclass
-class LoFGANConfig:
+class LoFGANConfig(FewShotConfig):
     """LoFGAN (Gu, Li, Huang, Ji, Liu, "LoFGAN: Fusing Local Representations
     for Few-shot Image Generation", ICCV 2021): a conditional generator that
     encodes ``shots`` images of a class, fuses their local features (the local
@@ -30,10 +24,6 @@ class LoFGANConfig:
     are scaled down for 32 px images on a CPU.
     """
 
-    resolution: int = ranged(
-        32, minimum=SUPPORTED_FEW_SHOT_RESOLUTIONS[0], maximum=SUPPORTED_FEW_SHOT_RESOLUTIONS[-1]
-    )
-    channels: int = ranged(1, minimum=1, maximum=3)
     width: int = ranged(16, minimum=1)  # channels of the finest encoder / decoder / discriminator layer
     encoder_downsamples: int = setting(
         2,
@@ -63,8 +53,6 @@ class LoFGANConfig:
         "LoFGAN: weight of the penalty on the gradient of D's real-class logit at real images (w_gp).",
         minimum=0.0,
     )
-    train_classes: str = ""
-    test_classes: str = ""
     # The class head's size: the number of training classes (0: set from the data).
     num_classes: int = ranged(0, minimum=0)
     # Set by adaptation: the images the generator holds (0: ``shots``).

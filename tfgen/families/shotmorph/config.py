@@ -5,13 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from tfgen.checks import check_channels
-from tfgen.config import (
-    SUPPORTED_FEW_SHOT_RESOLUTIONS,
-    check_few_shot_resolution,
-    check_settings,
-    ranged,
-    setting,
-)
+from tfgen.config import FewShotConfig, check_few_shot_resolution, check_settings, ranged, setting
 from tfgen.errors import InputError
 
 
@@ -37,7 +31,7 @@ def check_shot_policy(**values) -> None:
 
 
 @dataclasses.dataclass
-class ShotMorphConfig:
+class ShotMorphConfig(FewShotConfig):
     """Shot morphing (:mod:`tfgen.families.shotmorph.policy`): images of a new class made
     from its ``shots`` by morphing between them, deforming them with flows
     learnt between images of the training classes and augmenting them, with
@@ -46,12 +40,6 @@ class ShotMorphConfig:
     ``num_shots``, ``bank_size`` and ``style_size`` are what the adapted
     generator holds."""
 
-    resolution: int = ranged(
-        32, minimum=SUPPORTED_FEW_SHOT_RESOLUTIONS[0], maximum=SUPPORTED_FEW_SHOT_RESOLUTIONS[-1]
-    )
-    channels: int = ranged(1, minimum=1, maximum=3)
-    train_classes: str = ""
-    test_classes: str = ""
     shots: int = ranged(4, minimum=1)
     # The fitted policy (written by training; these are the untrained defaults).
     morph_share: float = policy_field(0.5, "morph_share")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from tfgen.checks import check_channels, parse_diff_augment_policy
-from tfgen.config import check_settings, ranged, setting
+from tfgen.config import FewShotConfig, check_settings, ranged, setting
 from tfgen.errors import InputError
 
 
@@ -33,7 +33,7 @@ INTERPOLATION_LOSSES = ("l1", "discriminator", "content_style")
 
 
 @dataclasses.dataclass
-class StyleGANConfig:
+class StyleGANConfig(FewShotConfig):
     """The style-based generator (Karras et al., "A Style-Based Generator
     Architecture for Generative Adversarial Networks", CVPR 2019) with a
     residual discriminator, trained with the non-saturating logistic loss and
@@ -48,7 +48,6 @@ class StyleGANConfig:
     resolution: int = ranged(
         32, minimum=SUPPORTED_STYLEGAN_RESOLUTIONS[0], maximum=SUPPORTED_STYLEGAN_RESOLUTIONS[-1]
     )
-    channels: int = ranged(1, minimum=1, maximum=3)  # 1: grey, 3: RGB
     latent_dim: int = ranged(512, minimum=1)  # z
     w_dim: int = setting(512, 'StyleGAN: size of w (paper 512).', minimum=1)
     mapping_layers: int = setting(8, 'StyleGAN: layers of the mapping network.', minimum=1)
@@ -100,8 +99,6 @@ class StyleGANConfig:
     # Class split of a labelled source (as FIGR): train on train_classes,
     # hold test_classes out for few-shot adaptation. "" and "": the dataset's
     # default split when it has one, else every image.
-    train_classes: str = ""
-    test_classes: str = ""
     shots: int = ranged(5, minimum=1)  # default number of shots when adapting (generate.py --num-shots)
     # Set by AdaIN adaptation: the number of fitted per-shot latents the
     # generator holds, their space, and how the generator samples

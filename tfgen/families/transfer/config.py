@@ -5,28 +5,18 @@ from __future__ import annotations
 import dataclasses
 
 from tfgen.checks import check_channels, parse_diff_augment_policy
-from tfgen.config import (
-    SUPPORTED_FEW_SHOT_RESOLUTIONS,
-    check_few_shot_resolution,
-    check_settings,
-    ranged,
-    setting,
-)
+from tfgen.config import FewShotConfig, check_few_shot_resolution, check_settings, ranged, setting
 from tfgen.errors import InputError
 
 
 @dataclasses.dataclass
-class DCGANConfig:
+class DCGANConfig(FewShotConfig):
     """DCGAN (Radford et al., ICLR 2016) as a transfer-learning baseline for
     few-shot generation: pre-trained on the meta-train classes, then
     fine-tuned for ``adapt_steps`` steps on the ``shots`` images of a new
     class, each enlarged by augmentation to ``augmented_shots`` images.
     """
 
-    resolution: int = ranged(
-        32, minimum=SUPPORTED_FEW_SHOT_RESOLUTIONS[0], maximum=SUPPORTED_FEW_SHOT_RESOLUTIONS[-1]
-    )
-    channels: int = ranged(1, minimum=1, maximum=3)
     latent_dim: int = ranged(100, minimum=1)  # z (InfoGAN: the incompressible noise, codes come on top)
     width: int = ranged(64, minimum=1)  # channels of the finest layer
     batch_size: int = ranged(64, minimum=1)
@@ -36,8 +26,6 @@ class DCGANConfig:
     # Adam's bias correction 1 - beta**t is 0 for a beta of 1.
     adam_beta1: float = ranged(0.5, minimum=0.0, exclusive_maximum=1.0)
     adam_beta2: float = ranged(0.999, minimum=0.0, exclusive_maximum=1.0)
-    train_classes: str = ""
-    test_classes: str = ""
     shots: int = ranged(4, minimum=1)
     augmented_shots: int = setting(300, 'DCGANs: shots are augmented to this many images.', minimum=1)
     adapt_steps: int = ranged(300, minimum=1)
