@@ -104,7 +104,7 @@ def test_families_never_import_each_other():
 # The layers, bottom first; a module imports only from its own layer or below.
 # Modules not named here are in "shared" (training/, metrics/, sampling, runs, ...).
 BASE = ("tfgen._version", "tfgen.errors", "tfgen.files", "tfgen.checks", "tfgen.config", "tfgen.registry",
-        "tfgen.startup")  # fmt: skip
+        "tfgen.startup", "tfgen.run_folder")  # fmt: skip
 BUILDING_BLOCKS = ("tfgen.layers", "tfgen.losses", "tfgen.augment", "tfgen.data", "tfgen.features", "tfgen.morph",
                    "tfgen.style_interface", "tfgen.weights", "tfgen.perceptual", "tfgen.profiling")  # fmt: skip
 APPLICATIONS = ("tfgen.commands", "tfgen.few_shot_benchmark", "tfgen.__main__", "tfgen.cli", "tfgen.command_help")

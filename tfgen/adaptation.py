@@ -35,7 +35,8 @@ import numpy as np
 from tfgen.config import RunConfig
 from tfgen.registry import adaptable_families, get_family
 from tfgen.errors import InputError
-from tfgen.runs import CONFIG_FILE, DISCRIMINATOR_WEIGHTS, EMA_WEIGHTS, RAW_WEIGHTS, load_run_config, save_run_config
+from tfgen.run_folder import CONFIG_FILE, RunFolder
+from tfgen.runs import load_run_config, save_run_config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +50,8 @@ class MetaRun:
 
     def weight_paths(self):
         """Paths of the run's generator and discriminator weights, which must exist."""
-        paths = tuple(os.path.join(self.folder, name) for name in (RAW_WEIGHTS, DISCRIMINATOR_WEIGHTS))
+        folder = RunFolder(self.folder)
+        paths = (folder.raw_weights, folder.discriminator_weights)
         missing = [p for p in paths if not os.path.isfile(p)]
         if missing:
             raise FileNotFoundError(
@@ -92,7 +94,7 @@ def read_meta_run(meta_run, *, families=None, reader="tfgen.adapt adapts"):
     families = tuple(families or adaptable_families())
     if not isinstance(meta_run, MetaRun):
         folder = os.fspath(meta_run)
-        if not os.path.isfile(os.path.join(folder, CONFIG_FILE)):
+        if not os.path.isfile(RunFolder(folder).config):
             raise FileNotFoundError(
                 f"{folder!r} is not a run folder (no {CONFIG_FILE}). Pass the folder a few-shot run "
                 f"({', '.join(families)}) was trained into, e.g. runs/shotmorph_digits."
@@ -186,11 +188,12 @@ def save_adapted(adaptation, out_dir):
         adaptation.run.run_config, name=os.path.basename(os.path.normpath(out_dir)), runs_dir=os.path.dirname(out_dir)
     )
     model_config = adaptation.config
-    save_run_config(os.path.join(out_dir, CONFIG_FILE), adaptation.run.family, model_config, run_config)
-    save_weights_atomic(adaptation.generator, os.path.join(out_dir, RAW_WEIGHTS))
+    folder = RunFolder(out_dir)
+    save_run_config(folder.config, adaptation.run.family, model_config, run_config)
+    save_weights_atomic(adaptation.generator, folder.raw_weights)
     if getattr(model_config, "ema_decay", None) is not None:
         # Loaders look for the EMA file first.
-        save_weights_atomic(adaptation.generator, os.path.join(out_dir, EMA_WEIGHTS))
+        save_weights_atomic(adaptation.generator, folder.ema_weights)
     return out_dir
 
 

@@ -12,8 +12,6 @@ import os
 
 # What Keras 3 requires a weights file's name to end in (model.save_weights).
 WEIGHTS_SUFFIX = ".weights.h5"
-# The generator a finished training run leaves in its folder (tfgen.runs).
-RAW_WEIGHTS = "generator" + WEIGHTS_SUFFIX
 
 
 def write_text_atomic(path: str, text: str) -> None:
@@ -39,3 +37,13 @@ def read_json(path: str, default=None):
         return default
     with open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+def read_json_or_none(path: str):
+    """The JSON value in ``path``, or None when it is missing or not JSON:
+    for files another process may be writing or may have left half-written."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None

@@ -20,7 +20,7 @@ import importlib
 from typing import Callable, Mapping
 
 from tfgen.errors import InputError
-from tfgen.files import RAW_WEIGHTS
+from tfgen.run_folder import RAW_WEIGHTS
 
 FINISHED_FILE = RAW_WEIGHTS
 

@@ -1,9 +1,11 @@
-"""The run folder, in one module: its file names, what a run may be called,
+"""The run folder, in one module: what a run may be called,
 what ``--override`` may delete, how two training processes are kept out of
 one folder, its config, the checks before resuming it, the training
 metric's log and ``best/``, and loading a generator back from it.
 
-A run lives in ``<runs_dir>/<name>/``: ``config.json`` with a top-level
+Its layout (every entry's name) and whether it is finished are
+:class:`tfgen.run_folder.RunFolder`'s; this module uses it. A run lives in
+``<runs_dir>/<name>/``: ``config.json`` with a top-level
 ``"family"`` key, ``checkpoints/``, ``samples/``, ``logs/``, the final
 ``generator.weights.h5`` / ``generator_ema.weights.h5`` /
 ``discriminator.weights.h5``, with ``--snapshot-every`` ``snapshots/``, with
@@ -30,7 +32,7 @@ generator's weights.
   from the new ones is refused with advice instead of a shape error or a
   silent change; the other settings take effect and ``config.json`` records
   each change with its step (:func:`save_run_config`'s ``changes``).
-- **Finished** (:func:`write_finished_record`, :func:`finished_step`): when
+- **Finished** (:meth:`RunFolder.write_finished_record`, :meth:`RunFolder.finished_at`): when
   a run writes its final weights it records their step and checksums in
   ``finished.json``; a run is finished only while those files are unchanged,
   so a run stopped between its last checkpoint and its weights writes them
@@ -52,52 +54,48 @@ importing TF; loading weights imports Keras when it is asked for.
 
 import dataclasses
 import datetime
-import hashlib
 import json
 import os
-import re
 import shutil
 import socket
 import time
 import warnings
 
 from tfgen.config import RunConfig
-from tfgen.files import RAW_WEIGHTS, WEIGHTS_SUFFIX, write_json_atomic
+from tfgen.files import WEIGHTS_SUFFIX, read_json_or_none as _read_json, write_json_atomic
 from tfgen.registry import get_family, import_networks
 from tfgen.errors import InputError
+
+# The folder's names live in tfgen.run_folder; re-exported here, where they were first.
+from tfgen.run_folder import (  # noqa: F401
+    BEST_DIR,
+    BEST_RECORD,
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
+    DISCRIMINATOR_WEIGHTS,
+    EMA_WEIGHTS,
+    FINISHED_RECORD,
+    GEMS_DIR,
+    LOCK_FILE,
+    LOGS_DIR,
+    METRICS_LOG,
+    RAW_WEIGHTS,
+    SAMPLES_DIR,
+    SNAPSHOT_DIR,
+    STAGES_DIR,
+    RunFolder,
+)
 
 try:
     import fcntl
 except ImportError:  # Windows: see RunLock._acquire_exclusive_create
     fcntl = None
 
-LOCK_FILE = ".lock"
-CONFIG_FILE = "config.json"
-# Weight files a training run leaves in its folder.
-EMA_WEIGHTS = "generator_ema" + WEIGHTS_SUFFIX
-DISCRIMINATOR_WEIGHTS = "discriminator" + WEIGHTS_SUFFIX
-CHECKPOINT_DIR = "checkpoints"
-# The training metric (--fid): one JSON line per measurement, and the best
-# step's weights with their record in best/.
-METRICS_LOG = "metrics.jsonl"
-BEST_DIR = "best"
-BEST_RECORD = "metric.json"
-# L2L-GAN's stage runs and GEM weights.
-STAGES_DIR = "stages"
-GEMS_DIR = "gems"
-# The step of the final weights files and their checksums, written after them.
-FINISHED_RECORD = "finished.json"
-# The sampling generator's weights every RunConfig.snapshot_every steps, loadable
-# while the run trains: snapshots/generator_ema_step_0001000.weights.h5 (or
-# generator_step_... for a run without an EMA generator).
-SNAPSHOT_DIR = "snapshots"
-_SNAPSHOT_FILE = re.compile(r"^(generator|generator_ema)_step_(\d+)" + re.escape(WEIGHTS_SUFFIX) + "$")
-
 # What a run holds between taking its lock and writing config.json
 # (Trainer.open_run makes samples/ first): all that a folder without a config
 # may hold and still count as a run. Anything else may be the user's.
 _STARTUP_FILES = (LOCK_FILE,)
-_STARTUP_EMPTY_DIRS = ("samples",)
+_STARTUP_EMPTY_DIRS = (SAMPLES_DIR,)
 
 # Fallback lock only: a lock file without readable owner for longer than this
 # is from a process that died between creating and writing it.
@@ -112,22 +110,13 @@ class RunLockedError(InputError):
 # ------------------------------------------------------------- run folders
 
 
-def _read_json(path):
-    """The JSON value in ``path``, or None when it is missing or not JSON."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
 def is_run_folder(path):
     """True if ``path`` is a folder tfgen made for a run: it has a
     ``config.json`` with a ``"family"`` key, or it holds nothing but what a run
     creates before writing its config (the lock file, an empty ``samples/``)."""
     if not os.path.isdir(path):
         return False
-    config = _read_json(os.path.join(path, CONFIG_FILE))
+    config = _read_json(RunFolder(path).config)
     if isinstance(config, dict) and "family" in config:
         return True
     for entry in os.scandir(path):
@@ -274,7 +263,7 @@ class RunLock:
 
     def __init__(self, run_dir):
         self.run_dir = run_dir
-        self.path = os.path.join(run_dir, LOCK_FILE)
+        self.path = RunFolder(run_dir).lock
         self._fd = None
 
     @property
@@ -427,7 +416,7 @@ def load_run_config(path):
     """Read a config.json written by :func:`save_run_config` (or the run
     folder holding it). Returns ``(family, model_config, run_config)``."""
     if os.path.isdir(path):
-        path = os.path.join(path, CONFIG_FILE)
+        path = RunFolder(path).config
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f"No config.json at {path!r}: pass a run folder made by train.py "
@@ -543,8 +532,8 @@ def _load_generator(path, *, ema, resolution, step=None):
         return _load_keras_archive(path)
 
     if os.path.isdir(path):
-        config_path = os.path.join(path, CONFIG_FILE)
-        ema_path, raw_path = os.path.join(path, EMA_WEIGHTS), os.path.join(path, RAW_WEIGHTS)
+        folder = RunFolder(path)
+        config_path, ema_path, raw_path = folder.config, folder.ema_weights, folder.raw_weights
         if not os.path.isfile(config_path):
             raise FileNotFoundError(
                 f"{path!r} is not a run folder: it has no {CONFIG_FILE}. Expected "
@@ -581,10 +570,10 @@ def _load_generator(path, *, ema, resolution, step=None):
             raise FileNotFoundError(f"Weights file not found: {path!r}.")
         folder = os.path.dirname(path)
         if os.path.basename(os.path.abspath(folder)) == SNAPSHOT_DIR and not os.path.isfile(
-            os.path.join(folder, CONFIG_FILE)
+            RunFolder(folder).config
         ):
             folder = os.path.dirname(os.path.abspath(folder))  # a snapshot: its run's config.json
-        config_path = os.path.join(folder, CONFIG_FILE)
+        config_path = RunFolder(folder).config
         if os.path.isfile(config_path):
             family, model_config, _ = load_run_config(config_path)
             _check_resolution_agrees(resolution, model_config, config_path)
@@ -621,24 +610,14 @@ class SavedStepWarning(UserWarning):
 
 def snapshot_path(run_dir, step, *, ema):
     """``<run_dir>/snapshots/generator_ema_step_0001000.weights.h5`` (``ema``)
-    or ``.../generator_step_0001000.weights.h5``."""
-    network = (EMA_WEIGHTS if ema else RAW_WEIGHTS)[: -len(WEIGHTS_SUFFIX)]
-    return os.path.join(run_dir, SNAPSHOT_DIR, f"{network}_step_{int(step):07d}{WEIGHTS_SUFFIX}")
+    or ``.../generator_step_0001000.weights.h5`` (:meth:`RunFolder.snapshot`)."""
+    return RunFolder(run_dir).snapshot(step, ema=ema)
 
 
 def find_snapshots(run_dir, *, ema):
     """``{step: path}`` of the run's snapshots of the EMA generator (``ema``)
-    or the raw one, whatever their number of digits."""
-    folder = os.path.join(run_dir, SNAPSHOT_DIR)
-    if not os.path.isdir(folder):
-        return {}
-    wanted = EMA_WEIGHTS if ema else RAW_WEIGHTS
-    found = {}
-    for name in os.listdir(folder):
-        match = _SNAPSHOT_FILE.match(name)
-        if match and match.group(1) + WEIGHTS_SUFFIX == wanted:
-            found[int(match.group(2))] = os.path.join(folder, name)
-    return dict(sorted(found.items()))
+    or the raw one (:meth:`RunFolder.find_snapshots`)."""
+    return RunFolder(run_dir).find_snapshots(ema=ema)
 
 
 def write_snapshot(run_dir, network, step, *, ema, keep):
@@ -655,21 +634,11 @@ def write_snapshot(run_dir, network, step, *, ema, keep):
     return path
 
 
-def _finished_step(run_dir, weights_path):
-    """The step ``finished.json`` records for the final weights file
-    ``weights_path``, if it records that file as it is; else None."""
-    record = _read_json(os.path.join(run_dir, FINISHED_RECORD))
-    if not isinstance(record, dict) or not isinstance(record.get("files"), dict):
-        return None
-    checksum = record["files"].get(os.path.basename(weights_path))
-    return record.get("step") if checksum is not None and checksum == _sha256(weights_path) else None
-
-
 def _checkpoint_steps(run_dir):
     """``{step: prefix}`` of the run's checkpoints, newest first."""
     from tfgen.training.checkpointing import find_checkpoints
 
-    return dict(find_checkpoints(os.path.join(run_dir, CHECKPOINT_DIR)))
+    return dict(find_checkpoints(RunFolder(run_dir).checkpoints))
 
 
 def _planned_length(run_config):
@@ -703,8 +672,8 @@ def _load_saved_generator(run_dir, family, model_config, run_config, *, ema, ste
 
     snapshots = find_snapshots(run_dir, ema=ema)
     checkpoints = _checkpoint_steps(run_dir)
-    finished = _finished_step(run_dir, final_weights) if final_weights is not None else None
-    origin = f"from {os.path.join(run_dir, CONFIG_FILE)}"
+    finished = RunFolder(run_dir).finished_step(final_weights) if final_weights is not None else None
+    origin = f"from {RunFolder(run_dir).config}"
     network = "generator_ema" if ema else "generator"
     if step is not None:
         step = int(step)
@@ -767,7 +736,7 @@ def _check_resolution_agrees(resolution, model_config, config_path):
 
 def read_run_config_json(run_dir):
     """The raw ``config.json`` payload of a run folder, or None if there is none."""
-    path = os.path.join(run_dir, CONFIG_FILE)
+    path = RunFolder(run_dir).config
     if not os.path.isfile(path):
         return None
     with open(path) as f:
@@ -788,7 +757,7 @@ NETWORK_SWITCHES = {"ema_decay": "the EMA generator"}
 # What changes on every extension or move of a run: not reported as a change.
 _UNREPORTED_FIELDS = ("steps", "epochs", "name", "runs_dir")
 # What a run folder holds before it holds anything to resume.
-_NO_STATE_ENTRIES = (CONFIG_FILE, LOCK_FILE, "samples", "logs")
+_NO_STATE_ENTRIES = (CONFIG_FILE, LOCK_FILE, SAMPLES_DIR, LOGS_DIR)
 
 
 def holds_training_state(run_dir):
@@ -856,43 +825,23 @@ def describe_changes(changes):
 # ------------------------------------------------------------ finished runs
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+# The finished record is RunFolder's (finished_at, write_finished_record,
+# forget_finished); these keep the functions' old names.
 
 
 def forget_finished(run_dir):
-    """Remove ``finished.json`` before the final files are rewritten: it would
-    no longer describe them."""
-    path = os.path.join(run_dir, FINISHED_RECORD)
-    if os.path.exists(path):
-        os.remove(path)
+    """:meth:`RunFolder.forget_finished` of ``run_dir``."""
+    RunFolder(run_dir).forget_finished()
 
 
 def write_finished_record(run_dir, step, filenames):
-    """Record, after writing them, that the files ``filenames`` of ``run_dir``
-    are the final outputs of ``step`` (None for runs without one step)."""
-    files = {name: _sha256(os.path.join(run_dir, name)) for name in filenames}
-    write_json_atomic(os.path.join(run_dir, FINISHED_RECORD), {"step": step, "files": files}, indent=1, sort_keys=True)
+    """:meth:`RunFolder.write_finished_record` of ``run_dir``."""
+    RunFolder(run_dir).write_finished_record(step, filenames)
 
 
 def finished_at(run_dir, step, filenames):
-    """Whether ``run_dir`` holds the final outputs of ``step``: its record
-    names that step and exactly ``filenames``, and each is unchanged since."""
-    record = _read_json(os.path.join(run_dir, FINISHED_RECORD))
-    if not isinstance(record, dict) or record.get("step") != step:
-        return False
-    files = record.get("files")
-    if not isinstance(files, dict) or set(files) != set(filenames):
-        return False
-    for name, checksum in files.items():
-        path = os.path.join(run_dir, name)
-        if not os.path.isfile(path) or _sha256(path) != checksum:
-            return False
-    return True
+    """:meth:`RunFolder.finished_at` of ``run_dir``."""
+    return RunFolder(run_dir).finished_at(step, filenames)
 
 
 # ------------------------------------------------------ the training metric
@@ -900,7 +849,7 @@ def finished_at(run_dir, step, filenames):
 
 def append_metrics_log(run_dir, record):
     """One JSON line per measurement in ``<run>/metrics.jsonl``."""
-    with open(os.path.join(run_dir, METRICS_LOG), "a") as f:
+    with open(RunFolder(run_dir).metrics_log, "a") as f:
         f.write(json.dumps(record, sort_keys=True) + "\n")
 
 
@@ -912,13 +861,14 @@ def write_best(run_dir, networks, record):
     """
     from tfgen.weights import save_weights_atomic
 
-    best_dir = os.path.join(run_dir, BEST_DIR)
-    os.makedirs(best_dir, exist_ok=True)
-    record_path = os.path.join(best_dir, BEST_RECORD)
+    run = RunFolder(run_dir)
+    best = RunFolder(run.best)  # best/ holds a config.json and weights files, as a run folder does
+    os.makedirs(best.run_dir, exist_ok=True)
+    record_path = run.best_record
     if os.path.exists(record_path):
         os.remove(record_path)  # the old record no longer describes the files
-    shutil.copyfile(os.path.join(run_dir, CONFIG_FILE), os.path.join(best_dir, CONFIG_FILE))
+    shutil.copyfile(run.config, best.config)
     for filename, model in networks.items():
-        save_weights_atomic(model, os.path.join(best_dir, filename))
+        save_weights_atomic(model, best.path(filename))
     write_json_atomic(record_path, record, indent=2, sort_keys=True)
-    return best_dir
+    return best.run_dir

@@ -35,8 +35,10 @@ def main(argv):
     if len(argv) != 2:
         raise InputError(f"Give one run folder: tfgen export RUN [flags]. Received: {argv[1:] or 'none'}")
     run_dir = argv[1]
-    output = FLAGS.output or os.path.join(run_dir, "export", FLAGS.format + SUFFIXES[FLAGS.format])
     from tfgen.export import export_run
+    from tfgen.run_folder import RunFolder
+
+    output = FLAGS.output or os.path.join(RunFolder(run_dir).export, FLAGS.format + SUFFIXES[FLAGS.format])
 
     path = export_run(run_dir, output, format=FLAGS.format, ema=not FLAGS["no-ema"].value, overwrite=FLAGS.overwrite)
     print(f"Exported {run_dir} as {FLAGS.format}: {path or output}")

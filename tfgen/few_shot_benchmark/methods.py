@@ -24,11 +24,11 @@ import numpy as np
 from tfgen.files import read_json, write_json_atomic
 from tfgen.errors import InputError
 from tfgen.registry import adaptable_families
+from tfgen.run_folder import BENCHMARK_SECONDS as SECONDS_FILE, RunFolder  # noqa: F401 (the old name, kept importable)
 
 REFERENCES = ("real", "augmented_shots", "copies")
 # The folder that holds this tfgen package: on the path of the `tfgen train` processes.
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SECONDS_FILE = "benchmark_seconds.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,8 +136,9 @@ def train_base(method: Method, *, source, group, name, bases_dir, resolution, ch
     from tfgen.registry import get_family
 
     run_dir = os.path.join(bases_dir, name)
-    seconds_path = os.path.join(run_dir, SECONDS_FILE)
-    if not os.path.isfile(os.path.join(run_dir, get_family(method.model).finished_file)):
+    folder = RunFolder(run_dir)
+    seconds_path = folder.benchmark_seconds
+    if not folder.is_finished(get_family(method.model)):
         command = train_command(method, source=source, group=group, name=name, bases_dir=bases_dir,
                                 resolution=resolution, channels=channels, quiet=quiet)  # fmt: skip
         started = time.perf_counter()

@@ -22,7 +22,7 @@ from tfgen.few_shot_benchmark import protocol, report
 from tfgen.few_shot_benchmark.methods import Method, adapted_images, base_name, reference_images, train_base
 from tfgen.few_shot_benchmark.scores import episode_baseline, score_images
 from tfgen.files import read_json, write_json_atomic, write_text_atomic
-from tfgen.training.health import HEALTH_FILE
+from tfgen.run_folder import RunFolder
 
 SCORES_FILE = "scores.json"
 # The judge is trained on roughly this many images in all (epochs x images).
@@ -226,7 +226,7 @@ def run_benchmark(settings: BenchmarkSettings, rows) -> dict:
             bases[method.name, index] = run_dir
             base_info[name] = {"model": method.model, "held_out": list(group), "train_seconds": seconds,
                                "train_flags": list(method.train_flags),
-                               "health": read_json(os.path.join(run_dir, HEALTH_FILE), None)}  # fmt: skip
+                               "health": read_json(RunFolder(run_dir).health, None)}  # fmt: skip
 
     cache_path = os.path.join(settings.out_dir, SCORES_FILE)
     cache = read_json(cache_path, {})

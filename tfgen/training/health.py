@@ -12,16 +12,15 @@ the real images'. Both are written to ``health.json`` in the run folder.
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
 
 from tfgen.files import write_json_atomic
+from tfgen.run_folder import HEALTH_FILE, RunFolder  # noqa: F401 (HEALTH_FILE re-exported)
 from tfgen.metrics.diversity import pairwise_diversity
 from tfgen.metrics.precision_recall import precision_recall
 
-HEALTH_FILE = "health.json"
 # Below either bar a base is reported as collapsed. A healthy 2000-step
 # cDCGAN on digits measures recall ~0.7 and diversity ~1.0 here.
 MIN_RECALL = 0.2
@@ -67,7 +66,7 @@ def collapse_message(health: dict, run_dir: str) -> str:
 
 
 def write_health(run_dir: str, health: dict) -> None:
-    write_json_atomic(os.path.join(run_dir, HEALTH_FILE), health)
+    write_json_atomic(RunFolder(run_dir).health, health)
 
 
 def check_base(generator, real_images, run_dir, *, num_images=500, seed=0) -> dict:

@@ -19,12 +19,10 @@ count towards a budget given later.
 
 from __future__ import annotations
 
-import os
-
 from tfgen.checks import parse_duration  # noqa: F401 (re-exported: the budget's parser)
 from tfgen.files import read_json, write_json_atomic
+from tfgen.run_folder import TIME_RECORD, RunFolder  # noqa: F401 (TIME_RECORD re-exported)
 
-TIME_RECORD = "training_time.json"
 # Entries kept in the record: the newest checkpoints' (a rerun resumes from one of the kept ones).
 _KEPT_ENTRIES = 100
 
@@ -41,7 +39,7 @@ def format_duration(seconds) -> str:
 
 
 def _record_path(run_dir):
-    return os.path.join(run_dir, TIME_RECORD)
+    return RunFolder(run_dir).time_record
 
 
 def _entries(run_dir):

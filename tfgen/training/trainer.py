@@ -69,24 +69,16 @@ import numpy as np
 import tensorflow as tf
 
 from tfgen.registry import get_family
+from tfgen.run_folder import CONFIG_FILE, DISCRIMINATOR_WEIGHTS, EMA_WEIGHTS, FINAL_GRID, RAW_WEIGHTS, RunFolder
 from tfgen.runs import (
-    BEST_DIR,
-    CHECKPOINT_DIR,
-    CONFIG_FILE,
-    DISCRIMINATOR_WEIGHTS,
-    EMA_WEIGHTS,
-    RAW_WEIGHTS,
     RunLock,
     append_metrics_log,
     check_resumable,
     clear_run_folder,
     describe_changes,
-    finished_at,
-    forget_finished,
     read_run_config_json,
     save_run_config,
     write_best,
-    write_finished_record,
     write_snapshot,
 )
 from tfgen.sampling import generate, make_grid, save_image
@@ -282,6 +274,7 @@ class Trainer:
         # {variable.path: 0/1 mask}: minimize() trains only the masked-in part of those variables.
         self.gradient_masks = {}
         self.run_dir = run_config.run_dir
+        self.folder = RunFolder(self.run_dir)  # every path in the run folder
         self.checkpoint_manager = None
         self._lock = None  # the run folder's RunLock while this trainer uses it
         self._config_changes = []  # config.json's "changes": settings changed on resume
@@ -502,7 +495,7 @@ class Trainer:
             if self.is_chief or not override:
                 restore_newest_intact(
                     lambda: tf.train.Checkpoint(**self.checkpoint_objects()),
-                    os.path.join(self.run_dir, CHECKPOINT_DIR),
+                    self.folder.checkpoints,
                     read_only=not self.is_chief,
                 )
             for variable, value in configured_rates:
@@ -540,12 +533,12 @@ class Trainer:
     def _prepare_folder(self):
         """After :meth:`restore`: ``config.json``, ``samples/`` and the checkpoint writer."""
         if self.is_chief:
-            os.makedirs(os.path.join(self.run_dir, "samples"), exist_ok=True)
+            os.makedirs(self.folder.samples, exist_ok=True)
             save_run_config(
-                os.path.join(self.run_dir, CONFIG_FILE), self.family, self.model_config, self.run_config,
+                self.folder.config, self.family, self.model_config, self.run_config,
                 changes=self._config_changes,
             )  # fmt: skip
-            checkpoint_dir = os.path.join(self.run_dir, CHECKPOINT_DIR)
+            checkpoint_dir = self.folder.checkpoints
         else:
             # Other workers take part in saving (it is collective) but write
             # to a scratch folder (the TF multi-worker recipe), removed by release().
@@ -570,7 +563,7 @@ class Trainer:
         or spent its time budget, and its folder holds the final weights of the
         step it reached (not those of an earlier end)."""
         step = int(self.step.numpy())
-        return self._reached_end(step, total_steps) and finished_at(self.run_dir, step, self.final_weights())
+        return self._reached_end(step, total_steps) and self.folder.finished_at(step, self.final_weights())
 
     def _reached_end(self, step, total_steps):
         """Whether ``step``, restored, is where the run ends: its last step, or
@@ -771,7 +764,7 @@ class Trainer:
             )
         if not self.log_to_tensorboard:
             return tf.summary.create_noop_writer()
-        return tf.summary.create_file_writer(os.path.join(self.run_dir, "logs"))
+        return tf.summary.create_file_writer(self.folder.logs)
 
     def write_samples(self, filename, *, step=None):
         """A grid of :meth:`sample_images` at ``samples/<filename>`` (and in TensorBoard)."""
@@ -779,7 +772,7 @@ class Trainer:
             return None
         images = self.sample_images()
         grid = make_grid(images, nrow=math.ceil(math.sqrt(len(images))))
-        path = os.path.join(self.run_dir, "samples", filename)
+        path = self.folder.sample(filename)
         save_image(path, grid)
         if step is not None and self.log_to_tensorboard:
             tf.summary.image("samples", grid[np.newaxis], step=step)
@@ -822,7 +815,7 @@ class Trainer:
         if monitor.is_better(value, best):
             self.best_metric.assign(value)
             write_best(self.run_dir, self.final_weights(), record)
-            return message + f"; best so far, weights in {os.path.join(self.run_dir, BEST_DIR)}"
+            return message + f"; best so far, weights in {self.folder.best}"
         return message + f"; best {best:.4g}"
 
     def final_weights(self):
@@ -836,13 +829,13 @@ class Trainer:
         """The weights files and ``samples/final.png``, each written atomically."""
         if not self.is_chief:
             return
-        forget_finished(self.run_dir)
+        self.folder.forget_finished()
         for filename, network in self.final_weights().items():
-            save_weights_atomic(network, os.path.join(self.run_dir, filename))
-        path = self.write_samples("final.png")
+            save_weights_atomic(network, self.folder.path(filename))
+        path = self.write_samples(FINAL_GRID)
         if self.checks_health:
             self.check_health()
-        write_finished_record(self.run_dir, int(self.step.numpy()), self.final_weights())
+        self.folder.write_finished_record(int(self.step.numpy()), self.final_weights())
         self._say(f"Done: weights in {self.run_dir}, samples in {path}")
 
     def check_health(self, num_images=500):

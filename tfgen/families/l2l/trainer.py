@@ -56,20 +56,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfgen.runs import (
-    CONFIG_FILE,
-    DISCRIMINATOR_WEIGHTS,
-    GEMS_DIR,
-    RAW_WEIGHTS,
-    STAGES_DIR,
-    RunLock,
-    check_resumable,
-    clear_run_folder,
-    finished_at,
-    forget_finished,
-    save_run_config,
-    write_finished_record,
-)
+from tfgen.run_folder import DISCRIMINATOR_WEIGHTS, FINAL_SAMPLES, RAW_WEIGHTS, RunFolder
+from tfgen.runs import RunLock, check_resumable, clear_run_folder, save_run_config
 from tfgen.files import write_json_atomic
 from tfgen.losses import gem_feature_loss, gradient_penalty, wasserstein_discriminator_loss, wasserstein_generator_loss
 from tfgen.registry import get_family
@@ -84,7 +72,8 @@ from tfgen.errors import InputError
 CONDITIONING_CLASSES_FILE = "conditioning_classes.json"
 ARCHITECTURE_FIELDS = ("resolution", "channels", "latent_dim", "width", "noise_channels", "gem_type", "gem_layers")
 # What Algorithm 1 leaves at its end (phi_t, its critic, the Figure 3 grid).
-FINAL_OUTPUTS = (RAW_WEIGHTS, DISCRIMINATOR_WEIGHTS, os.path.join("samples", "final.png"))
+FINAL_OUTPUTS = (RAW_WEIGHTS, DISCRIMINATOR_WEIGHTS, FINAL_SAMPLES)
+GEM_LOSSES_FILE = "losses.jsonl"  # in gems/: each GEM stage's first and last losses
 SAMPLE_ROWS = 8  # conditioning images in a stage's sample grid (each with 7 samples)
 
 
@@ -382,6 +371,7 @@ class L2LTrainer:
             subset_per_class(data.train, p, seed=(run_config.seed, t)) for t in range(1, model_config.gem_epochs + 1)
         ]
         self.run_dir = run_config.run_dir
+        self.folder = RunFolder(self.run_dir)  # every path in the run folder
         self.final_config = dataclasses.replace(model_config, conditioning_images=len(self.novel.labels))
         # The GAN stages before phi_t train the plain network (no GEM slots):
         # their folders do not depend on the GEM settings, so runs that differ
@@ -395,16 +385,16 @@ class L2LTrainer:
             print(message, flush=True)
 
     def stage_dir(self, stage):
-        return os.path.join(self.run_dir, STAGES_DIR, stage)
+        return self.folder.stage(stage)
 
     def gems_path(self, epoch):
-        return os.path.join(self.run_dir, GEMS_DIR, f"epoch_{epoch}.weights.h5")
+        return os.path.join(self.folder.gems, f"epoch_{epoch}.weights.h5")
 
     def _stage_run_config(self, stage, steps):
         run = self.run
         return dataclasses.replace(
             run,
-            runs_dir=os.path.join(run.run_dir, STAGES_DIR),
+            runs_dir=RunFolder(run.run_dir).stages,
             name=stage,
             steps=steps,
             epochs=0,
@@ -419,7 +409,7 @@ class L2LTrainer:
         (None: the seed's initial weights); ``conditioning``: uint8 images
         stored in the stage's generator."""
         folder = self.stage_dir(stage)
-        if os.path.isfile(os.path.join(folder, RAW_WEIGHTS)):
+        if os.path.isfile(RunFolder(folder).raw_weights):  # a stage is a run folder of its own
             return folder
         config = config or self.plain_config
         self._say(f"l2l: stage {stage}: {steps} steps on {len(images.labels)} images")
@@ -435,10 +425,10 @@ class L2LTrainer:
 
     def _load_stage(self, stage):
         """(generator, critic) of a finished plain stage."""
-        folder = self.stage_dir(stage)
-        generator = load_l2l_generator(self.plain_config, os.path.join(folder, RAW_WEIGHTS))
+        folder = RunFolder(self.stage_dir(stage))
+        generator = load_l2l_generator(self.plain_config, folder.raw_weights)
         critic = get_family("l2l").build_discriminator(self.config)
-        load_weights_checked(critic, os.path.join(folder, DISCRIMINATOR_WEIGHTS), expected="an L2L critic")
+        load_weights_checked(critic, folder.discriminator_weights, expected="an L2L critic")
         return generator, critic
 
     def _few_shot_start(self):
@@ -455,15 +445,15 @@ class L2LTrainer:
         check_resumable(self.run_dir, self.family, self.final_config, self.run, every_field)
 
     def _prepare_folder(self):
-        os.makedirs(os.path.join(self.run_dir, "samples"), exist_ok=True)
-        save_run_config(os.path.join(self.run_dir, CONFIG_FILE), self.family, self.final_config, self.run)
+        os.makedirs(self.folder.samples, exist_ok=True)
+        save_run_config(self.folder.config, self.family, self.final_config, self.run)
         names = [self.novel.class_names[label] for label in self.novel.labels]
-        write_json_atomic(os.path.join(self.run_dir, CONDITIONING_CLASSES_FILE), names, indent=0)
+        write_json_atomic(self.folder.path(CONDITIONING_CLASSES_FILE), names, indent=0)
 
     def is_finished(self):
         """Whether Algorithm 1 has run to its end: phi_t and its figure written
-        and unchanged since (:func:`tfgen.runs.finished_at`)."""
-        return finished_at(self.run_dir, None, FINAL_OUTPUTS)
+        and unchanged since (:meth:`tfgen.run_folder.RunFolder.finished_at`)."""
+        return self.folder.finished_at(None, FINAL_OUTPUTS)
 
     def fit(self, *, override=False):
         """Algorithm 1, skipping finished stages; returns the run folder. A
@@ -521,7 +511,7 @@ class L2LTrainer:
         images = np.asarray(subset.images, "float32") / 127.5 - 1.0
         losses = trainer.run(config.strategy_gem, images, config.gem_steps)
         save_weights_atomic(student, self.gems_path(epoch))
-        log = os.path.join(self.run_dir, GEMS_DIR, "losses.jsonl")
+        log = os.path.join(self.folder.gems, GEM_LOSSES_FILE)
         with open(log, "a") as f:
             for stage, values in losses.items():
                 record = {"epoch": epoch, "stage": stage, "first": float(values[0]), "last": float(values[-1])}
@@ -543,7 +533,7 @@ class L2LTrainer:
         Figure 3 and Table 3 (phi_s^2 of the last epoch), after ``fit``."""
         last = self.config.gem_epochs
         phi_t = build_l2l_generator(self.final_config)
-        load_weights_checked(phi_t, os.path.join(self.run_dir, RAW_WEIGHTS), expected="the run's phi_t")
+        load_weights_checked(phi_t, self.folder.raw_weights, expected="the run's phi_t")
         return {
             "phi_s2": self._load_stage(f"source_few_{last}")[0],
             "phi_t_plain": self._load_stage("target_plain")[0],
@@ -551,22 +541,22 @@ class L2LTrainer:
         }
 
     def _write_final_outputs(self, combined, finetune_dir):
-        forget_finished(self.run_dir)
+        self.folder.forget_finished()
         if finetune_dir is None:
-            save_weights_atomic(combined, os.path.join(self.run_dir, RAW_WEIGHTS))
+            save_weights_atomic(combined, self.folder.raw_weights)
             copies = {DISCRIMINATOR_WEIGHTS: self.stage_dir("target_plain")}
         else:
             copies = {RAW_WEIGHTS: finetune_dir, DISCRIMINATOR_WEIGHTS: finetune_dir}
         for name, folder in copies.items():  # atomically: a rerun sees whole files or none
-            tmp = os.path.join(self.run_dir, name + ".tmp")
-            shutil.copyfile(os.path.join(folder, name), tmp)
-            os.replace(tmp, os.path.join(self.run_dir, name))
-        path = os.path.join(self.run_dir, "samples", "final.png")
+            tmp = self.folder.path(name + ".tmp")
+            shutil.copyfile(RunFolder(folder).path(name), tmp)
+            os.replace(tmp, self.folder.path(name))
+        path = self.folder.final_samples
         generators = self.stage_generators()
         save_image(path, figure_grid(generators, self.novel, per_image=7, seed=self.run.seed))
-        write_finished_record(self.run_dir, None, FINAL_OUTPUTS)
+        self.folder.write_finished_record(None, FINAL_OUTPUTS)
         self._say(
-            f"Done: phi_t in {os.path.join(self.run_dir, RAW_WEIGHTS)}; {path} shows, per novel class, "
+            f"Done: phi_t in {self.folder.raw_weights}; {path} shows, per novel class, "
             "rows from phi_s^2, phi_t^plain and phi_t"
         )
 

@@ -25,9 +25,11 @@ import time
 import numpy as np
 
 from tfgen.files import write_json_atomic
-from tfgen.runs import CONFIG_FILE, RunLock, check_resumable, clear_run_folder, save_run_config
+from tfgen.registry import get_family
+from tfgen.run_folder import RunFolder
+from tfgen.runs import RunLock, check_resumable, clear_run_folder, save_run_config
 
-POLICY_FILE = "shot_policy.json"
+POLICY_FILE = "shot_policy.json"  # the family's finished file (ModelFamily.finished_file)
 CLASSIFIER_DIR = "classifier"
 BANK_FILE = "flow_bank.npz"
 STYLE_PRIOR_FILE = "style_prior.npz"
@@ -49,6 +51,7 @@ class ShotPolicyTrainer:
         run_config.validate()
         self.model_config, self.run_config, self.quiet = model_config, run_config, quiet
         self.run_dir = run_config.run_dir
+        self.folder = RunFolder(self.run_dir)  # every path in the run folder
 
     def _say(self, message):
         if not self.quiet:
@@ -66,15 +69,15 @@ class ShotPolicyTrainer:
             if override:
                 clear_run_folder(self.run_dir, self.run_config.runs_dir)
             check_resumable(self.run_dir, self.family, self.model_config, self.run_config, FIXED_ON_RESUME)
-            policy_path = os.path.join(self.run_dir, POLICY_FILE)
-            if os.path.isfile(policy_path):
+            policy_path = self.folder.path(POLICY_FILE)
+            if self.folder.is_finished(get_family(self.family)):
                 self._say(f"{self.run_dir} has its fitted policy already; nothing to do. Pass --override to fit afresh.")
                 return self.run_dir
             config = self.model_config
-            save_run_config(os.path.join(self.run_dir, CONFIG_FILE), self.family, config, self.run_config)
+            save_run_config(self.folder.config, self.family, config, self.run_config)
             data = load_few_shot_data_for(self.run_config.data, config).train
             started = time.perf_counter()
-            folder = os.path.join(self.run_dir, CLASSIFIER_DIR)
+            folder = self.folder.path(CLASSIFIER_DIR)
             if not os.path.isfile(os.path.join(folder, CLASSIFIER_WEIGHTS_FILE)):
                 epochs = config.classifier_epochs or epochs_to_see(CLASSIFIER_IMAGES_SEEN, len(data.labels))
                 self._say(f"training a classifier of the {len(data.class_names)} training classes ({epochs} epochs)")
@@ -83,7 +86,7 @@ class ShotPolicyTrainer:
             bank = self._flow_bank(data)
             styles = moments_of_uint8(data.images)
             StylePrior.fit(styles, data.labels, shots=config.shots, seed=self.run_config.seed).save(
-                os.path.join(self.run_dir, STYLE_PRIOR_FILE)
+                self.folder.path(STYLE_PRIOR_FILE)
             )
             self._say(f"fitting the policy: {len(CANDIDATES)} candidates on few-shot episodes of the training classes")
             policy, scores = fit_policy(
@@ -91,7 +94,7 @@ class ShotPolicyTrainer:
                 shots=config.shots, seeds=tuple(range(config.fit_seeds)),
             )  # fmt: skip
             fitted = dataclasses.replace(config, **policy.to_json())
-            save_run_config(os.path.join(self.run_dir, CONFIG_FILE), self.family, fitted, self.run_config)
+            save_run_config(self.folder.config, self.family, fitted, self.run_config)
             write_json_atomic(policy_path, {
                 "policy": policy.to_json(),
                 "candidates": [dict(c.to_json(), mean_log_fd_ratio=score) for c, score in scores.items()],
@@ -105,7 +108,7 @@ class ShotPolicyTrainer:
         """``(flows, labels)`` of the training classes, registered once and kept in the run."""
         from tfgen.families.shotmorph.policy import flow_bank
 
-        path = os.path.join(self.run_dir, BANK_FILE)
+        path = self.folder.path(BANK_FILE)
         if not os.path.isfile(path):
             self._say("registering pairs of images of the training classes (the flow bank)")
             flows, labels = flow_bank(data.images, data.labels, seed=self.run_config.seed)
@@ -130,7 +133,8 @@ def morph_shots(meta_run, shots):
     run = read_meta_run(meta_run, families=("shotmorph",), reader="morph_shots morphs")
     config, meta_run = run.model_config, run.folder
     shots = check_shots(shots, config)
-    if not os.path.isfile(os.path.join(meta_run, POLICY_FILE)):
+    folder = RunFolder(meta_run)
+    if not os.path.isfile(folder.path(POLICY_FILE)):
         raise FileNotFoundError(
             f"{meta_run!r} has no fitted policy ({POLICY_FILE}): its training did not finish. "
             "Run the same train.py command again to finish it."
@@ -138,10 +142,10 @@ def morph_shots(meta_run, shots):
     policy = ShotPolicy.of(config)
     bank = style_prior = None
     if policy.bank_scale > 0:
-        with np.load(os.path.join(meta_run, BANK_FILE)) as stored:
+        with np.load(folder.path(BANK_FILE)) as stored:
             bank = stored["flows"]
     if policy.restyles:
-        style_prior = StylePrior.load(os.path.join(meta_run, STYLE_PRIOR_FILE))
+        style_prior = StylePrior.load(folder.path(STYLE_PRIOR_FILE))
     generator = policy_generator(ShotMorpher.from_shots(np.asarray(shots)), policy, bank, style_prior)
     adapted = dataclasses.replace(config, num_shots=len(shots), bank_size=generator.bank_size,
                                   style_size=generator.style_size)  # fmt: skip

@@ -275,13 +275,14 @@ def base_generator(meta_run):
     """The run's generator as fine-tuning starts from it: its EMA weights when
     it was trained with an EMA, else the raw ones."""
     from tfgen.registry import get_family
-    from tfgen.runs import EMA_WEIGHTS, RAW_WEIGHTS
+    from tfgen.run_folder import RunFolder
     from tfgen.weights import load_weights_checked
 
     config = meta_run.model_config
-    path = os.path.join(meta_run.folder, EMA_WEIGHTS)
+    folder = RunFolder(meta_run.folder)
+    path = folder.ema_weights
     if config.ema_decay is None or not os.path.isfile(path):
-        path = os.path.join(meta_run.folder, RAW_WEIGHTS)
+        path = folder.raw_weights
     meta_run.weight_paths()  # a clear error when the run has not finished
     generator = get_family(meta_run.family).build_generator(config)
     load_weights_checked(generator, path)

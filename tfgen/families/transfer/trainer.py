@@ -35,7 +35,7 @@ from keras import ops
 
 from tfgen.augment import diff_augment
 from tfgen.losses import info_loss, non_saturating_discriminator_loss, non_saturating_generator_loss
-from tfgen.runs import EMA_WEIGHTS
+from tfgen.run_folder import RunFolder
 from tfgen.sampling import postprocess_images
 from tfgen.adaptation import Adaptation, check_shots, read_meta_run
 from tfgen.training.optimizers import FusedAdam
@@ -406,7 +406,7 @@ def finetune_on_shots(
     weights = {"generator_weights": None, "discriminator_weights": None}
     if not from_scratch:
         generator_path, discriminator_path = meta_run.weight_paths()
-        ema_path = os.path.join(meta_run.folder, EMA_WEIGHTS)
+        ema_path = RunFolder(meta_run.folder).ema_weights
         if model_config.ema_decay is not None and os.path.isfile(ema_path):
             generator_path = ema_path
         weights = {"generator_weights": generator_path, "discriminator_weights": discriminator_path}
