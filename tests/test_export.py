@@ -138,6 +138,52 @@ def test_tflite_uses_builtin_ops_and_agrees_with_the_saved_model(fastgan_run, sa
     assert np.abs(lite.astype(int) - served).max() <= TFLITE_TOLERANCE
 
 
+def _tflite_images(path, inputs):
+    """Run a .tflite file on ``inputs`` (name -> array), matching its inputs by name."""
+    interpreter = tf.lite.Interpreter(model_path=path)
+    details = {d["name"]: d for d in interpreter.get_input_details()}
+    assert sorted(details) == sorted(inputs)
+    for name, value in inputs.items():
+        interpreter.resize_tensor_input(details[name]["index"], value.shape)
+    interpreter.allocate_tensors()
+    for name, value in inputs.items():
+        interpreter.set_tensor(details[name]["index"], value)
+    interpreter.invoke()
+    (output,) = interpreter.get_output_details()
+    return interpreter.get_tensor(output["index"])
+
+
+def _tiny_cdcgan():
+    from tfgen.families.transfer.networks import DCGANGenerator
+
+    generator = DCGANGenerator(resolution=32, channels=1, latent_dim=8, width=8, num_classes=3)
+    generator((np.zeros((2, 8), np.float32), np.arange(2)), training=False)
+    return generator
+
+
+def _tiny_stylegan():
+    from tests.test_style_sampling import tiny_generator
+
+    return tiny_generator()
+
+
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated")
+@pytest.mark.parametrize("make_generator", [_tiny_cdcgan, _tiny_stylegan], ids=["cdcgan", "stylegan"])
+def test_other_families_convert_to_tflite_with_builtin_ops(make_generator, tmp_path):
+    """A class input (cDCGAN) and style layers with noise (StyleGAN) convert too."""
+    generator = make_generator()
+    saved = tf.saved_model.load(export_generator(generator, str(tmp_path / "saved")))
+    path = export_generator(generator, str(tmp_path / "g.tflite"), format="tflite")
+    with open(path, "rb") as f:
+        assert b"Flex" not in f.read()
+    inputs = serving_inputs(generator, 5, seed=2)
+    inputs = {k: v for k, v in inputs.items() if k in ("latents", "class_index")}
+    lite = _tflite_images(path, inputs)
+    served = _call(saved.signatures[DEFAULT_SIGNATURE], inputs)
+    assert lite.dtype == np.uint8 and lite.shape == served.shape and served.std() > 0
+    assert np.abs(lite.astype(int) - served).max() <= TFLITE_TOLERANCE
+
+
 def test_keras_archive_reloads_the_generator(fastgan_run, tmp_path):
     path = export_run(fastgan_run, str(tmp_path / "g.keras"), format="keras")
     reloaded = keras.saving.load_model(path)
@@ -175,7 +221,7 @@ def test_conditional_dcgan_exports_with_a_class_input(tmp_path):
 
 
 def test_stylegan_noise_is_an_input(tmp_path):
-    from tests.families.stylegan.test_sampling import tiny_generator
+    from tests.test_style_sampling import tiny_generator
 
     generator = tiny_generator()
     for layer in generator._flatten_layers():
