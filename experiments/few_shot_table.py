@@ -114,7 +114,6 @@ def methods(runs, shots, seed):
     import tfgen
     from tfgen.data.episodes import augment_shots
     from tfgen import adapt
-    from tfgen.families.transfer.trainer import finetune_on_shots
 
     count = FLAGS["num-images"].value
     sample = lambda G: tfgen.generate(G, count, batch_size=100, seed=1000 + seed)  # noqa: E731
@@ -131,8 +130,7 @@ def methods(runs, shots, seed):
                  lambda: tfgen.postprocess_images(augment_shots(shots, count=count, seed=seed))))  # fmt: skip
     scratch = FLAGS["scratch-steps"].value
     rows.append(("scratch_gan", f"{os.path.basename(runs['dcgan'][0])}/scratch{scratch}",
-                 lambda: sample(finetune_on_shots(runs["dcgan"][0], shots, steps=scratch, seed=seed,
-                                                  from_scratch=True).generator)))  # fmt: skip
+                 lambda: sample(adapt(runs["dcgan"][0], shots, steps=scratch, seed=seed, from_scratch=True))))  # fmt: skip
     return rows
 
 

@@ -1,10 +1,13 @@
 """Few-shot adaptation: from a finished run of an adaptable family and n
 images of an unseen class to a generator of that class.
 
-:func:`adapt_run` reads the run folder once (a :class:`MetaRun`), checks the
-shots, and hands both to the adapter its family registers
-(:class:`tfgen.registry.ModelFamily`); every adapter returns an
-:class:`Adaptation`. The adapters (``tfgen.families.<name>``):
+:func:`adapt_run` is the one way in: it reads the run folder once (a
+:class:`MetaRun`), checks the method, the options and the shots
+(:func:`check_shots`), and hands the run and the checked shots to the adapter
+its family registers (``ModelFamily.adapter``; :class:`tfgen.registry.ModelFamily`
+states the contract: the adapter reads nothing again and re-checks nothing);
+every adapter returns an :class:`Adaptation`. The adapters, each the
+``adapt`` of its ``tfgen/families/<package>/adapt.py``:
 
 * ``figr`` -- FIGR's Algorithm 2: K inner WGAN-GP steps on the n shots from
   the meta-weights (``reptile``);
@@ -17,7 +20,11 @@ shots, and hands both to the adapter its family registers
 * ``l2l`` -- the run's phi_t conditioned on the shots, fine-tuned on them for
   K steps when K > 0 (``condition``);
 * ``shotmorph`` -- the shots registered pair by pair; the generator morphs
-  between them and varies them under the policy the run fitted (``morph``).
+  between them and varies them under the policy the run fitted (``morph``);
+* ``lofgan`` -- the generator holding the shots, fusing their local
+  features, no training (``fuse``);
+* ``dagan`` -- the generator holding the shots, each image G(shot_i, z), no
+  training (``condition``).
 
 The run folder is only read. :func:`save_adapted` writes an adaptation as a
 run folder of its own, which ``tfgen.load_generator`` and ``generate.py``
@@ -172,7 +179,7 @@ def adapt_run(meta_run, shots, *, steps=None, num_shots=None, seed=0, quiet=True
     shots = check_shots(shots, run.model_config)
     if len(methods) > 1:  # the adapter chooses between its methods
         options["method"] = method or methods[0]
-    return family.adapter(run, shots, steps=steps, seed=seed, quiet=quiet, **options)
+    return family.adapter_function()(run, shots, steps=steps, seed=seed, quiet=quiet, **options)
 
 
 def save_adapted(adaptation, out_dir):

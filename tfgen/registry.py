@@ -29,10 +29,25 @@ FINISHED_FILE = RAW_WEIGHTS
 class ModelFamily:
     """Everything tfgen needs to know about one family.
 
-    ``adapter(run, shots, *, steps, seed, quiet, **options)`` adapts a
-    finished run (a :class:`tfgen.adaptation.MetaRun`) to ``shots`` (uint8
-    [n, R, R, C]) and returns a :class:`tfgen.adaptation.Adaptation`; None
-    for families that train on the images they are to make (FastGAN).
+    ``adapter`` -- the family's ``adapt.py`` entry point, as
+    ``"module:function"`` (imported when first called: adapters import
+    TensorFlow) or a callable; None for families that train on the images
+    they are to make (FastGAN). :func:`tfgen.adaptation.adapt_run`, the one
+    way in, calls it as ``adapter(run, shots, *, steps, seed, quiet,
+    **options)`` once it has done the checks every family shares, so the
+    adapter repeats none of them:
+
+    * ``run`` is a :class:`tfgen.adaptation.MetaRun` of this family, read
+      once (use ``run.model_config``, ``run.run_config``, ``run.folder`` and
+      ``run.weight_paths()``; never read ``config.json`` again);
+    * ``shots`` are uint8 [n, R, R, C], n >= 1, at the run's resolution and
+      channels (:func:`tfgen.adaptation.check_shots`);
+    * ``steps`` is the caller's (None: the family's default), ``seed`` an
+      int, ``quiet`` a bool; ``options`` are among ``adapter_options``, plus
+      ``method=`` (one of ``adapt_methods``) when the family offers several.
+
+    It checks only what is its own (its steps, its options' values) and
+    returns a :class:`tfgen.adaptation.Adaptation`.
     ``presets`` are the command line's defaults where the family's differ
     from its config's (``dataset``, ``steps``, ``resolution``, ...); train.py
     makes the config from its flags (``tfgen.cli.settings_from_flags``) after
@@ -52,7 +67,7 @@ class ModelFamily:
     # Every method its adapter offers, the default first, when it offers several
     # (the adapter is then passed the one chosen as ``method=``).
     adapt_methods: tuple[str, ...] = ()
-    adapter: Callable | None = None
+    adapter: Callable | str | None = None  # see above; "module:function" is imported lazily
     adapter_options: tuple[str, ...] = ()  # keyword options its adapter takes beyond the shared ones
     # Those options that are a settings dataclass (option -> class): generate.py
     # offers each field as a flag and passes the option when one is given.
@@ -69,6 +84,13 @@ class ModelFamily:
 
     def trainer_class(self):
         module, name = self.trainer_path.split(":")
+        return getattr(importlib.import_module(module), name)
+
+    def adapter_function(self):
+        """The adapter as a callable (a ``"module:function"`` imported now); None if it has none."""
+        if not isinstance(self.adapter, str):
+            return self.adapter
+        module, name = self.adapter.split(":")
         return getattr(importlib.import_module(module), name)
 
 

@@ -1,6 +1,6 @@
 """Fine-tuning options of the transfer baselines used by the benchmark
-(tfgen.families.transfer.trainer.finetune_on_shots: base_mix, freeze_d,
-generator_part) and the weighted batches base_mix draws from
+(tfgen.families.transfer.adapt.finetune_on_shots, through adapt_run: base_mix,
+freeze_d, generator_part) and the weighted batches base_mix draws from
 (tfgen.data.episodes.weighted_labelled_batches). Tiny runs trained here."""
 
 import itertools
@@ -14,8 +14,9 @@ from tfgen.runs import load_generator, load_run_config
 from tfgen.data.episodes import load_shots, weighted_labelled_batches
 from tfgen.registry import get_family
 from tfgen.sampling import generate
-from tfgen.families.transfer import trainer as transfer
-from tfgen.families.transfer.trainer import CDCGANTrainer, DCGANTrainer, finetune_on_shots
+from tfgen.adaptation import adapt_run
+from tfgen.families.transfer.adapt import GENERATOR_PARTS
+from tfgen.families.transfer.trainer import CDCGANTrainer, DCGANTrainer
 
 # The bases trained here are a few steps old: their collapse warning is expected.
 pytestmark = pytest.mark.filterwarnings("ignore:The trained generator.*failed the health check")
@@ -103,7 +104,7 @@ def test_weighted_batches_reject_weights_without_a_distribution(weights):
         weighted_labelled_batches(images, labels, weights, batch_size=4)
 
 
-# ------------------------------------------------------- finetune_on_shots
+# ---------------------------------------------------- fine-tuning options
 
 
 def run_config(runs_dir, name, steps=3):
@@ -138,7 +139,7 @@ def shots():
 
 @pytest.fixture
 def trainers(monkeypatch):
-    """The trainers finetune_on_shots builds (it returns only G): D is checked through them."""
+    """The trainers fine-tuning builds (it returns only G): D is checked through them."""
     built = []
     original = CDCGANTrainer.__init__
 
@@ -172,7 +173,7 @@ def class_row_finetuned(cdcgan_run, shots):
     """(pre-trained variable values, generator fine-tuned 3 steps with generator_part="class")."""
     pretrained = load_generator(cdcgan_run, ema=False)
     before = [np.array(v.numpy()) for v in pretrained.variables]
-    generator = finetune_on_shots(cdcgan_run, shots, steps=3, seed=0, generator_part="class").generator
+    generator = adapt_run(cdcgan_run, shots, steps=3, seed=0, generator_part="class").generator
     assert [v.name for v in generator.variables] == [v.name for v in pretrained.variables]
     return before, generator
 
@@ -214,7 +215,7 @@ def test_freeze_d_keeps_the_first_convolution(cdcgan_run, shots, trainers):
     frozen_conv = [np.array(v.numpy()) for v in reference.trunk.convs[0].weights]
     second_conv = [np.array(v.numpy()) for v in reference.trunk.convs[1].weights]
 
-    finetune_on_shots(cdcgan_run, shots, steps=2, seed=0, freeze_d=1)
+    adapt_run(cdcgan_run, shots, steps=2, seed=0, freeze_d=1)
     (trainer,) = trainers
     D = trainer.discriminator
     assert frozen_conv and not any(v is D.trunk.convs[0].kernel for v in D.trainable_variables)
@@ -223,13 +224,13 @@ def test_freeze_d_keeps_the_first_convolution(cdcgan_run, shots, trainers):
     # D trained otherwise: the next convolution moved.
     assert any(not np.array_equal(b.numpy(), a) for a, b in zip(second_conv, D.trunk.convs[1].weights))
 
-    finetune_on_shots(cdcgan_run, shots, steps=2, seed=0)  # freeze_d=0: the first convolution trains too
+    adapt_run(cdcgan_run, shots, steps=2, seed=0)  # freeze_d=0: the first convolution trains too
     trained = trainers[1].discriminator.trunk.convs[0].weights
     assert any(not np.array_equal(b.numpy(), a) for a, b in zip(frozen_conv, trained))
 
 
 def test_base_mix_draws_base_classes_beside_the_shots(cdcgan_run, shots, trainers):
-    adaptation = finetune_on_shots(cdcgan_run, shots, steps=2, seed=0, base_mix=0.5)
+    adaptation = adapt_run(cdcgan_run, shots, steps=2, seed=0, base_mix=0.5)
     generator = adaptation.generator
     assert generate(generator, 2).shape == (2, 32, 32, 1)
     assert adaptation.config.sample_class == 9
@@ -238,13 +239,6 @@ def test_base_mix_draws_base_classes_beside_the_shots(cdcgan_run, shots, trainer
     assert set(labels) <= set(range(10))
     np.testing.assert_allclose(np.mean(labels == 9), 0.5, atol=0.12)  # the shots' share
     assert len(set(labels[labels != 9])) >= 5  # the pre-training classes with their own labels
-
-
-def test_options_go_through_adapt(cdcgan_run, shots):
-    from tfgen.adaptation import adapt_run
-
-    with pytest.raises(ValueError, match=r"base_mix must be in \[0, 1\)"):
-        adapt_run(cdcgan_run, shots, steps=1, base_mix=1.0)
 
 
 @pytest.mark.parametrize(
@@ -259,17 +253,17 @@ def test_options_go_through_adapt(cdcgan_run, shots):
 )
 def test_bad_options_raise(cdcgan_run, shots, options, message):
     with pytest.raises(ValueError, match=message):
-        finetune_on_shots(cdcgan_run, shots, steps=1, **options)
+        adapt_run(cdcgan_run, shots, steps=1, **options)
 
 
 def test_conditional_options_on_a_dcgan_run_raise(dcgan_run, shots):
     with pytest.raises(ValueError, match="base_mix needs class labels.*dcgan run"):
-        finetune_on_shots(dcgan_run, shots, steps=1, base_mix=0.5)
+        adapt_run(dcgan_run, shots, steps=1, base_mix=0.5)
     with pytest.raises(ValueError, match="generator_part.*'class' for cdcgan runs only.*dcgan run"):
-        finetune_on_shots(dcgan_run, shots, steps=1, generator_part="class")
-    assert transfer.GENERATOR_PARTS == ("all", "class")
+        adapt_run(dcgan_run, shots, steps=1, generator_part="class")
+    assert GENERATOR_PARTS == ("all", "class")
     # freeze_d needs no labels: it works on a dcgan run.
-    assert generate(finetune_on_shots(dcgan_run, shots, steps=1, freeze_d=2).generator, 1).shape == (1, 32, 32, 1)
+    assert generate(adapt_run(dcgan_run, shots, steps=1, freeze_d=2).generator, 1).shape == (1, 32, 32, 1)
 
 
 # ------------------------------------------- truncation, EMA, DiffAugment
@@ -291,13 +285,13 @@ def test_truncation_scales_z_only_when_sampling():
 
 
 def test_finetuned_generator_samples_with_the_truncation_asked_for(cdcgan_run, shots):
-    adaptation = finetune_on_shots(cdcgan_run, shots, steps=2, truncation_psi=0.7)
+    adaptation = adapt_run(cdcgan_run, shots, steps=2, truncation_psi=0.7)
     assert adaptation.generator.truncation_psi == 0.7 and adaptation.config.truncation_psi == 0.7
-    assert finetune_on_shots(cdcgan_run, shots, steps=2).generator.truncation_psi == 0.8  # the base's adapt_truncation_psi
+    assert adapt_run(cdcgan_run, shots, steps=2).generator.truncation_psi == 0.8  # the base's adapt_truncation_psi
 
 
 def test_finetuning_with_an_ema_returns_the_average(cdcgan_run, shots, trainers):
-    G = finetune_on_shots(cdcgan_run, shots, steps=3, ema_decay=0.5).generator
+    G = adapt_run(cdcgan_run, shots, steps=3, ema_decay=0.5).generator
     trainer = trainers[-1]
     assert G is trainer.generator_ema is not trainer.generator
     # the average lies between the pre-trained and the last weights: it differs from both
@@ -306,7 +300,7 @@ def test_finetuning_with_an_ema_returns_the_average(cdcgan_run, shots, trainers)
 
 
 def test_finetuning_with_diff_augment_runs_and_rejects_unknown_policies(cdcgan_run, shots):
-    G = finetune_on_shots(cdcgan_run, shots, steps=2, diff_augment="translation,cutout").generator
+    G = adapt_run(cdcgan_run, shots, steps=2, diff_augment="translation,cutout").generator
     assert generate(G, 2).shape == (2, 32, 32, 1)
     with pytest.raises(ValueError, match="Unknown DiffAugment policy"):
-        finetune_on_shots(cdcgan_run, shots, steps=1, diff_augment="blur")
+        adapt_run(cdcgan_run, shots, steps=1, diff_augment="blur")

@@ -18,7 +18,8 @@ from tfgen.data.episodes import load_shots
 from tfgen.runs import load_generator
 from tfgen.sampling import generate
 from tfgen.families.figr.batched import _COMPILED_LOOPS, BatchedInnerLoop, draw_noise
-from tfgen.families.figr.trainer import ReptileTrainer, adapt_to_shots
+from tfgen.adaptation import adapt_run
+from tfgen.families.figr.trainer import ReptileTrainer
 
 TINY = dict(width=4, latent_dim=8, inner_steps=2, adapt_steps=2)
 
@@ -120,7 +121,7 @@ def test_adaptation_changes_a_copy_and_never_the_meta_weights(meta_run):
     before = _digest(meta_run)
     meta_generator = load_generator(meta_run)
     shots = load_shots("digits:9", shots=4, resolution=32, channels=1, seed=0)
-    adapted = adapt_to_shots(meta_run, shots, steps=3, seed=0).generator
+    adapted = adapt_run(meta_run, shots, steps=3, seed=0).generator
     assert _digest(meta_run) == before
     moved = [
         float(np.max(np.abs(a.numpy() - b.numpy())))
@@ -128,7 +129,7 @@ def test_adaptation_changes_a_copy_and_never_the_meta_weights(meta_run):
     ]
     assert max(moved) > 1e-5
     traces = sum(f.experimental_get_tracing_count() for f in _COMPILED_LOOPS.values())
-    again = adapt_to_shots(meta_run, shots, steps=3, seed=0).generator  # deterministic for a seed
+    again = adapt_run(meta_run, shots, steps=3, seed=0).generator  # deterministic for a seed
     np.testing.assert_array_equal(generate(adapted, 4), generate(again, 4))
     # The second adaptation reused the first one's compiled inner loop.
     assert sum(f.experimental_get_tracing_count() for f in _COMPILED_LOOPS.values()) == traces
@@ -136,7 +137,7 @@ def test_adaptation_changes_a_copy_and_never_the_meta_weights(meta_run):
 
 def test_adapt_api_takes_a_class_and_saves_a_loadable_run(meta_run, tmp_path):
     import tfgen
-    from tfgen.adaptation import adapt_run, save_adapted
+    from tfgen.adaptation import save_adapted
 
     adaptation = adapt_run(meta_run, "digits:9", steps=2)
     out = save_adapted(adaptation, tmp_path / "adapted")
@@ -148,9 +149,9 @@ def test_adapt_api_takes_a_class_and_saves_a_loadable_run(meta_run, tmp_path):
 
 def test_adaptation_input_errors(meta_run, tmp_path):
     with pytest.raises(ValueError, match=r"uint8 images \[n, 32, 32, 1\]"):
-        adapt_to_shots(meta_run, np.zeros((4, 32, 32, 3), np.uint8))
+        adapt_run(meta_run, np.zeros((4, 32, 32, 3), np.uint8))
     with pytest.raises(FileNotFoundError, match="not a run folder"):
-        adapt_to_shots(tmp_path, np.zeros((4, 32, 32, 1), np.uint8))
+        adapt_run(tmp_path, np.zeros((4, 32, 32, 1), np.uint8))
 
 
 # Runs in a fresh process: the CPU must be split before TensorFlow starts.

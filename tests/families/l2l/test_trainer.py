@@ -13,6 +13,7 @@ from tfgen.config import RunConfig
 from tfgen.families.l2l.config import L2LConfig
 from tfgen.data.builtin import LabelledImages
 from tfgen.families.l2l.networks import L2LGenerator
+from tfgen.adaptation import adapt_run
 from tfgen.runs import load_generator
 from tfgen.sampling import generate
 from tfgen.families.l2l.trainer import (
@@ -20,7 +21,6 @@ from tfgen.families.l2l.trainer import (
     GEMTrainer,
     L2LTrainer,
     PairTrainer,
-    condition_on_shots,
     copy_generator_weights,
     gem_stages,
 )
@@ -215,14 +215,14 @@ def test_algorithm_1_end_to_end_writes_a_generator_of_the_novel_classes(tmp_path
 
     # New shots: phi_t itself, storing them (no training with steps=0).
     shots = trainer.novel.images[:3]
-    adaptation = condition_on_shots(run_dir, shots)
+    adaptation = adapt_run(run_dir, shots)
     conditioned = adaptation.generator
     assert conditioned.conditioning_count == 3 and adaptation.config.conditioning_images == 3
     x = shots.astype("float32") / 127.5 - 1.0
     z = np.random.default_rng(2).standard_normal((3, 8)).astype("float32")
     np.testing.assert_array_equal(np.array(conditioned((x, z))), np.array(phi_t((x, z))))
     with pytest.raises(ValueError, match="at least two shots"):
-        condition_on_shots(run_dir, shots[:1], steps=2)
+        adapt_run(run_dir, shots[:1], steps=2)
 
     # Run again: every stage is done, nothing retrains.
     stamps = {p: os.path.getmtime(os.path.join(run_dir, "stages", p, "generator.weights.h5")) for p in stages}

@@ -14,7 +14,8 @@ from tfgen.config import RunConfig
 from tfgen.data.builtin import LabelledImages
 from tfgen.data.episodes import load_shots, task_dataset
 from tfgen.families.lofgan.config import LoFGANConfig
-from tfgen.families.lofgan.trainer import LoFGANTrainer, fuse_new_class, held_images
+from tfgen.families.lofgan.adapt import held_images
+from tfgen.families.lofgan.trainer import LoFGANTrainer
 from tfgen.runs import load_generator
 from tfgen.sampling import generate
 
@@ -131,7 +132,7 @@ def test_one_shot_is_fused_with_augmentations_of_itself(meta_run):
     assert held.shape == (3, 32, 32, 1)
     np.testing.assert_allclose(held[0], shot[0] / 127.5 - 1.0, atol=1e-6)  # the shot itself comes first
     assert np.abs(held[1] - held[0]).max() > 0.1  # the others are moved copies
-    adaptation = fuse_new_class(meta_run, shot)
+    adaptation = adapt_run(meta_run, shot)
     assert adaptation.config.held_shots == 3
     assert generate(adaptation.generator, 4, seed=0).shape == (4, 32, 32, 1)
 

@@ -14,7 +14,7 @@ from tfgen.config import RunConfig
 from tfgen.families.stylegan.config import AdaINAdaptConfig
 from tfgen.runs import load_generator
 from tfgen.sampling import generate
-from tfgen.adaptation import adapt_run, save_adapted
+from tfgen.adaptation import adapt_run, read_meta_run, save_adapted
 from tfgen.families.stylegan.adapt import adapt_adain, affine_variables
 
 L1_ONLY = AdaINAdaptConfig(steps=2, perceptual_features="none")
@@ -31,7 +31,7 @@ def file_digest(path):
 def test_only_the_adain_maps_and_latents_change(style_run, shots):
     source = load_generator(style_run)
     before = by_path(source)
-    result = adapt_adain(style_run, shots, config=dataclasses.replace(L1_ONLY, steps=3), seed=0)
+    result = adapt_run(style_run, shots, adain=dataclasses.replace(L1_ONLY, steps=3), seed=0)
     adapted = result.generator
     affine = {v.path.split("/", 1)[-1] for v in affine_variables(adapted)}
     assert affine, "the generator exposes its AdaIN affine maps"
@@ -47,7 +47,7 @@ def test_only_the_adain_maps_and_latents_change(style_run, shots):
 def test_latents_alone_leave_every_weight_frozen(style_run, shots):
     before = by_path(load_generator(style_run))
     config = dataclasses.replace(L1_ONLY, steps=3, update_adain=False)
-    adapted = adapt_adain(style_run, shots, config=config).generator
+    adapted = adapt_run(style_run, shots, adain=config).generator
     after = by_path(adapted)
     for name, value in before.items():
         if "seed_generator" not in name and name in after:
@@ -56,7 +56,7 @@ def test_latents_alone_leave_every_weight_frozen(style_run, shots):
 
 def test_the_loss_decreases(style_run, shots):
     config = dataclasses.replace(L1_ONLY, steps=40, latent_learning_rate=0.05, adain_learning_rate=0.01)
-    losses = adapt_adain(style_run, shots, config=config, seed=1).losses
+    losses = adapt_run(style_run, shots, adain=config, seed=1).losses
     assert len(losses["total"]) == 40
     assert np.mean(losses["total"][-5:]) < 0.9 * np.mean(losses["total"][:5])
     assert all(v > 0 for v in losses["interpolation"])
@@ -64,7 +64,7 @@ def test_the_loss_decreases(style_run, shots):
 
 def test_interpolation_loss_can_be_switched_off(style_run, shots):
     config = dataclasses.replace(L1_ONLY, interpolation_weight=0.0)
-    losses = adapt_adain(style_run, shots, config=config).losses
+    losses = adapt_run(style_run, shots, adain=config).losses
     assert losses["interpolation"] == [0.0, 0.0]
     np.testing.assert_allclose(losses["total"], losses["l1"], rtol=1e-6)
 
@@ -74,7 +74,8 @@ def test_the_perceptual_term_weighs_alpha(style_run, shots):
         return ops.mean(ops.square(a - b), axis=(1, 2, 3))
 
     config = dataclasses.replace(L1_ONLY, steps=1, perceptual_weight=0.25, perceptual_features="efficientnet_lite0")
-    losses = adapt_adain(style_run, shots, config=config, distance=squared).losses
+    # A distance of the test's own: adapt_adain, on the run read and the shots checked as adapt_run does.
+    losses = adapt_adain(read_meta_run(style_run), shots, config=config, distance=squared).losses
     assert losses["perceptual"][0] > 0
     expected = 0.25 * losses["perceptual"][0] + 0.75 * losses["l1"][0]
     assert losses["reconstruction"][0] == pytest.approx(expected, rel=1e-5)
@@ -104,12 +105,12 @@ def test_steps_override_and_random_sampling(style_run, shots):
 
 def test_errors(style_run, shots, tmp_path):
     with pytest.raises(ValueError, match="at least 2 shots"):
-        adapt_adain(style_run, shots[:1], config=L1_ONLY)
-    adapt_adain(style_run, shots[:1], config=dataclasses.replace(L1_ONLY, sampling="random"))  # fine
+        adapt_run(style_run, shots[:1], adain=L1_ONLY)
+    adapt_run(style_run, shots[:1], adain=dataclasses.replace(L1_ONLY, sampling="random"))  # fine
     with pytest.raises(ValueError, match="adapts with method 'adain'"):
         adapt_run(style_run, shots, method="reptile")
     with pytest.raises(ValueError, match=r"\[n, 32, 32, 1\]"):
-        adapt_adain(style_run, np.zeros((3, 32, 32, 3), np.uint8), config=L1_ONLY)
+        adapt_run(style_run, np.zeros((3, 32, 32, 3), np.uint8), adain=L1_ONLY)
     with pytest.raises(ValueError, match="feature_weights"):
         AdaINAdaptConfig(perceptual_features="classifier").validate()
     with pytest.raises(ValueError, match="perceptual_weight"):
@@ -122,5 +123,5 @@ def test_a_non_stylegan_run_is_refused(tmp_path, shots):
 
     os.makedirs(tmp_path / "figr")
     save_run_config(str(tmp_path / "figr" / "config.json"), "figr", FIGRConfig(), RunConfig())
-    with pytest.raises(ValueError, match="figr run"):
-        adapt_adain(tmp_path / "figr", shots, config=L1_ONLY)
+    with pytest.raises(ValueError, match="A figr run's adaptation takes the options"):
+        adapt_run(tmp_path / "figr", shots, adain=L1_ONLY)

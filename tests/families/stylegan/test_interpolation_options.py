@@ -20,7 +20,7 @@ from tests.harness import run_layer_test
 from tests.scripts import REPO, run_script
 from tests.test_train_cli import error_message
 from tfgen import losses
-from tfgen.adaptation import adapt_run
+from tfgen.adaptation import adapt_run, read_meta_run
 from tfgen.families.stylegan.adapt import (
     AdaINAdaptation,
     KShotDiscriminator,
@@ -116,8 +116,6 @@ def test_content_and_style_maps_split_shallow_and_deep():
 
 def fresh_adaptation(style_run, shots, config, *, distance=None, seed=0):
     source = load_generator(style_run, ema=True)
-    from tfgen.adaptation import read_meta_run
-
     model_config = read_meta_run(style_run).model_config
     generator = adapted_generator(source, model_config, num_latents=len(shots), latent_space="z", sampling="interpolate")
     set_noise_seed(generator, 0)  # the same injected noise in every fresh adaptation
@@ -159,13 +157,14 @@ def test_content_of_x_i_style_of_x_j_against_numpy(style_run, shots, statistics)
 def test_content_style_steps_record_their_parts(style_run, shots):
     config = dataclasses.replace(BASE, steps=3, perceptual_features="efficientnet_lite0",
                                  interpolation_loss="content_style")  # fmt: skip
-    losses_ = adapt_adain(style_run, shots, config=config, distance=ToyFeatures()).losses
+    run = read_meta_run(style_run)  # adapt_adain takes the run read and the shots checked, as adapt_run passes them
+    losses_ = adapt_adain(run, shots, config=config, distance=ToyFeatures()).losses
     for name in ("content", "style", "interpolation", "perceptual"):
         assert len(losses_[name]) == 3 and all(np.isfinite(losses_[name])), name
     np.testing.assert_allclose(losses_["interpolation"], np.add(losses_["content"], losses_["style"]), rtol=1e-5)
     assert min(losses_["content"]) > 0 and min(losses_["style"]) > 0
     with pytest.raises(ValueError, match="feature_maps"):
-        adapt_adain(style_run, shots, config=config, distance=lambda a, b: ops.mean(ops.abs(a - b), axis=(1, 2, 3)))
+        adapt_adain(run, shots, config=config, distance=lambda a, b: ops.mean(ops.abs(a - b), axis=(1, 2, 3)))
 
 
 # --- option 1: the k-shot discriminator ----------------------------------------
@@ -253,7 +252,7 @@ def test_adversarial_gradients_reach_the_adain_maps_only_with_the_option(style_r
 
 def test_discriminator_trains_and_a_frozen_one_stays(style_run, shots):
     config = dataclasses.replace(DISCRIMINATOR, steps=15, interpolation_d_learning_rate=0.01)
-    trained = adapt_adain(style_run, shots, config=config, seed=2).losses
+    trained = adapt_run(style_run, shots, adain=config, seed=2).losses
     gaps = np.subtract(trained["d_real"], trained["d_fake"])
     assert np.mean(gaps[-3:]) > np.mean(gaps[:3]) + 0.5  # it learns to tell the shots from the in-betweens
     assert np.mean(trained["d_loss"][-3:]) < np.mean(trained["d_loss"][:3])

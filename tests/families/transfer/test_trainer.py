@@ -1,5 +1,6 @@
 """Transfer baselines (tfgen.families.transfer.trainer): DCGAN, cDCGAN, InfoGAN on
-digits at 32 px with tiny widths, and fine-tuning on shots in memory."""
+digits at 32 px with tiny widths, and fine-tuning on shots in memory
+(tfgen.families.transfer.adapt, through adapt_run)."""
 
 import dataclasses
 import hashlib
@@ -14,6 +15,7 @@ import tensorflow as tf
 from scipy.special import erf, log_softmax
 from sklearn.datasets import load_digits
 
+from tfgen.adaptation import adapt_run
 from tfgen.config import RunConfig
 from tfgen.families.fastgan.config import FastGANConfig
 from tfgen.families.transfer.config import CDCGANConfig, DCGANConfig, InfoGANConfig
@@ -27,7 +29,6 @@ from tfgen.families.transfer.trainer import (
     CDCGANTrainer,
     DCGANTrainer,
     InfoGANTrainer,
-    finetune_on_shots,
 )
 
 TRAINERS = {"dcgan": DCGANTrainer, "cdcgan": CDCGANTrainer, "infogan": InfoGANTrainer}
@@ -286,14 +287,14 @@ def test_finetune_on_morphs_trains_on_the_shots_in_betweens(meta_runs, digit_sho
     original = episodes.shots_and_morphs
     monkeypatch.setattr(episodes, "shots_and_morphs", lambda *a, **k: seen.append(original(*a, **k)) or seen[-1])
     meta_run = meta_runs["cdcgan"]
-    on_morphs = numpy_weights(finetune_on_shots(meta_run, digit_shots, steps=2, seed=0,
-                                                training_images="morphs").generator)  # fmt: skip
+    on_morphs = numpy_weights(adapt_run(meta_run, digit_shots, steps=2, seed=0,
+                                        training_images="morphs").generator)  # fmt: skip
     assert len(seen) == 1 and len(seen[0]) == load_run_config(meta_run)[1].augmented_shots
-    on_augmented = numpy_weights(finetune_on_shots(meta_run, digit_shots, steps=2, seed=0).generator)
+    on_augmented = numpy_weights(adapt_run(meta_run, digit_shots, steps=2, seed=0).generator)
     assert len(seen) == 1  # the default trains on the augmented shots
     assert any(not np.allclose(a, b) for a, b in zip(on_morphs, on_augmented))
     with pytest.raises(ValueError, match="training_images must be 'augmented' or 'morphs'"):
-        finetune_on_shots(meta_run, digit_shots, steps=2, training_images="warps")
+        adapt_run(meta_run, digit_shots, steps=2, training_images="warps")
 
 
 def test_finetune_starts_from_the_meta_weights_and_writes_nothing(meta_runs, digit_shots):
@@ -301,9 +302,9 @@ def test_finetune_starts_from_the_meta_weights_and_writes_nothing(meta_runs, dig
     before = folder_hashes(meta_run)
     meta_weights = numpy_weights(load_generator(meta_run, ema=False))
 
-    adaptation = finetune_on_shots(meta_run, digit_shots, steps=2, seed=0)
+    adaptation = adapt_run(meta_run, digit_shots, steps=2, seed=0)
     adapted = adaptation.generator
-    scratch = finetune_on_shots(meta_run, digit_shots, steps=2, seed=0, from_scratch=True).generator
+    scratch = adapt_run(meta_run, digit_shots, steps=2, seed=0, from_scratch=True).generator
 
     assert folder_hashes(meta_run) == before  # same files, same bytes
     adapted_weights = numpy_weights(adapted)
@@ -318,7 +319,7 @@ def test_finetune_starts_from_the_meta_weights_and_writes_nothing(meta_runs, dig
 
 
 def test_finetune_cdcgan_draws_the_free_class(meta_runs, digit_shots):
-    adaptation = finetune_on_shots(meta_runs["cdcgan"], digit_shots, steps=1)
+    adaptation = adapt_run(meta_runs["cdcgan"], digit_shots, steps=1)
     generator = adaptation.generator
     assert generator.num_classes == 10 and generator.sample_class == 9
     assert adaptation.config.sample_class == 9 and adaptation.config.num_classes == 10
@@ -328,7 +329,7 @@ def test_finetune_cdcgan_draws_the_free_class(meta_runs, digit_shots):
 
 
 def test_finetune_infogan(meta_runs, digit_shots):
-    generator = finetune_on_shots(meta_runs["infogan"], digit_shots, steps=1).generator
+    generator = adapt_run(meta_runs["infogan"], digit_shots, steps=1).generator
     assert generator.latent_dim == 8 + 4 + 2
     assert generate(generator, 2).shape == (2, 32, 32, 1)
 
@@ -337,19 +338,19 @@ def test_finetune_rejects_bad_shots_and_folders(meta_runs, digit_shots, tmp_path
     meta_run = meta_runs["dcgan"]
     for shots in (digit_shots[:, :16, :16], np.repeat(digit_shots, 3, axis=-1), digit_shots.astype("float32")):
         with pytest.raises(ValueError, match=r"uint8 images \[n, 32, 32, 1\].*load_shots"):
-            finetune_on_shots(meta_run, shots, steps=1)
+            adapt_run(meta_run, shots, steps=1)
     with pytest.raises(FileNotFoundError, match="not a run folder"):
-        finetune_on_shots(str(tmp_path), digit_shots, steps=1)
+        adapt_run(str(tmp_path), digit_shots, steps=1)
     # A run of another family.
     other = tmp_path / "fastgan_run"
     other.mkdir()
     save_run_config(str(other / "config.json"), "fastgan", FastGANConfig(), RunConfig())
-    with pytest.raises(ValueError, match="fine-tunes dcgan, cdcgan, infogan runs.*fastgan"):
-        finetune_on_shots(str(other), digit_shots, steps=1)
+    with pytest.raises(ValueError, match="adapts .*dcgan.* runs, but .* is a fastgan run"):
+        adapt_run(str(other), digit_shots, steps=1)
     # A run without its weights (interrupted pre-training).
     unfinished = tmp_path / "unfinished"
     unfinished.mkdir()
     with open(os.path.join(meta_run, "config.json")) as f:
         (unfinished / "config.json").write_text(f.read())
     with pytest.raises(FileNotFoundError, match="generator.weights.h5"):
-        finetune_on_shots(str(unfinished), digit_shots, steps=1)
+        adapt_run(str(unfinished), digit_shots, steps=1)

@@ -29,17 +29,6 @@ def build_critic(config):
     return DAGANCritic(resolution=config.resolution, channels=config.channels, width=config.width, name="critic")
 
 
-def adapt(run, shots, *, steps=None, seed=0, quiet=True):
-    from tfgen.families.dagan.trainer import condition_on_new_class
-
-    if steps:
-        raise InputError(
-            f"DAGAN adapts without training (its generator turns each shot into new images): drop --adapt-steps. "
-            f"Received: steps={steps}"
-        )
-    return condition_on_new_class(run, shots, seed=seed)
-
-
 def check_flags(flags):
     """A step is --critic-steps batches of --pairs-per-step pairs: --batch-size has no meaning here."""
     if flags["batch-size"].value is not None:
@@ -62,7 +51,7 @@ FAMILIES = {
         networks="tfgen.families.dagan.networks",
         adapt_method="condition",
         method_help={"condition": "its generator conditioned on one shot per image, no training"},
-        adapter=adapt,
+        adapter="tfgen.families.dagan.adapt:adapt",
         presets=DAGAN_PRESETS,
         check_flags=check_flags,
     )

@@ -1,4 +1,4 @@
-"""DAGAN's training on pairs of the training classes, and its adaptation.
+"""DAGAN's training on pairs of the training classes.
 
 Each step (the official ``experiment_builder.py``: 5 critic iterations, then
 one generator iteration, Adam 1e-4 with betas 0, 0.9):
@@ -18,9 +18,7 @@ draw comes from the trainer's seed generator and the data pipeline is a
 stateless function of the step, so a resumed run draws what an uninterrupted
 one would.
 
-Adaptation (:func:`condition_on_new_class`) trains nothing: the UNet is
-copied into a generator that holds the new class's shots, and each image is
-G(shot_i, z) with i picked by z.
+Its adaptation, which trains nothing, is :mod:`tfgen.families.dagan.adapt`.
 """
 
 from __future__ import annotations
@@ -193,31 +191,4 @@ class DAGANTrainer(Trainer):
         return postprocess_images(rows.reshape((-1,) + conditions.shape[1:]))
 
 
-# ------------------------------------------------------------- adaptation
-
-
-def condition_on_new_class(meta_run, shots, *, seed=0):
-    """The generator of a trained DAGAN run holding ``shots`` (uint8 [k, R, R, C]
-    of a new class), as a :class:`tfgen.adaptation.Adaptation`: nothing is
-    trained. Each image it makes is G(shot_i, z) with i picked by z's first
-    entry (:meth:`DAGANGenerator.shot_index`). The adapted config is the
-    run's with ``held_shots = k``. ``seed`` is unused (nothing is drawn)."""
-    from tfgen.adaptation import Adaptation, check_shots, read_meta_run
-    from tfgen.registry import get_family
-
-    del seed
-    run = read_meta_run(meta_run, families=("dagan",), reader="condition_on_new_class conditions")
-    config = run.model_config
-    images = check_shots(shots, config)
-    generator_path, _ = run.weight_paths()
-    family = get_family(run.family)
-    trained = family.build_generator(config)
-    trained.load_weights(generator_path)
-    adapted_config = dataclasses.replace(config, held_shots=len(images))
-    generator = family.build_generator(adapted_config)
-    generator.unet.set_weights(trained.unet.get_weights())
-    generator.set_shots(images.astype(np.float32) / 127.5 - 1.0)
-    return Adaptation(generator, run, adapted_config)
-
-
-__all__ = ["DAGANTrainer", "condition_on_new_class", "pairs_of", "rotate_pairs"]
+__all__ = ["DAGANTrainer", "pairs_of", "rotate_pairs"]

@@ -25,12 +25,6 @@ def build_critic(config):
     return FIGRCritic(resolution=config.resolution, channels=config.channels, width=config.width, name="critic")
 
 
-def adapt(run, shots, *, steps=None, seed=0, quiet=True):
-    from tfgen.families.figr.trainer import adapt_to_shots
-
-    return adapt_to_shots(run, shots, steps=steps, seed=seed, quiet=quiet)
-
-
 def check_flags(flags):
     """FIGR's batch is one task per step: --batch-size has no meaning here."""
     if flags["batch-size"].value is not None:
@@ -51,7 +45,7 @@ FAMILIES = {
         networks="tfgen.families.figr.networks",
         adapt_method="reptile",
         method_help={"reptile": "Reptile steps of the meta-trained networks on the shots"},
-        adapter=adapt,
+        adapter="tfgen.families.figr.adapt:adapt",
         presets=FIGR_PRESETS,
         check_flags=check_flags,
     )

@@ -21,8 +21,8 @@ replica adapts to its share of the tasks and the outer optimizer averages
 over replicas. A task's random numbers depend on the step and the task's
 index only, so the update does not depend on the number of replicas.
 
-Algorithm 2 (adaptation to an unseen class) is :func:`adapt_to_shots`: the same
-inner loop, run for K steps on the n shots from the meta-weights.
+Algorithm 2 (adaptation to an unseen class) is :func:`tfgen.families.figr.adapt.adapt`:
+the same inner loop, run for K steps on the n shots from the meta-weights.
 
 The inner optimizer is written out (:class:`~tfgen.families.figr.batched.InnerOptimizer`)
 rather than taken from Keras: it works on the per-task weight tensors, and a
@@ -32,13 +32,10 @@ each task's inner loop must follow its own task alone.
 
 from __future__ import annotations
 
-import dataclasses
-
 import keras
 import tensorflow as tf
 
-from tfgen.errors import InputError
-from tfgen.families.figr.batched import BatchedInnerLoop, compiled_inner_loop, draw_noise, stack_for_tasks
+from tfgen.families.figr.batched import BatchedInnerLoop, draw_noise
 from tfgen.training.trainer import Trainer
 
 
@@ -113,51 +110,3 @@ class ReptileTrainer(Trainer):
                 ]
             )
         return {"inner_d_loss": d_loss, "inner_g_loss": g_loss}
-
-
-# ------------------------------------------------------------- Algorithm 2
-
-
-def adapt_to_shots(meta_run, shots, *, steps=None, seed=0, quiet=True):
-    """Algorithm 2: the meta-trained FIGR generator adapted to ``shots``.
-
-    Copies the meta-weights of ``meta_run`` (a run folder of
-    :class:`ReptileTrainer`) into new networks, trains them for ``steps``
-    inner steps (default: the run's ``adapt_steps``) on the shots, and
-    returns the adapted generator. Nothing is written: the meta-weights on
-    disk stay as they are.
-
-    Args:
-        meta_run: run folder with ``config.json``, ``generator.weights.h5`` and
-            ``discriminator.weights.h5``.
-        shots: uint8 [n, R, R, C] images of the new class at the run's
-            resolution and channels.
-        steps: K; None takes the config's ``adapt_steps``.
-        seed: seed of z and the interpolation weights.
-    """
-    from tfgen.adaptation import Adaptation, check_shots, read_meta_run
-    from tfgen.registry import get_family
-
-    meta_run = read_meta_run(meta_run, families=("figr",), reader="adapt_to_shots adapts")
-    config = meta_run.model_config
-    images = check_shots(shots, config)
-    steps = int(steps if steps is not None else config.adapt_steps)
-    if steps < 1:
-        raise InputError(f"steps must be >= 1. Received: steps={steps}")
-    generator_path, critic_path = meta_run.weight_paths()
-    builder = get_family(meta_run.family)
-    generator = builder.build_generator(config)
-    critic = builder.build_discriminator(config)
-    generator.load_weights(generator_path)
-    critic.load_weights(critic_path)
-    run = compiled_inner_loop(config, builder.build_generator, builder.build_discriminator)
-    real = tf.constant(images.astype("float32") / 127.5 - 1.0)[None]  # one task
-    noise = draw_noise(
-        tf.constant([seed, 0], tf.int64), steps=steps, tasks=1, shots=len(images), latent_dim=config.latent_dim
-    )
-    adapted, _, _, _ = run(
-        real, noise, stack_for_tasks(generator.trainable_variables, 1), stack_for_tasks(critic.trainable_variables, 1)
-    )
-    for variable, value in zip(generator.trainable_variables, adapted):
-        variable.assign(value[0])
-    return Adaptation(generator, meta_run, dataclasses.replace(config))

@@ -36,12 +36,6 @@ def build_critic(config):
     return L2LCritic(resolution=config.resolution, channels=config.channels, width=config.width, name="critic")
 
 
-def adapt(run, shots, *, steps=None, seed=0, quiet=True):
-    from tfgen.families.l2l.trainer import condition_on_shots
-
-    return condition_on_shots(run, shots, steps=steps or 0, seed=seed, quiet=quiet)
-
-
 def check_flags(flags):
     """L2L-GAN trains in stages whose lengths are its own flags, not --steps / --epochs."""
     if flags.steps is not None or flags.epochs:
@@ -62,7 +56,7 @@ FAMILIES = {
         networks="tfgen.families.l2l.networks",
         adapt_method="condition",
         method_help={"condition": "its generator conditioned on the shots, fine-tuned for --adapt-steps if > 0"},
-        adapter=adapt,
+        adapter="tfgen.families.l2l.adapt:adapt",
         presets=L2L_PRESETS,
         check_flags=check_flags,
         trains_in_steps=False,

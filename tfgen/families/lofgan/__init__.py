@@ -32,16 +32,6 @@ def build_discriminator(config):
     )  # fmt: skip
 
 
-def adapt(run, shots, *, steps=None, seed=0, quiet=True):
-    from tfgen.families.lofgan.trainer import fuse_new_class
-
-    if steps:
-        raise InputError(
-            f"LoFGAN adapts without training (its generator fuses the shots): drop --adapt-steps. Received: steps={steps}"
-        )
-    return fuse_new_class(run, shots, seed=seed)
-
-
 def check_flags(flags):
     """A batch is --tasks-per-step episodes of --shots images: --batch-size has no meaning here."""
     if flags["batch-size"].value is not None:
@@ -64,7 +54,7 @@ FAMILIES = {
         networks="tfgen.families.lofgan.networks",
         adapt_method="fuse",
         method_help={"fuse": "new images fused from the shots' local features, no training"},
-        adapter=adapt,
+        adapter="tfgen.families.lofgan.adapt:adapt",
         presets=LOFGAN_PRESETS,
         check_flags=check_flags,
     )

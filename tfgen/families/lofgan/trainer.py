@@ -1,4 +1,4 @@
-"""LoFGAN's training on episodes of the training classes, and its adaptation.
+"""LoFGAN's training on episodes of the training classes.
 
 Each step (the official ``train.py``: a discriminator update, then a
 generator update, on the same batch of episodes; Gu et al., ICCV 2021):
@@ -14,8 +14,7 @@ The random choices of the fusion (base, positions, coefficients) come from
 a latent code drawn from the trainer's seed generator, so a resumed run
 draws what an uninterrupted one would.
 
-Adaptation (:func:`fuse_new_class`) trains nothing: the generator's encoder
-and decoder are copied and the new class's shots are put in its hands.
+Its adaptation, which trains nothing, is :mod:`tfgen.families.lofgan.adapt`.
 """
 
 from __future__ import annotations
@@ -176,46 +175,4 @@ class LoFGANTrainer(Trainer):
         return postprocess_images(np.concatenate([episodes, made], axis=1).reshape((-1,) + episodes.shape[2:]))
 
 
-# ------------------------------------------------------------- adaptation
-
-
-def held_images(shots, fused_shots, *, seed=0):
-    """The images an adapted generator holds, float32 [-1, 1]: the shots; a
-    single shot cannot be fused with anything, so it comes with
-    ``fused_shots - 1`` classic augmentations of itself
-    (:func:`tfgen.data.episodes.augment_shots`), which the LFM fuses with it."""
-    from tfgen.data.episodes import augment_shots
-
-    shots = np.asarray(shots)
-    if len(shots) == 1 and fused_shots > 1:
-        return augment_shots(shots, count=fused_shots, seed=seed)
-    return shots.astype(np.float32) / 127.5 - 1.0
-
-
-def fuse_new_class(meta_run, shots, *, seed=0):
-    """The generator of a trained LoFGAN run holding ``shots`` (uint8 [k, R, R, C]
-    of a new class), as a :class:`tfgen.adaptation.Adaptation`: nothing is
-    trained (the paper's point: no fine-tuning at test time). Each image it
-    makes fuses ``min(k, shots)`` of them (z picks which); with k = 1, the
-    shot and augmentations of it (:func:`held_images`). The adapted config is
-    the run's with ``held_shots`` = the images held."""
-    from tfgen.adaptation import Adaptation, check_shots, read_meta_run
-    from tfgen.registry import get_family
-
-    run = read_meta_run(meta_run, families=("lofgan",), reader="fuse_new_class fuses")
-    config = run.model_config
-    images = check_shots(shots, config)
-    generator_path, _ = run.weight_paths()
-    family = get_family(run.family)
-    trained = family.build_generator(config)
-    trained.load_weights(generator_path)
-    held = held_images(images, config.shots, seed=seed)
-    adapted_config = dataclasses.replace(config, held_shots=len(held))
-    generator = family.build_generator(adapted_config)
-    for part in ("encoder", "decoder"):
-        getattr(generator, part).set_weights(getattr(trained, part).get_weights())
-    generator.set_shots(held)
-    return Adaptation(generator, run, adapted_config)
-
-
-__all__ = ["LoFGANTrainer", "fuse_new_class", "held_images"]
+__all__ = ["LoFGANTrainer"]

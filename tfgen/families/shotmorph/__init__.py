@@ -24,14 +24,6 @@ def no_discriminator(config):
     raise InputError("Shot morphing has no discriminator: it fits a policy, it does not train a GAN.")
 
 
-def adapt(run, shots, *, steps=None, seed=0, quiet=True):
-    from tfgen.families.shotmorph.trainer import morph_shots
-
-    if steps:
-        raise InputError(f"Shot morphing has no adaptation steps (it registers the shots). Received: steps={steps}")
-    return morph_shots(run, shots)
-
-
 FAMILIES = {
     "shotmorph": ModelFamily(
         name="shotmorph",
@@ -44,7 +36,7 @@ FAMILIES = {
         finished_file="shot_policy.json",
         adapt_method="morph",
         method_help={"morph": "the shots registered, morphed and varied by the fitted policy"},
-        adapter=adapt,
+        adapter="tfgen.families.shotmorph.adapt:adapt",
         presets=SHOT_MORPH_PRESETS,
         trains_in_steps=False,
     )

@@ -1,4 +1,4 @@
-"""Training and adaptation of a shot-morphing run (``train.py --model shotmorph``).
+"""Training of a shot-morphing run (``train.py --model shotmorph``).
 
 Training, all on the training classes: a classifier of those classes is
 trained into ``RUN/classifier/`` (its features score the candidates; it
@@ -8,9 +8,9 @@ never sees a held-out class), the flow bank
 into ``RUN/style_prior.npz``, then the policy is fitted
 (:func:`tfgen.families.shotmorph.policy.fit_policy`); it and every candidate's score are
 written to ``RUN/shot_policy.json`` and the policy into ``config.json``.
-Adapting registers the shots of a new class
-(:class:`tfgen.morph.ShotMorpher`) and returns the generator holding them
-and, when the policy uses them, the bank and the style.
+Adapting (:mod:`tfgen.families.shotmorph.adapt`) registers the shots of a
+new class and returns the generator holding them and, when the policy uses
+them, the bank and the style.
 
 An interrupted training resumes: a finished classifier and bank are
 reused, the fit (a few minutes) runs again.
@@ -119,37 +119,4 @@ class ShotPolicyTrainer:
             return stored["flows"], stored["labels"]
 
 
-def morph_shots(meta_run, shots):
-    """The :class:`tfgen.families.shotmorph.networks.ShotMorphGenerator` of ``shots``
-    (uint8 [k, R, R, C]) under the fitted policy of the run ``meta_run`` (a
-    folder or a :class:`tfgen.adaptation.MetaRun`), as a
-    :class:`tfgen.adaptation.Adaptation` whose config is the run's with
-    ``num_shots = k`` and the sizes of the bank and style the generator holds."""
-    from tfgen.adaptation import Adaptation, check_shots, read_meta_run
-    from tfgen.morph import ShotMorpher
-    from tfgen.families.shotmorph.restyle import StylePrior
-    from tfgen.families.shotmorph.policy import ShotPolicy, policy_generator
-
-    run = read_meta_run(meta_run, families=("shotmorph",), reader="morph_shots morphs")
-    config, meta_run = run.model_config, run.folder
-    shots = check_shots(shots, config)
-    folder = RunFolder(meta_run)
-    if not os.path.isfile(folder.path(POLICY_FILE)):
-        raise FileNotFoundError(
-            f"{meta_run!r} has no fitted policy ({POLICY_FILE}): its training did not finish. "
-            "Run the same train.py command again to finish it."
-        )
-    policy = ShotPolicy.of(config)
-    bank = style_prior = None
-    if policy.bank_scale > 0:
-        with np.load(folder.path(BANK_FILE)) as stored:
-            bank = stored["flows"]
-    if policy.restyles:
-        style_prior = StylePrior.load(folder.path(STYLE_PRIOR_FILE))
-    generator = policy_generator(ShotMorpher.from_shots(np.asarray(shots)), policy, bank, style_prior)
-    adapted = dataclasses.replace(config, num_shots=len(shots), bank_size=generator.bank_size,
-                                  style_size=generator.style_size)  # fmt: skip
-    return Adaptation(generator, run, adapted)
-
-
-__all__ = ["POLICY_FILE", "ShotPolicyTrainer", "morph_shots"]
+__all__ = ["POLICY_FILE", "ShotPolicyTrainer"]

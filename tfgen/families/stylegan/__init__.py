@@ -4,7 +4,6 @@ and fitted latents."""
 
 from __future__ import annotations
 
-from tfgen.errors import InputError
 from tfgen.families.stylegan.config import STYLEGAN_PRESETS, AdaINAdaptConfig, StyleGANConfig
 from tfgen.registry import ModelFamily, describe_model
 
@@ -49,30 +48,6 @@ def build_discriminator(config):
     )
 
 
-def adapt(run, shots, *, steps=None, seed=0, quiet=True, adain=None):
-    """AdaIN adaptation (``adain``: a :class:`AdaINAdaptConfig`, or a dict of
-    its fields, e.g. ``{"interpolation_loss": "discriminator"}``, which keeps
-    a benchmark method's options JSON; ``steps`` replaces its ``steps``)."""
-    import dataclasses
-
-    from tfgen.adaptation import Adaptation
-    from tfgen.families.stylegan.adapt import adapt_adain
-
-    if isinstance(adain, dict):
-        known = {field.name for field in dataclasses.fields(AdaINAdaptConfig)}
-        unknown = sorted(set(adain) - known)
-        if unknown:
-            raise InputError(
-                f"Unknown AdaIN adaptation settings {unknown}. AdaINAdaptConfig has: {', '.join(sorted(known))}."
-            )
-        adain = AdaINAdaptConfig(**adain)
-    config = adain or AdaINAdaptConfig()
-    if steps is not None:
-        config = dataclasses.replace(config, steps=int(steps))
-    result = adapt_adain(run, shots, config=config, seed=seed, quiet=quiet)
-    return Adaptation(result.generator, run, result.model_config, losses=result.losses)
-
-
 FAMILIES = {
     "stylegan": ModelFamily(
         name="stylegan",
@@ -83,7 +58,7 @@ FAMILIES = {
         trainer_path="tfgen.families.stylegan.trainer:StyleGANTrainer",
         networks="tfgen.families.stylegan.networks",
         adapt_method="adain",
-        adapter=adapt,
+        adapter="tfgen.families.stylegan.adapt:adapt",
         adapter_options=("adain",),
         adapter_settings={"adain": AdaINAdaptConfig},
         method_help={"adain": "per-shot latents and the AdaIN maps fitted to the shots (the AdaIN settings below)"},

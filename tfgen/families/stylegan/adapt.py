@@ -41,6 +41,10 @@ drops the interpolation term; ``update_adain=False`` fits the latents alone
 The perceptual term uses offline features (:class:`tfgen.perceptual.FeatureDistance`:
 EfficientNet-Lite0 or a domain classifier); ``perceptual_features="none"``
 leaves L1 alone, at full weight.
+
+``tfgen.adapt`` / :func:`tfgen.adaptation.adapt_run` read the run and check
+the shots, then call :func:`adapt`, which turns its ``adain`` option into an
+:class:`AdaINAdaptConfig` and runs :func:`adapt_adain`.
 """
 
 from __future__ import annotations
@@ -78,14 +82,6 @@ class AdaptationResult:
     losses: dict  # name -> [steps] float per step: total, reconstruction, perceptual, l1, interpolation
     config: AdaINAdaptConfig
     model_config: object  # the StyleGANConfig the adapted generator is built from
-
-
-def _source_generator(run):
-    from tfgen.adaptation import read_meta_run
-    from tfgen.runs import load_generator
-
-    run = read_meta_run(run, families=("stylegan",), reader="AdaIN adaptation adapts")
-    return load_generator(run.folder, ema=True), run.model_config
 
 
 def _copy_pretrained(target, source):
@@ -412,10 +408,10 @@ def adapt_adain(run, shots, *, config=None, seed=0, distance=None, quiet=True):
     """Adapt the StyleGAN generator of ``run`` to ``shots`` through its AdaIN maps.
 
     Args:
-        run: a StyleGAN run folder (its EMA generator is adapted; the folder is
-            only read).
-        shots: uint8 images [k, R, R, C] at the run's resolution and channels
-            (k >= 2 for interpolation sampling and the interpolation loss).
+        run: a StyleGAN run (a :class:`tfgen.adaptation.MetaRun`; its EMA
+            generator is adapted; the folder is only read).
+        shots: uint8 images [k, R, R, C] at the run's resolution and channels,
+            checked (k >= 2 for interpolation sampling and the interpolation loss).
         config: an :class:`AdaINAdaptConfig` (default: its defaults).
         seed: seed of the initial latents and the interpolation pairs.
         distance: a perceptual distance ``(a, b) -> [B]`` to use instead of
@@ -425,38 +421,63 @@ def adapt_adain(run, shots, *, config=None, seed=0, distance=None, quiet=True):
         An :class:`AdaptationResult`: ``.generator`` samples the new class
         (``tfgen.generate(result.generator, n)``), ``.losses`` per step.
     """
-    from tfgen.adaptation import check_shots
+    from tfgen.runs import load_generator
 
     config = config or AdaINAdaptConfig()
     config.validate()
-    source, model_config = _source_generator(run)
-    images = check_shots(shots, model_config)
-    if config.sampling == "interpolate" and len(images) < 2:
+    source, model_config = load_generator(run.folder, ema=True), run.model_config
+    if config.sampling == "interpolate" and len(shots) < 2:
         raise InputError(
             "Interpolation sampling walks between two fitted latents, so it needs at least 2 "
-            f"shots. Received: {len(images)} shot(s). Give more shots or use sampling='random'."
+            f"shots. Received: {len(shots)} shot(s). Give more shots or use sampling='random'."
         )
     generator = adapted_generator(
         source,
         model_config,
-        num_latents=len(images),
+        num_latents=len(shots),
         latent_space=config.latent_space,
         sampling=config.sampling,
     )
     if distance is None:
         distance = perceptual_distance(config)
-    adaptation = AdaINAdaptation(generator, images, config, distance=distance, seed=seed)
+    adaptation = AdaINAdaptation(generator, shots, config, distance=distance, seed=seed)
     losses = adaptation.run(config.steps, progress=not quiet)
     model_config = adapted_config(
-        model_config, num_latents=len(images), latent_space=config.latent_space, sampling=config.sampling
+        model_config, num_latents=len(shots), latent_space=config.latent_space, sampling=config.sampling
     )
     return AdaptationResult(generator=generator, losses=losses, config=config, model_config=model_config)
+
+
+def adapt(run, shots, *, steps=None, seed=0, quiet=True, adain=None):
+    """AdaIN adaptation of ``run`` (a :class:`tfgen.adaptation.MetaRun`) to
+    ``shots`` (checked), as a :class:`tfgen.adaptation.Adaptation`.
+
+    ``adain``: an :class:`AdaINAdaptConfig`, or a dict of its fields, e.g.
+    ``{"interpolation_loss": "discriminator"}``, which keeps a benchmark
+    method's options JSON; ``steps`` replaces its ``steps``.
+    """
+    from tfgen.adaptation import Adaptation
+
+    if isinstance(adain, dict):
+        known = {field.name for field in dataclasses.fields(AdaINAdaptConfig)}
+        unknown = sorted(set(adain) - known)
+        if unknown:
+            raise InputError(
+                f"Unknown AdaIN adaptation settings {unknown}. AdaINAdaptConfig has: {', '.join(sorted(known))}."
+            )
+        adain = AdaINAdaptConfig(**adain)
+    config = adain or AdaINAdaptConfig()
+    if steps is not None:
+        config = dataclasses.replace(config, steps=int(steps))
+    result = adapt_adain(run, shots, config=config, seed=seed, quiet=quiet)
+    return Adaptation(result.generator, run, result.model_config, losses=result.losses)
 
 
 __all__ = [
     "AdaINAdaptation",
     "AdaptationResult",
     "KShotDiscriminator",
+    "adapt",
     "adapt_adain",
     "adapted_generator",
     "affine_variables",

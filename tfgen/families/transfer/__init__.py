@@ -8,20 +8,16 @@ see ``tfgen/families/transfer/adapt.py`` and docs/adaptation_methods.md."""
 
 from __future__ import annotations
 
-import dataclasses
-
-from tfgen.errors import InputError
 from tfgen.families.transfer.config import (
     TRANSFER_PRESETS,
     BSAConfig,  # noqa: F401  (re-exported: the bsa option's type)
-    CDCConfig,
     CDCGANConfig,
     DCGANConfig,
     InfoGANConfig,
 )
 from tfgen.registry import ModelFamily, describe_model
 
-# Keyword options of the fine-tuning (finetune_on_shots) that adapt() passes on.
+# Keyword options of the fine-tuning that adapt.py's adapt() passes on to finetune_on_shots.
 FINETUNE_OPTIONS = ("base_mix", "freeze_d", "generator_part", "ema_decay", "diff_augment", "truncation_psi",
                     "from_scratch", "training_images")  # fmt: skip
 # The adaptation methods, the default first, and the options each takes.
@@ -99,46 +95,6 @@ def build_infogan_discriminator(config):
     )
 
 
-def _method_config(name, value, config_class):
-    """``value`` as a ``config_class``: None (its defaults), one already, or a
-    dict of its fields (what a JSON-written benchmark method can hold)."""
-    if value is None:
-        return config_class()
-    if isinstance(value, dict):
-        unknown = sorted(set(value) - {f.name for f in dataclasses.fields(config_class)})
-        if unknown:
-            raise InputError(f"{name} takes the fields of {config_class.__name__}. Received: {unknown}")
-        return config_class(**value)
-    if not isinstance(value, config_class):
-        raise InputError(f"{name} takes a {config_class.__name__} or a dict of its fields. "
-                         f"Received: {type(value).__name__}")  # fmt: skip
-    return value
-
-
-def adapt(run, shots, *, steps=None, seed=0, quiet=True, method="finetune", **options):
-    """Adapt a transfer run to ``shots`` with ``method`` (``ADAPT_METHODS``);
-    ``options`` are that method's (``METHOD_OPTIONS``): fine-tuning's keyword
-    options, ``bsa=BSAConfig(...)``, ``cdc=CDCConfig(...)`` (or a dict of
-    their fields, e.g. ``bsa={"temperature": 0.5}``)."""
-    if method not in METHOD_OPTIONS:
-        raise InputError(f"A {run.family} run adapts with one of {ADAPT_METHODS}. Received: method={method!r}")
-    unknown = sorted(set(options) - set(METHOD_OPTIONS[method]))
-    if unknown:
-        raise InputError(
-            f"Adapt method {method!r} takes the options {list(METHOD_OPTIONS[method])}. Received: {unknown}"
-        )
-    if method == "bsa":
-        from tfgen.families.transfer.adapt import adapt_bsa
-
-        config = _method_config("bsa", options.get("bsa"), BSAConfig)
-        return adapt_bsa(run, shots, steps=steps, seed=seed, quiet=quiet, config=config)
-    from tfgen.families.transfer.trainer import finetune_on_shots
-
-    if method == "cdc":
-        options["consistency"] = _method_config("cdc", options.pop("cdc", None), CDCConfig)
-    return finetune_on_shots(run, shots, steps=steps, seed=seed, quiet=quiet, **options)
-
-
 def _family(name, config_class, trainer, generator_class, build_generator, build_discriminator):
     return ModelFamily(
         name=name,
@@ -150,7 +106,7 @@ def _family(name, config_class, trainer, generator_class, build_generator, build
         networks="tfgen.families.transfer.networks",
         adapt_method=ADAPT_METHODS[0],
         adapt_methods=ADAPT_METHODS,
-        adapter=adapt,
+        adapter="tfgen.families.transfer.adapt:adapt",
         adapter_options=ADAPTER_OPTIONS,
         method_help=METHOD_HELP,
         presets=TRANSFER_PRESETS,

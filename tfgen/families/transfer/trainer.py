@@ -14,19 +14,17 @@ of an unseen class, augmented to a few hundred images.
   carries a categorical and continuous codes (:func:`infogan_codes`); the Q
   head on D recovers them and the information loss is added to the D and
   the G step, weighted by ``info_weight``.
-* :func:`finetune_on_shots`: the adaptation, in memory, from a pre-training
-  run folder.
 
 A trainer built with ``images=None`` pre-trains on the meta-train split of
 ``RunConfig.data`` (:func:`tfgen.data.episodes.load_few_shot_data`); with
 ``images`` (float32 ``[N, R, R, C]`` in [-1, 1]) it trains on those, which is
-how :func:`finetune_on_shots` fine-tunes.
+how the adaptation (:func:`tfgen.families.transfer.adapt.finetune_on_shots`)
+fine-tunes.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import keras
 import numpy as np
@@ -35,9 +33,7 @@ from keras import ops
 
 from tfgen.augment import diff_augment
 from tfgen.losses import info_loss, non_saturating_discriminator_loss, non_saturating_generator_loss
-from tfgen.run_folder import RunFolder
 from tfgen.sampling import postprocess_images
-from tfgen.adaptation import Adaptation, check_shots, read_meta_run
 from tfgen.training.optimizers import FusedAdam
 from tfgen.training.trainer import Trainer
 from tfgen.errors import InputError
@@ -325,200 +321,3 @@ class InfoGANTrainer(DCGANTrainer):
             **terms,
             **extra,
         }
-
-
-# ------------------------------------------------------------ fine-tuning
-
-
-# What fine-tuning trains of G: everything, or (cDCGAN) only the new class's input row.
-GENERATOR_PARTS = ("all", "class")
-
-
-def finetune_on_shots(
-    meta_run, shots, *, steps=None, seed=0, from_scratch=False, quiet=True, base_mix=0.0, freeze_d=0,
-    generator_part="all", ema_decay=None, diff_augment=None, truncation_psi=None, consistency=None,
-    training_images="augmented",
-):  # fmt: skip
-    """Fine-tune a pre-trained transfer baseline on the shots of a new class.
-
-    The shots are augmented to ``augmented_shots`` images
-    (:func:`tfgen.data.episodes.augment_shots`) and the run's G and D,
-    initialised from its weights files, train on them for ``steps`` steps
-    with the run's optimiser settings. Everything happens in memory: nothing
-    is written, the run folder stays as it is.
-
-    Args:
-        meta_run: a run folder written by DCGANTrainer, CDCGANTrainer or
-            InfoGANTrainer (``config.json``, ``generator.weights.h5``,
-            ``discriminator.weights.h5``).
-        shots: uint8 ``[n, R, R, C]`` at the run's resolution and channels.
-        steps: training steps; None (or 0) takes the config's ``adapt_steps``.
-        seed: seeds the augmentation, the latents and, from scratch, the weights.
-        from_scratch: start from random weights instead (the baseline of a GAN
-            trained on the augmented shots alone); the run's config still
-            defines the networks.
-        quiet: no progress bar.
-        base_mix: cDCGAN only: this share of every batch is real images of
-            the pre-training classes with their labels (joint fine-tuning:
-            G and D keep seeing what the classes have in common), the rest
-            the augmented shots with the new label.
-        freeze_d: FreezeD (Mo et al., 2020): the first ``freeze_d``
-            convolutions of D stay as pre-trained.
-        generator_part: ``all`` trains all of G; ``class`` (cDCGAN) only the
-            new class's row of G's input layer -- a class embedding fitted
-            to the shots, the rest of G untouched.
-        ema_decay: keep an EMA of G's weights while fine-tuning and return
-            it (None: the base's ``ema_decay``; 0: no EMA, the last weights).
-        diff_augment: DiffAugment policy on D's inputs while fine-tuning
-            (None: the base's ``diff_augment``).
-        truncation_psi: the adapted DCGAN / cDCGAN samples with z scaled by
-            this (None: the base's ``adapt_truncation_psi``, 0.8 by default).
-        consistency: a :class:`tfgen.families.transfer.config.CDCConfig`:
-            add the cross-domain distance consistency loss (Ojha et al.,
-            CVPR 2021) against a frozen copy of the base to G's loss (adapt
-            method ``cdc``); None: plain fine-tuning.
-        training_images: what G and D train on: ``augmented``, the shots
-            shifted, rotated and zoomed (:func:`tfgen.data.episodes.augment_shots`),
-            or ``morphs``, those plus in-betweens of pairs of shots, warped
-            one onto the other (:func:`tfgen.morph.shots_and_morphs`).
-
-    A base trained with an EMA is fine-tuned from its EMA generator.
-
-    Returns:
-        A :class:`tfgen.adaptation.Adaptation`: the fine-tuned generator and
-        the model config it was built from (for the conditional DCGAN
-        ``sample_class`` is the new class's slot, so
-        ``tfgen.generate(adaptation.generator, n)`` draws the new class).
-    """
-    from tfgen.data.episodes import augment_shots
-    from tfgen.morph import shots_and_morphs
-    from tfgen.registry import get_family
-
-    if training_images not in ("augmented", "morphs"):
-        raise InputError(f"training_images must be 'augmented' or 'morphs'. Received: training_images={training_images!r}")
-    meta_run = read_meta_run(meta_run, families=TRANSFER_FAMILIES, reader="finetune_on_shots fine-tunes")
-    family, model_config, run_config = meta_run.family, meta_run.model_config, meta_run.run_config
-    shots = check_shots(shots, model_config)
-    if steps is not None and steps < 0:
-        raise InputError(f"steps must be >= 0 (0 or None: the config's adapt_steps). Received: steps={steps}")
-    steps = int(steps or model_config.adapt_steps)
-
-    weights = {"generator_weights": None, "discriminator_weights": None}
-    if not from_scratch:
-        generator_path, discriminator_path = meta_run.weight_paths()
-        ema_path = RunFolder(meta_run.folder).ema_weights
-        if model_config.ema_decay is not None and os.path.isfile(ema_path):
-            generator_path = ema_path
-        weights = {"generator_weights": generator_path, "discriminator_weights": discriminator_path}
-
-    adapted_config = dataclasses.replace(model_config)
-    if ema_decay is not None:
-        adapted_config.ema_decay = float(ema_decay) or None
-    if diff_augment is not None:
-        adapted_config.diff_augment = diff_augment
-    adapted_config.truncation_psi = float(truncation_psi or model_config.adapt_truncation_psi)
-    if family == "cdcgan":
-        adapted_config.sample_class = adapted_config.num_classes - 1  # the free slot
-    run = dataclasses.replace(
-        run_config,
-        steps=steps,
-        epochs=0,
-        seed=seed,
-        strategy="default",
-        fid=False,
-        mixed_precision="off",
-        **weights,
-    )
-    _check_finetune_options(family, base_mix, freeze_d, generator_part)
-    make_images = shots_and_morphs if training_images == "morphs" else augment_shots
-    images = make_images(shots, count=model_config.augmented_shots, seed=seed)
-    if base_mix > 0:
-        images = _mixed_with_base(images, run_config, model_config, base_mix)
-    trainer = get_family(family).trainer_class()(adapted_config, run, quiet=True, images=images)
-    for conv in trainer.discriminator.trunk.convs[:freeze_d]:
-        conv.trainable = False
-    if generator_part == "class":
-        _train_only_new_class(trainer)
-        if trainer.generator_ema is not None:  # its trainable variables must pair with G's
-            _freeze_all_but_input(trainer.generator_ema)
-    if consistency is not None:
-        from tfgen.families.transfer.adapt import DistanceConsistency, base_generator
-
-        labels = adapted_config.sample_class if family == "cdcgan" else None
-        trainer.consistency = DistanceConsistency(base_generator(meta_run), consistency, labels=labels)
-
-    batches = iter(trainer.distribute(trainer.data.dataset))
-    bar = None
-    if not quiet:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=steps, unit="step", desc=f"fine-tuning {family}", dynamic_ncols=True)
-    try:
-        for step in range(1, steps + 1):
-            losses = trainer.train_function(next(batches))
-            if bar is not None:
-                if step % 10 == 0 or step == steps:
-                    bar.set_postfix({k: f"{float(v):.3f}" for k, v in losses.items()}, refresh=False)
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
-
-    # The EMA generator when there is one.
-    return Adaptation(trainer.sampling_generator, meta_run, adapted_config)
-
-
-def _check_finetune_options(family, base_mix, freeze_d, generator_part):
-    if not 0.0 <= base_mix < 1.0:
-        raise InputError(f"base_mix must be in [0, 1). Received: base_mix={base_mix}")
-    if base_mix > 0 and family != "cdcgan":
-        raise InputError(
-            f"base_mix needs class labels, which only cdcgan runs have; this is a {family} run. "
-            f"Received: base_mix={base_mix}"
-        )
-    if not isinstance(freeze_d, (int, np.integer)) or freeze_d < 0:
-        raise InputError(f"freeze_d must be a non-negative integer. Received: freeze_d={freeze_d!r}")
-    if generator_part not in GENERATOR_PARTS or (generator_part == "class" and family != "cdcgan"):
-        raise InputError(
-            f"generator_part must be one of {GENERATOR_PARTS} ('class' for cdcgan runs only). "
-            f"Received: generator_part={generator_part!r} for a {family} run"
-        )
-
-
-def _mixed_with_base(shot_images, run_config, model_config, base_mix):
-    """(images, labels, probabilities): the augmented shots with the free
-    label and the pre-training classes' images, drawn with total probability
-    ``1 - base_mix`` and ``base_mix``."""
-    from tfgen.data.episodes import load_few_shot_data_for
-
-    base = load_few_shot_data_for(run_config.data, model_config).train
-    base_images = np.asarray(base.images, np.float32) / 127.5 - 1.0
-    images = np.concatenate([shot_images, base_images])
-    labels = np.concatenate([np.full(len(shot_images), model_config.num_classes - 1), base.labels]).astype(np.int32)
-    weights = np.concatenate([
-        np.full(len(shot_images), (1 - base_mix) / len(shot_images)),
-        np.full(len(base_images), base_mix / len(base_images)),
-    ])  # fmt: skip
-    return images, labels, weights
-
-
-def _freeze_all_but_input(generator):
-    """Every layer of a DCGAN generator but its input Dense layer frozen
-    (generator.trainable = False would hide that layer's variables too)."""
-    trunk = generator.trunk
-    for layer in (trunk.project_bn, *trunk.up_convs, *trunk.up_bns, trunk.to_image):
-        layer.trainable = False
-
-
-def _train_only_new_class(trainer):
-    """G's only trainable values: the new class's row of its input Dense
-    layer (z and the one-hot label are concatenated before it)."""
-    generator = trainer.generator
-    project = generator.trunk.project
-    _freeze_all_but_input(generator)
-    row = generator.latent_dim + trainer.free_class
-    mask = np.zeros(tuple(project.kernel.shape), np.float32)
-    mask[row] = 1.0
-    trainer.gradient_masks[project.kernel.path] = tf.constant(mask)
-    if project.bias is not None:
-        trainer.gradient_masks[project.bias.path] = tf.zeros(tuple(project.bias.shape))
