@@ -4,7 +4,7 @@ classes vary, under a policy fitted on the training classes."""
 
 from __future__ import annotations
 
-from tfgen.families.shotmorph.config import SHOT_MORPH_PRESETS, ShotMorphConfig
+from tfgen.families.shotmorph.config import POLICY_FILE, SHOT_MORPH_PRESETS, ShotMorphConfig
 from tfgen.registry import ModelFamily, describe_model
 from tfgen.errors import InputError
 
@@ -33,7 +33,7 @@ FAMILIES = {
         describe_generator=lambda config: describe_model("ShotMorphGenerator", config),
         trainer_path="tfgen.families.shotmorph.trainer:ShotPolicyTrainer",
         networks="tfgen.families.shotmorph.networks",
-        finished_file="shot_policy.json",
+        finished_file=POLICY_FILE,
         adapt_method="morph",
         method_help={"morph": "the shots registered, morphed and varied by the fitted policy"},
         adapter="tfgen.families.shotmorph.adapt:adapt",

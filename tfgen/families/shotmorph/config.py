@@ -8,6 +8,11 @@ from tfgen.checks import check_channels
 from tfgen.config import FewShotConfig, check_few_shot_resolution, check_settings, ranged, setting
 from tfgen.errors import InputError
 
+# The fitted policy's record in the run folder: written last, so its presence
+# says the fit finished (ModelFamily.finished_file; here so the light family
+# registration and the trainer name it once).
+POLICY_FILE = "shot_policy.json"
+
 
 # Entries of the generator's latent code (tfgen.families.shotmorph.networks: Z_*).
 LATENT_DIM = 11

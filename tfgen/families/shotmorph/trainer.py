@@ -24,12 +24,12 @@ import time
 
 import numpy as np
 
+from tfgen.families.shotmorph.config import POLICY_FILE
 from tfgen.files import write_json_atomic
 from tfgen.registry import get_family
 from tfgen.run_folder import RunFolder
 from tfgen.runs import RunLock, check_resumable, clear_run_folder, save_run_config
 
-POLICY_FILE = "shot_policy.json"  # the family's finished file (ModelFamily.finished_file)
 CLASSIFIER_DIR = "classifier"
 BANK_FILE = "flow_bank.npz"
 STYLE_PRIOR_FILE = "style_prior.npz"
