@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from tfgen.config import RunConfig
+from tfgen.config import RunConfig, ema_decay_of
 from tfgen.registry import adaptable_families, get_family
 from tfgen.errors import InputError
 from tfgen.run_folder import CONFIG_FILE, RunFolder
@@ -198,7 +198,7 @@ def save_adapted(adaptation, out_dir):
     folder = RunFolder(out_dir)
     save_run_config(folder.config, adaptation.run.family, model_config, run_config)
     save_weights_atomic(adaptation.generator, folder.raw_weights)
-    if getattr(model_config, "ema_decay", None) is not None:
+    if ema_decay_of(model_config) is not None:
         # Loaders look for the EMA file first.
         save_weights_atomic(adaptation.generator, folder.ema_weights)
     return out_dir

@@ -141,6 +141,13 @@ def check_settings(config) -> None:
             check_setting(config, field)
 
 
+def ema_decay_of(model_config):
+    """The decay of the EMA copy of the generator a model config trains, or
+    None: the families without one (FIGR, the DCGANs, ...) have no
+    ``ema_decay`` field, and FastGAN's may be None (no EMA)."""
+    return getattr(model_config, "ema_decay", None)
+
+
 @dataclasses.dataclass
 class FewShotConfig:
     """The fields every few-shot family's config shares (its base): the

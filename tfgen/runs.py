@@ -61,7 +61,7 @@ import socket
 import time
 import warnings
 
-from tfgen.config import RunConfig
+from tfgen.config import RunConfig, ema_decay_of
 from tfgen.files import WEIGHTS_SUFFIX, read_json_or_none as _read_json, write_json_atomic
 from tfgen.registry import get_family, import_networks
 from tfgen.errors import InputError
@@ -542,7 +542,7 @@ def _load_generator(path, *, ema, resolution, step=None):
             )
         family, model_config, run_config = load_run_config(config_path)
         # Families trained without an EMA copy (FIGR, DCGAN, ...) have only the raw weights.
-        ema = ema and getattr(model_config, "ema_decay", None) is not None
+        ema = ema and ema_decay_of(model_config) is not None
         weights_path = ema_path if ema else raw_path
         if not os.path.isfile(weights_path):
             if ema and os.path.isfile(raw_path):

@@ -68,6 +68,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen.config import ema_decay_of
 from tfgen.registry import get_family
 from tfgen.run_folder import CONFIG_FILE, DISCRIMINATOR_WEIGHTS, EMA_WEIGHTS, FINAL_GRID, RAW_WEIGHTS, RunFolder
 from tfgen.runs import (
@@ -220,7 +221,7 @@ class Trainer:
         self.model_config = model_config
         self.run_config = run_config
         self.quiet = quiet
-        self.ema_decay = getattr(model_config, "ema_decay", None)
+        self.ema_decay = ema_decay_of(model_config)
 
         self.strategy = create_strategy(run_config.strategy)
         # After the strategy: "auto" asks for the GPUs, which starts
