@@ -202,6 +202,7 @@ _MIRRORED_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # 122 s in CI (the slowest test); run with -m slow. Single-device Reptile steps stay in CI.
 def test_each_replica_adapts_to_its_own_task_and_the_outer_step_averages(tmp_path):
     result = run_result_script(_MIRRORED_SCRIPT, tmp_path)
     assert result["replicas"] == 2
